@@ -1,0 +1,98 @@
+"""Runtime settings, from the environment (prefix ``TRADETALK_``) and an optional ``.env`` file.
+
+Nothing here reads the environment at import time: `load_settings()` is called by the CLI and the
+bot's ``main``, and tests build `Settings(...)` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tradetalk.errors import ConfigError
+
+ENV_PREFIX = "TRADETALK_"
+
+IdList = Annotated[list[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every knob of TradeTalk. Field ``x`` is read from ``TRADETALK_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Engine
+    data_dir: Path = Field(Path("data"), description="Where the index and added articles live.")
+    model_path: Path | None = Field(
+        None, description="Local sentence-transformers model directory (default: packaged MiniLM)."
+    )
+    backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend.")
+    top_k: int = Field(5, ge=1, le=20, description="Passages returned with each answer.")
+    abstain_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Answer confidence below which the bot says it can't answer."
+    )
+    max_article_bytes: int = Field(
+        2_000_000, ge=1_000, description="Largest article file or download accepted."
+    )
+    max_question_chars: int = Field(1000, ge=10, description="Longest question accepted.")
+
+    # URL ingestion
+    allow_private_urls: bool = Field(
+        False, description="Allow fetching from private/loopback addresses (tests, intranets)."
+    )
+    fetch_timeout: float = Field(15.0, gt=0, description="Seconds allowed for a URL download.")
+
+    # Discord
+    discord_token: SecretStr | None = Field(None, description="Bot token (secret).")
+    guild_ids: IdList = Field(
+        default_factory=list, description="Guilds to sync slash commands to instantly."
+    )
+    admin_role_ids: IdList = Field(
+        default_factory=list, description="Roles that may use admin commands (besides Manage Server)."
+    )
+    channel_ids: IdList = Field(
+        default_factory=list, description="Channels where the bot answers mentions (empty: all)."
+    )
+    cooldown_rate: int = Field(4, ge=1, description="Questions one member may ask per cooldown window.")
+    cooldown_seconds: float = Field(30.0, gt=0, description="Length of the cooldown window.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+    @field_validator("guild_ids", "admin_role_ids", "channel_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept ``"1,2,3"`` and ``"[1, 2]"`` as well as real lists."""
+        if isinstance(value, str):
+            text = value.strip().strip("[]")
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def articles_dir(self) -> Path:
+        """Admin-added articles, one Markdown file each."""
+        return self.data_dir / "articles"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming the environment variable(s) at fault."""
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        parts.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; raise `ConfigError` with one line."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None

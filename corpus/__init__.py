@@ -1,0 +1,1 @@
+"""Articles: reading, cleaning, splitting into passages, and the on-disk library."""

@@ -1,0 +1,202 @@
+"""Articles: the `Article` record and the readers for Markdown (front matter), text and HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import frontmatter
+import yaml
+
+from corpus.cleaning import clean_paragraphs, split_paragraphs
+from corpus.normalize import clean_unicode
+from tradetalk.errors import ArticleError
+
+SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
+MIN_ARTICLE_WORDS = 12
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article: metadata plus its cleaned paragraphs in the original wording."""
+
+    id: str
+    title: str
+    source: str
+    date: dt.date | None
+    url: str | None
+    paragraphs: tuple[str, ...]
+    bundled: bool = False
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The article body that passage offsets refer to."""
+        return "\n\n".join(self.paragraphs)
+
+    @property
+    def content_hash(self) -> str:
+        """Changes whenever anything a reader or the index sees changes."""
+        payload = json.dumps(
+            [self.title, self.source, self.date.isoformat() if self.date else None, self.url,
+             self.paragraphs],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(p.split()) for p in self.paragraphs)
+
+    def to_markdown(self) -> str:
+        """The on-disk form of an added article: front matter, then blank-line paragraphs."""
+        meta = {"title": self.title, "source": self.source}
+        if self.date:
+            meta["date"] = self.date.isoformat()
+        if self.url:
+            meta["url"] = self.url
+        header = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=10_000)
+        return f"---\n{header}---\n\n" + "\n\n".join(self.paragraphs) + "\n"
+
+
+def slugify(text: str, max_words: int = 6) -> str:
+    words = re.findall(r"[a-z0-9]+", clean_unicode(text).lower())
+    return "-".join(words[:max_words]) or "article"
+
+
+def make_article_id(title: str, date: dt.date | None, url: str | None) -> str:
+    """Stable id: readable slug plus a short hash of the article's identity (url, else title+date),
+    so an updated copy of the same story keeps its id."""
+    identity = url or f"{title}|{date}"
+    digest = hashlib.sha1(identity.encode()).hexdigest()[:6]
+    prefix = f"{date.isoformat()}-" if date else ""
+    return f"{prefix}{slugify(title)}-{digest}"
+
+
+def parse_date(value: object, *, where: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        raise ArticleError(f"{where}: date {value!r} is not YYYY-MM-DD") from None
+
+
+def _decode(data: bytes, name: str) -> str:
+    if b"\x00" in data[:8192]:
+        raise ArticleError(f"{name}: looks like a binary file, not an article")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ArticleError(f"{name}: is not UTF-8 text") from None
+
+
+def _build(
+    *, name: str, raw_paragraphs: list[str], meta: dict[str, object], bundled: bool,
+    path: Path | None,
+) -> Article:
+    title = clean_unicode(str(meta.get("title") or "")).strip()
+    paragraphs = clean_paragraphs(raw_paragraphs)
+    if not title and paragraphs and _looks_like_headline(paragraphs[0]):
+        title, paragraphs = paragraphs[0], paragraphs[1:]
+    if paragraphs and title and clean_unicode(paragraphs[0]).strip() == title:
+        paragraphs = paragraphs[1:]  # HTML extraction often repeats the headline
+    if not title:
+        title = Path(name).stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Untitled"
+    if sum(len(p.split()) for p in paragraphs) < MIN_ARTICLE_WORDS:
+        raise ArticleError(f"{name}: no article text found (empty or only page furniture)")
+    date = parse_date(meta.get("date"), where=name)
+    url = str(meta["url"]).strip() if meta.get("url") else None
+    source = clean_unicode(str(meta.get("source") or "")).strip() or "unknown source"
+    return Article(
+        id=make_article_id(title, date, url),
+        title=title,
+        source=source,
+        date=date,
+        url=url,
+        paragraphs=tuple(paragraphs),
+        bundled=bundled,
+        path=path,
+    )
+
+
+def _looks_like_headline(paragraph: str) -> bool:
+    return len(paragraph.split()) <= 16 and not paragraph.rstrip().endswith((".", '"', "”"))
+
+
+def parse_markdown(text: str, name: str) -> tuple[list[str], dict[str, object]]:
+    try:
+        post = frontmatter.loads(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ArticleError(f"{name}: bad front matter ({first})") from exc
+    meta = dict(post.metadata) if isinstance(post.metadata, dict) else {}
+    return split_paragraphs(post.content), meta
+
+
+def parse_html(data: bytes | str, name: str) -> tuple[list[str], dict[str, object]]:
+    import trafilatura  # heavy import, only needed for HTML
+
+    try:
+        doc = trafilatura.bare_extraction(
+            data, with_metadata=True, include_comments=False, include_tables=False,
+            favor_precision=True, deduplicate=True,
+        )
+    except Exception as exc:  # trafilatura raises many lxml/parser errors on broken markup
+        raise ArticleError(f"{name}: could not extract article text from HTML") from exc
+    if doc is None or not (doc.text or "").strip():
+        raise ArticleError(f"{name}: no article text found in the HTML page")
+    meta = {"title": doc.title, "source": doc.sitename or doc.hostname, "date": doc.date,
+            "url": doc.url}
+    # trafilatura separates paragraphs with single newlines.
+    return split_paragraphs(doc.text.replace("\n", "\n\n")), meta
+
+
+def parse_article(
+    data: bytes, name: str, *, max_bytes: int, bundled: bool = False, path: Path | None = None,
+    defaults: dict[str, object] | None = None,
+) -> Article:
+    """Parse article bytes named `name` (its suffix picks the format). Raises `ArticleError`."""
+    if len(data) > max_bytes:
+        raise ArticleError(f"{name}: {len(data):,} bytes is over the {max_bytes:,}-byte limit")
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ArticleError(f"{name}: unsupported file type (use .md, .txt or .html)")
+    if not data.strip():
+        raise ArticleError(f"{name}: file is empty")
+    if suffix in (".html", ".htm"):
+        if b"\x00" in data[:8192]:
+            raise ArticleError(f"{name}: looks like a binary file, not an article")
+        raw, meta = parse_html(data, name)
+    elif suffix in (".md", ".markdown"):
+        raw, meta = parse_markdown(_decode(data, name), name)
+    else:
+        raw, meta = split_paragraphs(_decode(data, name)), {}
+    merged = {**(defaults or {}), **{k: v for k, v in meta.items() if v}}
+    return _build(name=name, raw_paragraphs=raw, meta=merged, bundled=bundled, path=path)
+
+
+def read_article(path: Path, *, max_bytes: int, bundled: bool = False) -> Article:
+    """Read one article file. Raises `ArticleError` with a one-line reason."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ArticleError(f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ArticleError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ArticleError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise ArticleError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ArticleError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    return parse_article(data, path.name, max_bytes=max_bytes, bundled=bundled, path=path)

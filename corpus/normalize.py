@@ -1,0 +1,38 @@
+"""Text normalisation for *search* (embedding and BM25). Answers always quote the original text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+        "\u2212": "-", "\u00a0": " ",
+    }
+)
+# Zero-width and bidi control characters carry no meaning for search and can hide words.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+# "m-i-l-k", "n-o": single letters joined by hyphens spell a word out.
+_SPELLED = re.compile(r"(?<![\w-])(?:[A-Za-z]-){1,}[A-Za-z](?![\w-])")
+# "U.S.", "U.K.", "E.U." -> "US", "UK", "EU" so tokenisers keep them as one word.
+_ACRONYM = re.compile(r"(?<![\w.])((?:[A-Za-z]\.){2,})(?!\w)")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_unicode(text: str) -> str:
+    """NFKC, straight quotes, plain dashes, no invisible characters."""
+    text = unicodedata.normalize("NFKC", text)
+    return _INVISIBLE.sub("", text).translate(_TRANSLATE)
+
+
+def normalize_for_search(text: str) -> str:
+    """The form of `text` that is embedded and tokenised: spelled-out words joined, acronyms
+    without dots, one space between words."""
+    text = clean_unicode(text)
+    text = _SPELLED.sub(lambda m: m.group(0).replace("-", ""), text)
+    text = _ACRONYM.sub(lambda m: m.group(1).replace(".", ""), text)
+    return _SPACES.sub(" ", text).strip()

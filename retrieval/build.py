@@ -1,0 +1,123 @@
+"""Embedding articles into an index: whole rebuilds and incremental additions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from corpus.articles import Article
+from corpus.normalize import normalize_for_search
+from corpus.passages import Passage, split_passages
+from retrieval.dedupe import link_duplicates
+from retrieval.encoder import Encoder
+from retrieval.index import IndexData
+from retrieval.records import ArticleInfo, PassageRecord
+
+Progress = Callable[[int, int], None]  # (passages embedded so far, passages to embed)
+ENCODE_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class SourcedArticle:
+    """An article and the file it came from (so the index knows what is stale)."""
+
+    key: str
+    sha256: str
+    article: Article
+
+
+def passage_embedding_text(article: Article | ArticleInfo, text: str) -> str:
+    return normalize_for_search(text)
+
+
+def sentence_embedding_text(text: str) -> str:
+    return normalize_for_search(text)
+
+
+def _encode(encoder: Encoder, texts: list[str], progress: Callable[[int], None]) -> np.ndarray:
+    parts = []
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        chunk = texts[start : start + ENCODE_CHUNK]
+        parts.append(encoder.encode(chunk))
+        progress(len(chunk))
+    if not parts:
+        return np.zeros((0, encoder.dimension), np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def article_info(article: Article, passage_count: int) -> ArticleInfo:
+    return ArticleInfo(
+        id=article.id, title=article.title, source=article.source,
+        date=article.date.isoformat() if article.date else None, url=article.url,
+        content_hash=article.content_hash, bundled=article.bundled,
+        passage_count=passage_count, duplicate_of=None,
+    )
+
+
+def _chronological(item: SourcedArticle) -> tuple:
+    # Older articles first, so the earliest copy of a wire story is the one others point at.
+    return (item.article.date or dt.date.max, item.article.id)
+
+
+def add_articles(
+    data: IndexData, items: Sequence[SourcedArticle], encoder: Encoder,
+    progress: Progress | None = None,
+) -> IndexData:
+    """`data` plus `items`, embedding only the new passages. Articles already in `data` with the
+    same id are replaced."""
+    items = sorted(items, key=_chronological)
+    replaced = {item.article.id for item in items} & set(data.articles)
+    data = data.without_articles(replaced)
+    split: list[tuple[SourcedArticle, list[Passage]]] = [
+        (item, split_passages(item.article)) for item in items
+    ]
+    passage_texts, sentence_texts, sentence_counts = [], [], []
+    for item, passages in split:
+        for passage in passages:
+            passage_texts.append(passage_embedding_text(item.article, passage.text))
+            sentences = passage.sentence_texts(item.article.text)
+            sentence_texts.extend(sentence_embedding_text(s) for s in sentences)
+            sentence_counts.append(len(sentences))
+    total = len(passage_texts) + len(sentence_texts)
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress:
+            progress(done, total)
+
+    if progress:
+        progress(0, total)
+    passage_vectors = _encode(encoder, passage_texts, advance)
+    sentence_vectors = _encode(encoder, sentence_texts, advance)
+
+    first_new = len(data.passages)
+    passages = list(data.passages)
+    articles = dict(data.articles)
+    sources = {k: v for k, v in data.sources.items()}
+    for item, article_passages in split:
+        for passage in article_passages:
+            passages.append(
+                PassageRecord(
+                    row=len(passages), article_id=passage.article_id,
+                    paragraph=passage.paragraph, part=passage.part, start=passage.start,
+                    end=passage.end, text=passage.text, sentences=passage.sentences, dup_of=-1,
+                )
+            )
+        articles[item.article.id] = article_info(item.article, len(article_passages))
+        sources[item.key] = [item.sha256, item.article.id]
+    ptr_tail = data.sentence_ptr[-1] + np.cumsum(sentence_counts, dtype=np.int64)
+    updated = replace(
+        data,
+        articles=articles,
+        passages=passages,
+        passage_vectors=np.concatenate([data.passage_vectors, passage_vectors]),
+        sentence_vectors=np.concatenate([data.sentence_vectors, sentence_vectors]),
+        sentence_ptr=np.concatenate([data.sentence_ptr, ptr_tail]).astype(np.int64),
+        sources=sources,
+    )
+    return link_duplicates(updated, first_new)

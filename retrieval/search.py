@@ -1,0 +1,152 @@
+"""Hybrid search: passage vectors, the best-matching sentence inside each passage, and BM25,
+fused as a weighted sum of comparable scores (cosines and max-normalised BM25)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.normalize import normalize_for_search
+from retrieval.encoder import Encoder
+from retrieval.index import PassageIndex
+from retrieval.records import ArticleInfo, PassageRecord
+from retrieval.tokenize import tokenize
+
+
+@dataclass(frozen=True)
+class ScoringWeights:
+    passage: float = 0.3
+    sentence: float = 0.5
+    lexical: float = 0.2
+    candidates: int = 64
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    start: int  # offsets into the article text
+    end: int
+    text: str
+    similarity: float  # cosine with the question
+
+
+@dataclass(frozen=True)
+class PassageHit:
+    rank: int
+    record: PassageRecord
+    article: ArticleInfo
+    score: float
+    dense: float
+    lexical: float
+    sentences: tuple[ScoredSentence, ...]
+    also_in: tuple[str, ...] = ()  # other articles carrying a near-copy of this passage
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    hits: tuple[PassageHit, ...]
+    query_tokens: tuple[str, ...]
+    unknown_tokens: tuple[str, ...]  # query tokens that occur nowhere in the corpus
+
+
+_CONTRACTIONS = [
+    (re.compile(r"\b(what|who|where|when|how|why|that|there|it)'s\b", re.I), r"\1 is"),
+    (re.compile(r"\b(\w+)n't\b", re.I), r"\1 not"),
+    (re.compile(r"\b(\w+)'re\b", re.I), r"\1 are"),
+]
+
+
+def prepare_query(question: str) -> str:
+    """The question as it is embedded: normalised, contractions spelled out."""
+    text = normalize_for_search(question)
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    if len(scores) <= k:
+        return np.arange(len(scores))
+    return np.argpartition(-scores, k)[:k]
+
+
+class Searcher:
+    """Searches one loaded `PassageIndex` with one encoder."""
+
+    def __init__(
+        self, index: PassageIndex, encoder: Encoder, weights: ScoringWeights | None = None
+    ) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.weights = weights or ScoringWeights()
+
+    def encode_query(self, question: str) -> np.ndarray:
+        return self.encoder.encode([prepare_query(question)])[0]
+
+    def search(
+        self, question: str, k: int = 5, *, query_vector: np.ndarray | None = None
+    ) -> SearchResult:
+        index, w = self.index, self.weights
+        tokens = tokenize(question)
+        unknown = tuple(t for t in tokens if not index.lexical.knows(t))
+        if len(index) == 0:
+            return SearchResult(question, (), tuple(tokens), unknown)
+        q = self.encode_query(question) if query_vector is None else query_vector
+
+        pool = max(w.candidates, 4 * k)
+        dense_hits = index.dense.search(q[None, :], pool)
+        lexical = index.lexical.scores(tokens)
+        candidates = np.union1d(dense_hits.ids[0][dense_hits.ids[0] >= 0], _top(lexical, pool))
+
+        passage_sim = np.asarray(index.passage_vectors[candidates] @ q, dtype=np.float32)
+        sentence_best = np.empty(len(candidates), np.float32)
+        sentence_sims: dict[int, np.ndarray] = {}
+        ptr = index.sentence_ptr
+        for i, row in enumerate(candidates):
+            sims = np.asarray(index.sentence_vectors[ptr[row] : ptr[row + 1]] @ q, np.float32)
+            sentence_sims[int(row)] = sims
+            sentence_best[i] = sims.max() if len(sims) else passage_sim[i]
+        top_lexical = float(lexical.max()) if len(lexical) else 0.0
+        lexical_norm = lexical[candidates] / top_lexical if top_lexical > 0 else np.zeros(
+            len(candidates), np.float32
+        )
+        fused = w.passage * passage_sim + w.sentence * sentence_best + w.lexical * lexical_norm
+        order = np.argsort(-fused, kind="stable")
+
+        # Pick the top k, folding near-duplicate passages (wire copies) into the first one seen.
+        chosen: list[int] = []
+        owner_of: dict[int, int] = {}  # canonical row -> the chosen row that stands for it
+        copies: dict[int, list[int]] = {}
+        records = index.records.passages([int(r) for r in candidates[order[: 4 * k]]])
+        for position in order[: 4 * k]:
+            row = int(candidates[position])
+            canonical = records[row].dup_of if records[row].dup_of >= 0 else row
+            if canonical in owner_of:
+                copies.setdefault(owner_of[canonical], []).append(row)
+            elif len(chosen) < k:
+                owner_of[canonical] = row
+                chosen.append(row)
+        position_of = {int(candidates[p]): p for p in order[: 4 * k]}
+        hits = []
+        for rank, row in enumerate(chosen, start=1):
+            record = records[row]
+            p = position_of[row]
+            sims = sentence_sims[row]
+            sentences = tuple(
+                ScoredSentence(s, e, record.text[s - record.start : e - record.start], float(sim))
+                for (s, e), sim in zip(record.sentences, sims, strict=True)
+            )
+            also = tuple(dict.fromkeys(
+                records[c].article_id for c in copies.get(row, [])
+                if records[c].article_id != record.article_id
+            ))
+            hits.append(
+                PassageHit(
+                    rank=rank, record=record, article=index.articles[record.article_id],
+                    score=float(fused[p]), dense=float(passage_sim[p]),
+                    lexical=float(lexical_norm[p]), sentences=sentences, also_in=also,
+                )
+            )
+        return SearchResult(question, tuple(hits), tuple(tokens), unknown)

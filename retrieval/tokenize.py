@@ -1,0 +1,42 @@
+"""Tokens for BM25: normalised, stemmed, stop words out (but acronyms such as "US" kept)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+from corpus.normalize import normalize_for_search
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+# Lucene's list plus question words and auxiliaries, which carry no topic.
+STOP_WORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then
+    there these they this to was will with what who whom whose which when where why how does do did
+    done doing has have had having i me my we our you your he him his she her its them about would
+    could should can may might must shall s t been being am were any some so than too very just
+    also more most other over under up down out off again here only own same both each few all
+    from between through during before after above below until while say said says tell""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content tokens of `text`."""
+    words = []
+    for match in _WORD.finditer(normalize_for_search(text)):
+        word = match.group(0)
+        word = word[: word.find("'")] if "'" in word else word
+        lower = word.lower()
+        # An all-caps acronym ("US", "IT") is a name, not the stop word it spells.
+        if lower in STOP_WORDS and not (word.isupper() and len(word) > 1):
+            continue
+        if len(lower) == 1 and not lower.isdigit():
+            continue
+        words.append(lower)
+    return _stemmer().stemWords(words)

@@ -1,0 +1,252 @@
+"""The engine: articles + index + encoder, behind the few operations users need.
+
+Both the CLI and the Discord bot drive this class. It is thread-safe: searches run in worker
+threads while a rebuild or an ingest prepares the next index build, which is swapped in whole."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.settings import Settings
+from corpus.articles import Article, parse_article, read_article
+from corpus.library import ArticleLibrary, SourceFile
+from retrieval.build import Progress, SourcedArticle, add_articles
+from retrieval.encoder import (
+    Encoder,
+    SentenceTransformerEncoder,
+    default_model_path,
+    model_fingerprint,
+)
+from retrieval.index import IndexData, PassageIndex
+from retrieval.manifest import FORMAT_VERSION
+from retrieval.records import ArticleInfo
+from retrieval.search import Searcher, SearchResult
+from retrieval.storage import IndexStorage
+from tradetalk.answer import Answer, AnswerPolicy, compose_answer
+from tradetalk.errors import ArticleError, ArticleNotFound, IndexBusy, ReadOnlyArticle
+from tradetalk.questions import check_question
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: str  # "added", "updated" or "unchanged"
+    article: ArticleInfo
+    duplicate_of: ArticleInfo | None = None
+
+
+class Engine:
+    def __init__(
+        self, settings: Settings, *, encoder: Encoder | None = None,
+        encoder_factory: Callable[[], Encoder] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.library = ArticleLibrary(settings.articles_dir, max_bytes=settings.max_article_bytes)
+        self.storage = IndexStorage(settings.index_dir)
+        self._encoder = encoder
+        self._encoder_factory = encoder_factory or self._default_encoder
+        self._encoder_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one change at a time in this process
+        self._index: PassageIndex | None = None
+        self._retired: list[PassageIndex] = []
+        self.rebuilding = False
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _default_encoder(self) -> Encoder:
+        return SentenceTransformerEncoder(self.settings.model_path, backend=self.settings.backend)
+
+    @property
+    def encoder(self) -> Encoder:
+        with self._encoder_lock:
+            if self._encoder is None:
+                self._encoder = self._encoder_factory()
+            return self._encoder
+
+    def expected_model_id(self) -> str:
+        if self._encoder is not None:
+            return self._encoder.model_id
+        return model_fingerprint(Path(self.settings.model_path or default_model_path()))
+
+    @property
+    def index(self) -> PassageIndex:
+        if self._index is None:
+            self.open()
+        assert self._index is not None
+        return self._index
+
+    def open(self, progress: Progress | None = None) -> None:
+        """Load the current index and bring it in line with the article files: embed new or
+        changed articles only, drop removed ones; rebuild if built with another model."""
+        with self._write_lock, self.storage.lock():
+            self.storage.prune()
+            index = self.storage.load()
+            if index is not None and not self._compatible(index):
+                log.info("index was built with another model or format; rebuilding")
+                index.close()
+                index = None
+            scan = self.library.scan()
+            if index is None:
+                self._swap(self._publish(self._full_build(scan, progress)))
+                return
+            changed = [s for k, s in scan.items() if index.manifest.sources.get(k, [""])[0] != s.sha256]
+            gone = {v[1] for k, v in index.manifest.sources.items() if k not in scan}
+            if not changed and not gone:
+                self._swap(index)
+                return
+            log.info("corpus changed (%d new/changed files, %d removed); updating index",
+                     len(changed), len(gone))
+            data = index.to_data().without_articles(gone)
+            index.close()
+            data = add_articles(data, self._read_sources(changed), self.encoder, progress)
+            self._swap(self._publish(data))
+
+    def _compatible(self, index: PassageIndex) -> bool:
+        m = index.manifest
+        return (
+            m.format_version == FORMAT_VERSION
+            and m.model_id == self.expected_model_id()
+            and m.backend == self.settings.backend
+        )
+
+    def _read_sources(self, sources: list[SourceFile]) -> list[SourcedArticle]:
+        items = []
+        for source in sources:
+            try:
+                items.append(SourcedArticle(source.key, source.sha256, self.library.read(source)))
+            except ArticleError as exc:
+                log.warning("skipping unreadable article file: %s", exc)
+        return items
+
+    def _full_build(self, scan: dict[str, SourceFile], progress: Progress | None) -> IndexData:
+        encoder = self.encoder
+        empty = IndexData.empty(encoder.model_id, encoder.dimension, self.settings.backend)
+        return add_articles(empty, self._read_sources(list(scan.values())), encoder, progress)
+
+    def _publish(self, data: IndexData) -> PassageIndex:
+        return PassageIndex(self.storage.publish(data), verify=False)
+
+    def _swap(self, index: PassageIndex) -> None:
+        # Searches in flight keep using the old build; close it one swap later.
+        for old in self._retired:
+            old.close()
+        self._retired = [self._index] if self._index is not None else []
+        self._index = index
+
+    # -- questions ------------------------------------------------------------------------
+
+    def search(self, question: str, k: int | None = None) -> SearchResult:
+        return Searcher(self.index, self.encoder).search(question, k or self.settings.top_k)
+
+    def ask(self, question: str) -> Answer:
+        """Answer one question. Raises `QuestionError` for empty/over-long/gibberish input."""
+        text = check_question(question, max_chars=self.settings.max_question_chars)
+        result = self.search(text)
+        policy = AnswerPolicy(threshold=self.settings.abstain_threshold)
+        return compose_answer(result, policy, coverage=self.coverage_summary())
+
+    def coverage_summary(self) -> str:
+        articles = [a for a in self.index.articles.values() if not a.duplicate_of]
+        if not articles:
+            return "I have no articles yet."
+        dates = sorted(a.date for a in articles if a.date)
+        span = f" from {dates[0]} to {dates[-1]}" if len(dates) > 1 else (
+            f" from {dates[0]}" if dates else "")
+        titles = "; ".join(f"“{a.title}”" for a in articles[-3:])
+        more = f" and {len(articles) - 3} more" if len(articles) > 3 else ""
+        count = f"{len(articles)} article{'s' if len(articles) != 1 else ''}"
+        return f"They are {count}{span}: {titles}{more}."
+
+    # -- articles -------------------------------------------------------------------------
+
+    def articles(self) -> list[ArticleInfo]:
+        return sorted(self.index.articles.values(), key=lambda a: (a.date or "", a.id))
+
+    def article(self, article_id: str) -> ArticleInfo:
+        try:
+            return self.index.articles[article_id]
+        except KeyError:
+            raise ArticleNotFound(f"no article with id {article_id!r}") from None
+
+    def ingest_path(self, path: Path) -> IngestResult:
+        return self.ingest_article(read_article(path, max_bytes=self.settings.max_article_bytes))
+
+    def ingest_bytes(
+        self, data: bytes, name: str, defaults: dict[str, object] | None = None
+    ) -> IngestResult:
+        article = parse_article(
+            data, name, max_bytes=self.settings.max_article_bytes, defaults=defaults
+        )
+        return self.ingest_article(article)
+
+    def ingest_article(self, article: Article, progress: Progress | None = None) -> IngestResult:
+        """Store an article and index it (embedding only its passages). Idempotent."""
+        with self._write_lock, self.storage.lock():
+            index = self.index
+            existing = index.articles.get(article.id)
+            if existing and existing.content_hash == article.content_hash:
+                return IngestResult("unchanged", existing, self._duplicate_of(existing))
+            if existing and existing.bundled:
+                raise ReadOnlyArticle(f"{article.id} is in the bundled corpus and can't be replaced")
+            path = self.library.path_for(article.id)
+            previous = path.read_bytes() if path.exists() else None
+            saved = self.library.save(article)
+            try:
+                key = f"added/{saved.name}"
+                sha = hashlib.sha256(saved.read_bytes()).hexdigest()
+                stored = read_article(saved, max_bytes=self.settings.max_article_bytes)
+                data = add_articles(index.to_data(), [SourcedArticle(key, sha, stored)],
+                                    self.encoder, progress)
+                new_index = self._publish(data)
+            except BaseException:
+                # Nothing half-done: put the article file back as it was.
+                if previous is None:
+                    saved.unlink(missing_ok=True)
+                else:
+                    saved.write_bytes(previous)
+                raise
+            self._swap(new_index)
+            info = new_index.articles[stored.id]
+            return IngestResult("updated" if existing else "added", info, self._duplicate_of(info))
+
+    def _duplicate_of(self, info: ArticleInfo) -> ArticleInfo | None:
+        return self.index.articles.get(info.duplicate_of) if info.duplicate_of else None
+
+    def remove(self, article_id: str) -> ArticleInfo:
+        with self._write_lock, self.storage.lock():
+            index = self.index
+            info = index.articles.get(article_id)
+            if info is None:
+                raise ArticleNotFound(f"no article with id {article_id!r} (see `tradetalk articles`)")
+            if info.bundled:
+                raise ReadOnlyArticle(f"{article_id} is part of the bundled corpus and can't be removed")
+            path = self.library.path_for(article_id)
+            previous = path.read_bytes() if path.exists() else None
+            path.unlink(missing_ok=True)
+            try:
+                self._swap(self._publish(index.to_data().without_articles({article_id})))
+            except BaseException:
+                if previous is not None:
+                    path.write_bytes(previous)
+                raise
+            return info
+
+    def rebuild(self, progress: Progress | None = None) -> PassageIndex:
+        """Re-embed everything into a new build; searches use the old one until the swap."""
+        if not self._write_lock.acquire(blocking=False):
+            raise IndexBusy("a reindex or ingest is already running; try again when it finishes")
+        self.rebuilding = True
+        try:
+            with self.storage.lock():
+                new_index = self._publish(self._full_build(self.library.scan(), progress))
+                self._swap(new_index)
+                return new_index
+        finally:
+            self.rebuilding = False
+            self._write_lock.release()

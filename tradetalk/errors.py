@@ -1,0 +1,56 @@
+"""The one error hierarchy of TradeTalk.
+
+Every error a user can cause or meet derives from `TradeTalkError`; its message is a single
+readable line. The CLI prints it and exits non-zero, the bot turns it into a short ephemeral
+reply. Library errors are wrapped with ``raise ... from exc`` so logs keep the original cause.
+"""
+
+from __future__ import annotations
+
+
+class TradeTalkError(Exception):
+    """Base class: ``str(error)`` is one line fit to show a user."""
+
+    exit_code = 1
+
+
+class ConfigError(TradeTalkError):
+    """A setting is missing or invalid."""
+
+    exit_code = 2
+
+
+class ArticleError(TradeTalkError):
+    """An article cannot be read, parsed or stored (bad file, empty, too large, binary...)."""
+
+
+class FetchError(ArticleError):
+    """A URL could not be fetched safely (scheme, private address, size, timeout, status)."""
+
+
+class ArticleNotFound(TradeTalkError):
+    """No article has the given id."""
+
+
+class ReadOnlyArticle(TradeTalkError):
+    """The bundled corpus cannot be changed."""
+
+
+class IndexCorrupt(TradeTalkError):
+    """Index files on disk do not match their manifest (truncated, damaged, other model)."""
+
+
+class IndexBusy(TradeTalkError):
+    """A rebuild is already running."""
+
+
+class ModelError(TradeTalkError):
+    """The embedding model cannot be loaded from local files."""
+
+
+class QuestionError(TradeTalkError):
+    """The question is empty, too long or not a question we can search for."""
+
+
+class UnknownIssue(TradeTalkError):
+    """No negotiation issue in the catalogue matches the topic."""

@@ -1,0 +1,45 @@
+"""Checking a question before any search: empty, too long, or not words at all."""
+
+from __future__ import annotations
+
+import re
+
+from corpus.normalize import clean_unicode
+from tradetalk.errors import QuestionError
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{5,}")
+_REPEAT = re.compile(r"(.)\1{3,}")
+
+
+def _wordlike(word: str) -> bool:
+    lower = word.lower()
+    if word.isupper() or (len(lower) <= 3 and not _REPEAT.search(lower)):
+        return len(lower) > 1 or lower in "ai" or word.isupper()  # acronyms, "ch", "vs", "I"
+    if not lower.isascii():
+        return True  # not ours to judge
+    return (
+        bool(re.search(r"[aeiouy]", lower))
+        and not _CONSONANT_RUN.search(lower)
+        and not _REPEAT.search(lower)
+    )
+
+
+def check_question(question: str, *, max_chars: int) -> str:
+    """The question, tidied; or `QuestionError` with a message fit to show the asker."""
+    text = clean_unicode(question or "")
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError('Please ask a question, e.g. "What blocks the deal?"')
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"That question is {len(text):,} characters long; please keep it under {max_chars:,}."
+        )
+    words = _LETTERS.findall(text)
+    numbers = re.findall(r"\d+", text)
+    if not words:
+        raise QuestionError("I couldn't find any words in that question; please ask in words.")
+    sensible = [w for w in words if _wordlike(w)]
+    if 2 * (len(sensible) + len(numbers)) <= len(words) + len(numbers):
+        raise QuestionError("I couldn't make sense of that question; could you rephrase it?")
+    return text

@@ -1,0 +1,67 @@
+"""Answers as JSON (the stable ``ask --json`` contract) and as text for a person."""
+
+from __future__ import annotations
+
+from tradetalk.answer import Answer, AnswerSentence, Citation
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    """``{"question", "answer", "abstained", "passages": [...]}`` plus citations; keep stable."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "passages": [
+            {
+                "rank": hit.rank,
+                "text": hit.record.text,
+                "article_id": hit.article.id,
+                "passage_id": hit.record.id,
+                "title": hit.article.title,
+                "source": hit.article.source,
+                "date": hit.article.date,
+                "url": hit.article.url,
+                "score": round(hit.score, 4),
+            }
+            for hit in answer.hits
+        ],
+        "citations": [
+            {"number": c.number, "article_id": c.article_id, "passage_id": c.passage_id,
+             "title": c.title, "source": c.source, "date": c.date, "url": c.url}
+            for c in answer.citations
+        ],
+        "dates": {word: iso for s in answer.sentences for word, iso in s.dates},
+        "confidence": round(answer.confidence, 3),
+    }
+
+
+def sentence_with_dates(sentence: AnswerSentence) -> str:
+    """The verbatim sentence with each relative date followed by its ISO date."""
+    text = sentence.text
+    out, cursor = [], 0
+    for word, iso in sentence.dates:
+        at = text.find(word, cursor)
+        if at < 0:
+            continue
+        out.append(text[cursor : at + len(word)] + f" ({iso})")
+        cursor = at + len(word)
+    return "".join(out) + text[cursor:]
+
+
+def citation_line(citation: Citation) -> str:
+    parts = [f"“{citation.title}”", citation.source]
+    if citation.date:
+        parts.append(citation.date)
+    line = f"[{citation.number}] " + ", ".join(parts)
+    if citation.url:
+        line += f" <{citation.url}>"
+    return line
+
+
+def answer_text(answer: Answer) -> str:
+    if answer.abstained:
+        return answer.not_covered_message
+    body = " ".join(f"{sentence_with_dates(s)} [{s.citation}]" for s in answer.sentences)
+    lines = [body, ""]
+    lines += [citation_line(c) for c in answer.citations]
+    return "\n".join(lines)
