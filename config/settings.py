@@ -28,13 +28,17 @@ class Settings(BaseSettings):
 
     # Engine
     data_dir: Path = Field(Path("data"), description="Where the index and added articles live.")
+    bundled_dir: Path | None = Field(
+        None, description="Read-only corpus shipped with the bot (default: the bundled article)."
+    )
     model_path: Path | None = Field(
         None, description="Local sentence-transformers model directory (default: packaged MiniLM)."
     )
     backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend.")
     top_k: int = Field(5, ge=1, le=20, description="Passages returned with each answer.")
     abstain_threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="Answer confidence below which the bot says it can't answer."
+        0.2, ge=-1.0, le=1.0,
+        description="Cosine of the best sentence below which the bot says it can't answer.",
     )
     max_article_bytes: int = Field(
         2_000_000, ge=1_000, description="Largest article file or download accepted."

@@ -53,12 +53,14 @@ def resolve_relative_dates(text: str, published: dt.date | None) -> list[Resolve
     return found
 
 
-def annotate_dates(text: str, published: dt.date | None) -> str:
-    """`text` with each relative date followed by its ISO date: "on Friday (2018-09-07)"."""
+def annotate_dates(text: str, published: dt.date | None, *, spelled: bool = False) -> str:
+    """`text` with each relative date followed by its date: "on Friday (2018-09-07)", or with
+    `spelled`, "on Friday (September 7, 2018)" (the form searched, so "sept 7" finds it)."""
     out, cursor = [], 0
     for found in resolve_relative_dates(text, published):
+        d = found.date
         out.append(text[cursor : found.end])
-        out.append(f" ({found.date.isoformat()})")
+        out.append(f" ({d.strftime('%B')} {d.day}, {d.year})" if spelled else f" ({d.isoformat()})")
         cursor = found.end
     out.append(text[cursor:])
     return "".join(out)

@@ -21,6 +21,13 @@ _SPELLED = re.compile(r"(?<![\w-])(?:[A-Za-z]-){1,}[A-Za-z](?![\w-])")
 # "U.S.", "U.K.", "E.U." -> "US", "UK", "EU" so tokenisers keep them as one word.
 _ACRONYM = re.compile(r"(?<![\w.])((?:[A-Za-z]\.){2,})(?!\w)")
 _SPACES = re.compile(r"\s+")
+_MONTHS = {
+    "jan": "January", "feb": "February", "mar": "March", "apr": "April", "jun": "June",
+    "jul": "July", "aug": "August", "sep": "September", "sept": "September", "oct": "October",
+    "nov": "November", "dec": "December",
+}
+# "Sept. 30", "aug 27" -> "September 30": only before a day number, where "Mar" can't be a word.
+_MONTH_DAY = re.compile(r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=\s+\d{1,2}\b)", re.I)
 
 
 def clean_unicode(text: str) -> str:
@@ -35,4 +42,5 @@ def normalize_for_search(text: str) -> str:
     text = clean_unicode(text)
     text = _SPELLED.sub(lambda m: m.group(0).replace("-", ""), text)
     text = _ACRONYM.sub(lambda m: m.group(1).replace(".", ""), text)
+    text = _MONTH_DAY.sub(lambda m: _MONTHS[m.group(1).lower()], text)
     return _SPACES.sub(" ", text).strip()

@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from corpus.articles import Article
-from corpus.normalize import normalize_for_search
 from corpus.passages import Passage, split_passages
 from retrieval.dedupe import link_duplicates
 from retrieval.encoder import Encoder
 from retrieval.index import IndexData
 from retrieval.records import ArticleInfo, PassageRecord
+from retrieval.text import search_text
 
 Progress = Callable[[int, int], None]  # (passages embedded so far, passages to embed)
 ENCODE_CHUNK = 256
@@ -27,14 +27,6 @@ class SourcedArticle:
     key: str
     sha256: str
     article: Article
-
-
-def passage_embedding_text(article: Article | ArticleInfo, text: str) -> str:
-    return normalize_for_search(text)
-
-
-def sentence_embedding_text(text: str) -> str:
-    return normalize_for_search(text)
 
 
 def _encode(encoder: Encoder, texts: list[str], progress: Callable[[int], None]) -> np.ndarray:
@@ -77,9 +69,9 @@ def add_articles(
     passage_texts, sentence_texts, sentence_counts = [], [], []
     for item, passages in split:
         for passage in passages:
-            passage_texts.append(passage_embedding_text(item.article, passage.text))
+            passage_texts.append(search_text(passage.text, item.article.date))
             sentences = passage.sentence_texts(item.article.text)
-            sentence_texts.extend(sentence_embedding_text(s) for s in sentences)
+            sentence_texts.extend(search_text(s, item.article.date) for s in sentences)
             sentence_counts.append(len(sentences))
     total = len(passage_texts) + len(sentence_texts)
     done = 0

@@ -54,10 +54,15 @@ class SentenceTransformerEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         path = Path(path) if path else default_model_path()
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
             raise ModelError(f"no sentence-transformers model at {path}")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI and logs
 
         try:
             self._model = SentenceTransformer(
@@ -68,7 +73,10 @@ class SentenceTransformerEncoder:
         self.path = path
         self.backend = backend
         self.model_id = model_fingerprint(path)
-        self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(get_dimension() or 0)
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         if not texts:

@@ -16,6 +16,7 @@ from retrieval.dense import DenseIndex, choose_kind
 from retrieval.lexical import LexicalIndex
 from retrieval.manifest import Manifest, checksum_files, read_manifest, verify_files, write_manifest
 from retrieval.records import ArticleInfo, PassageRecord, RecordStore, write_records
+from retrieval.text import search_text
 from retrieval.tokenize import tokenize
 from tradetalk.errors import IndexCorrupt
 
@@ -86,6 +87,12 @@ class IndexData:
             sources={k: v for k, v in self.sources.items() if v[1] not in article_ids},
         )
 
+    def lexical_tokens(self, record: PassageRecord) -> list[str]:
+        """BM25 terms of a passage: its text with dates spelled out, plus its article's title
+        (a passage often leaves out the topic its headline names)."""
+        article = self.articles[record.article_id]
+        return tokenize(search_text(record.text, article.date)) + tokenize(article.title)
+
     def write(self, directory: Path, *, index_kind: str | None = None) -> Manifest:
         """Write every file, then the manifest (last: its presence marks a complete build)."""
         directory.mkdir(parents=True)
@@ -94,7 +101,9 @@ class IndexData:
         np.save(directory / PASSAGE_VECTORS, self.passage_vectors, allow_pickle=False)
         np.save(directory / SENTENCE_VECTORS, self.sentence_vectors, allow_pickle=False)
         np.save(directory / SENTENCE_PTR, self.sentence_ptr, allow_pickle=False)
-        LexicalIndex.build([tokenize(p.text) for p in self.passages]).save(directory / BM25_DIR)
+        LexicalIndex.build([self.lexical_tokens(p) for p in self.passages]).save(
+            directory / BM25_DIR
+        )
         write_records(directory / RECORDS, self.articles.values(), self.passages)
         hashes = {k: v.content_hash for k, v in self.articles.items()}
         manifest = Manifest(

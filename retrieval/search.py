@@ -18,8 +18,8 @@ from retrieval.tokenize import tokenize
 @dataclass(frozen=True)
 class ScoringWeights:
     passage: float = 0.3
-    sentence: float = 0.5
-    lexical: float = 0.2
+    sentence: float = 0.4
+    lexical: float = 0.3
     candidates: int = 64
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from corpus.articles import Article, parse_article, read_article
-from corpus.library import ArticleLibrary, SourceFile
+from corpus.library import BUNDLED_DIR, ArticleLibrary, SourceFile
 from retrieval.build import Progress, SourcedArticle, add_articles
 from retrieval.encoder import (
     Encoder,
@@ -23,12 +23,18 @@ from retrieval.encoder import (
     model_fingerprint,
 )
 from retrieval.index import IndexData, PassageIndex
-from retrieval.manifest import FORMAT_VERSION
+from retrieval.manifest import FORMAT_VERSION, read_manifest
 from retrieval.records import ArticleInfo
 from retrieval.search import Searcher, SearchResult
 from retrieval.storage import IndexStorage
 from tradetalk.answer import Answer, AnswerPolicy, compose_answer
-from tradetalk.errors import ArticleError, ArticleNotFound, IndexBusy, ReadOnlyArticle
+from tradetalk.errors import (
+    ArticleError,
+    ArticleNotFound,
+    IndexBusy,
+    ReadOnlyArticle,
+    TradeTalkError,
+)
 from tradetalk.questions import check_question
 
 log = logging.getLogger(__name__)
@@ -47,7 +53,10 @@ class Engine:
         encoder_factory: Callable[[], Encoder] | None = None,
     ) -> None:
         self.settings = settings
-        self.library = ArticleLibrary(settings.articles_dir, max_bytes=settings.max_article_bytes)
+        self.library = ArticleLibrary(
+            settings.articles_dir, max_bytes=settings.max_article_bytes,
+            bundled_dir=settings.bundled_dir or BUNDLED_DIR,
+        )
         self.storage = IndexStorage(settings.index_dir)
         self._encoder = encoder
         self._encoder_factory = encoder_factory or self._default_encoder
@@ -80,6 +89,17 @@ class Engine:
             self.open()
         assert self._index is not None
         return self._index
+
+    def needs_build(self) -> bool:
+        """True when opening will embed the whole corpus (first run, or another model)."""
+        current = self.storage.current_dir()
+        if current is None:
+            return True
+        try:
+            manifest = read_manifest(current)
+        except TradeTalkError:
+            return True
+        return manifest.model_id != self.expected_model_id()
 
     def open(self, progress: Progress | None = None) -> None:
         """Load the current index and bring it in line with the article files: embed new or
@@ -174,8 +194,9 @@ class Engine:
         except KeyError:
             raise ArticleNotFound(f"no article with id {article_id!r}") from None
 
-    def ingest_path(self, path: Path) -> IngestResult:
-        return self.ingest_article(read_article(path, max_bytes=self.settings.max_article_bytes))
+    def ingest_path(self, path: Path, progress: Progress | None = None) -> IngestResult:
+        article = read_article(path, max_bytes=self.settings.max_article_bytes)
+        return self.ingest_article(article, progress)
 
     def ingest_bytes(
         self, data: bytes, name: str, defaults: dict[str, object] | None = None

@@ -119,7 +119,9 @@ class Gateway:
         self.connections.append({"path": request.path, "query": dict(request.query)})
         try:
             await self._open.wait()
-            await self._send(ws, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+            await self._send(
+                ws, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
+            )
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     await self._on_frame(ws, json.loads(msg.data))

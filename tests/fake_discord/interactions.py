@@ -24,6 +24,7 @@ from .messages import (
     message_action,
     no_content,
     read_body,
+    store_upload,
     truthy,
 )
 from .records import ActionKind, BotAction
@@ -118,6 +119,23 @@ def _option_type(command: dict[str, Any] | None, name: str, value: Any) -> int:
     return p.python_option_type(value)
 
 
+def _check_options(
+    command: dict[str, Any], given: set[str], options: Mapping[str, Any], autocomplete: bool
+) -> None:
+    """Discord's client only sends options the command declares, required ones included."""
+    declared = {o["name"]: o for o in command.get("options") or []}
+    unknown = given - set(declared)
+    missing = {n for n, o in declared.items() if o.get("required") and n not in given}
+    if unknown or (missing and not autocomplete):
+        raise ValueError(
+            f"/{command['name']}: unknown options {sorted(unknown)}, missing {sorted(missing)}"
+        )
+    for key, value in options.items():
+        choices = [c["value"] for c in declared[key].get("choices") or []]
+        if choices and not autocomplete and value not in choices:
+            raise ValueError(f"/{command['name']}: {key}={value!r} is not one of {choices}")
+
+
 def command_data(
     fake: FakeDiscord,
     name: str,
@@ -133,6 +151,11 @@ def command_data(
     command = registered
     for sub in subs:
         command = next((o for o in (command or {}).get("options") or [] if o["name"] == sub), None)
+        if registered is not None and command is None:
+            raise ValueError(f"/{name}: {root} has no subcommand {sub!r}")
+    if command is not None and command.get("type", 1) in (1, 2) and "options" in command:
+        given = set(options) | set(attachments)
+        _check_options(command, given, options, autocomplete=focused is not None)
     resolved: dict[str, dict[str, Any]] = {}
     leaf: list[dict[str, Any]] = []
     for key, value in options.items():
@@ -144,13 +167,9 @@ def command_data(
             option["focused"] = True
         leaf.append(option)
     for key, upload in attachments.items():
-        attachment_id = state.ids.next()
-        state.uploads[attachment_id] = upload
-        url = f"{fake.base_url}/attachments/{channel_id}/{attachment_id}/{upload.filename}"
-        resolved.setdefault("attachments", {})[str(attachment_id)] = p.attachment(
-            attachment_id, upload, url
-        )
-        leaf.append(p.command_option(key, str(attachment_id), 11))
+        attachment = store_upload(state, fake.base_url, channel_id, upload)
+        resolved.setdefault("attachments", {})[attachment["id"]] = attachment
+        leaf.append(p.command_option(key, attachment["id"], 11))
     for sub in reversed(subs):
         sub_type = 1 if sub == subs[-1] else 2
         leaf = [{"name": sub, "type": sub_type, "options": leaf}]
@@ -252,7 +271,8 @@ class InteractionApi:
     # -- callback -----------------------------------------------------------------------------
 
     def _interaction(self, request: web.Request) -> InteractionState:
-        interaction = self.fake.interactions.get(int(request.match_info["interaction_id"]))
+        raw_id = request.match_info["interaction_id"]
+        interaction = self.fake.interactions.get(int(raw_id) if raw_id.isdigit() else 0)
         if interaction is None or interaction.token != request.match_info["token"]:
             raise DiscordAPIError(404, limits.UNKNOWN_INTERACTION, "Unknown interaction")
         return interaction
@@ -274,7 +294,13 @@ class InteractionApi:
             errors.raise_if_any()
         data = body.get("data") or {}
         # Validation and bookkeeping below never await, so a concurrent second ack sees 40060.
-        message = self._apply_callback(interaction, int(callback_type), data, uploads)
+        try:
+            message = self._apply_callback(interaction, int(callback_type), data, uploads)
+        except DiscordAPIError as exc:
+            if exc.errors is None or "data" in exc.errors:
+                raise
+            # The message of a callback sits under "data", and Discord's error paths say so.
+            raise DiscordAPIError(exc.status, exc.code, exc.message, {"data": exc.errors}) from None
         interaction.response_type = int(callback_type)
         if message is not None:
             await self._echo(message, created=callback_type in (4, 5))
@@ -437,9 +463,7 @@ class InteractionApi:
             interaction.loading = False
         await self._echo(message, created=False)
         kind = ActionKind.EDIT_ORIGINAL if original else ActionKind.EDIT_FOLLOWUP
-        self.fake.actions.append(
-            message_action(kind, message, body, interaction_id=interaction.id)
-        )
+        self.fake.actions.append(message_action(kind, message, body, interaction_id=interaction.id))
         return json_response(message)
 
     async def delete_message(self, request: web.Request) -> web.Response:

@@ -132,7 +132,7 @@ def check_message_fields(payload: dict[str, Any]) -> None:
 
 
 def check_not_empty(message: dict[str, Any], *, files: int = 0) -> None:
-    """Discord's 50006: a message needs visible content, an embed, a file, a sticker, or components."""
+    """Discord's 50006: a message needs text, an embed, a file, a sticker, or components."""
     if (
         (message.get("content") or "").strip()
         or message.get("embeds")

@@ -47,7 +47,9 @@ async def read_body(request: web.Request) -> tuple[dict[str, Any], list[p.Upload
         return body, uploads
     if request.can_read_body:
         data = await request.json()
-        return (data if isinstance(data, dict) else {"_list": data}), []
+        if not isinstance(data, dict):
+            raise DiscordAPIError(400, 50109, "The request body contains invalid JSON.")
+        return data, []
     return {}, []
 
 
@@ -76,17 +78,18 @@ def attachment_payloads(
             if key in kept_by_id:
                 result.append(kept_by_id[key])
             elif key.isdigit() and int(key) < len(uploads):
-                result.append(_store_upload(state, base_url, channel_id, uploads[int(key)]))
+                result.append(store_upload(state, base_url, channel_id, uploads[int(key)]))
                 used.add(int(key))
     for index, upload in enumerate(uploads):
         if index not in used:
-            result.append(_store_upload(state, base_url, channel_id, upload))
+            result.append(store_upload(state, base_url, channel_id, upload))
     return result
 
 
-def _store_upload(
+def store_upload(
     state: ServerState, base_url: str, channel_id: int, upload: p.Upload
 ) -> dict[str, Any]:
+    """Keep an uploaded file and return its attachment object, with a URL the fake serves."""
     attachment_id = state.ids.next()
     state.uploads[attachment_id] = upload
     url = f"{base_url}/attachments/{channel_id}/{attachment_id}/{upload.filename}"
@@ -207,10 +210,18 @@ def message_action(
         components=list(message.get("components") or []),
         attachments=list(message.get("attachments") or []),
         allowed_mentions=body.get("allowed_mentions"),
-        message_reference=body.get("message_reference"),
+        message_reference=_int_ids(body.get("message_reference")),
         pinged_user_ids=frozenset(int(m["id"]) for m in message.get("mentions") or []),
         pinged_everyone=bool(message.get("mention_everyone")),
         interaction_id=interaction_id,
         flags=int(message.get("flags") or 0),
         request_body=body,
     )
+
+
+def _int_ids(reference: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A message reference with integer ids, however the client serialised them."""
+    if reference is None:
+        return None
+    keys = ("message_id", "channel_id", "guild_id")
+    return {k: int(v) if k in keys and v is not None else v for k, v in reference.items()}

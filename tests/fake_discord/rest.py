@@ -37,7 +37,7 @@ _CUSTOM_EMOJI = re.compile(r"^a?:?\w+:\d+$")
 # Flags a bot may set when creating a channel message: SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS.
 CHANNEL_MESSAGE_FLAGS = (1 << 2) | (1 << 12)
 # Paths authenticated by the token in the URL (or public), not by the Authorization header.
-_UNAUTHENTICATED = ("/webhooks/", "/interactions/", "/gateway")
+_UNAUTHENTICATED = ("/webhooks/", "/interactions/", "/attachments/")
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class RestApi:
         return response
 
     def _authorised(self, request: web.Request, path: str) -> bool:
-        if path.startswith(_UNAUTHENTICATED) or path.startswith("/attachments/"):
+        if path.startswith(_UNAUTHENTICATED) or path == "/gateway":
             return True
         return request.headers.get("Authorization") == f"Bot {self.fake.token}"
 
@@ -153,7 +153,9 @@ class RestApi:
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
-        return json_response({"url": self.fake.gateway_url, "shards": 1, "session_start_limit": limit})
+        return json_response(
+            {"url": self.fake.gateway_url, "shards": 1, "session_start_limit": limit}
+        )
 
     async def get_guild(self, request: web.Request) -> web.Response:
         self._check_guild(request)
@@ -170,9 +172,7 @@ class RestApi:
         return json_response(self.state.member(user_id))
 
     def _check_guild(self, request: web.Request) -> None:
-        if request.match_info.get("guild_id", str(self.state.guild_id)) != str(
-            self.state.guild_id
-        ):
+        if request.match_info.get("guild_id", str(self.state.guild_id)) != str(self.state.guild_id):
             raise _error(404, 10004, "Unknown Guild")
 
     # -- messages -----------------------------------------------------------------------------
@@ -219,7 +219,13 @@ class RestApi:
         referenced = resolve_reference(self.state, channel_id, body)
         flags = int(body.get("flags") or 0) & CHANNEL_MESSAGE_FLAGS
         message = bot_message(
-            self.state, self.fake.base_url, channel_id, body, uploads, referenced=referenced, flags=flags
+            self.state,
+            self.fake.base_url,
+            channel_id,
+            body,
+            uploads,
+            referenced=referenced,
+            flags=flags,
         )
         self.state.messages[int(message["id"])] = message
         self.fake.actions.append(message_action(ActionKind.MESSAGE, message, body))
@@ -230,7 +236,9 @@ class RestApi:
         message = self._stored(request)
         if int(message["author"]["id"]) != self.state.bot_id:
             raise _error(
-                403, limits.CANNOT_EDIT_OTHERS_MESSAGE, "Cannot edit a message authored by another user"
+                403,
+                limits.CANNOT_EDIT_OTHERS_MESSAGE,
+                "Cannot edit a message authored by another user",
             )
         body, uploads = await read_body(request)
         limits.check_message_fields(body)
@@ -284,9 +292,7 @@ class RestApi:
         self.state.reactions.get(int(message["id"]), {}).get(emoji, set()).discard(
             self.state.bot_id
         )
-        self.fake.actions.append(
-            self._reaction_action(ActionKind.REACTION_REMOVE, message, emoji)
-        )
+        self.fake.actions.append(self._reaction_action(ActionKind.REACTION_REMOVE, message, emoji))
         event = self.fake.reaction_event(message, emoji, self.state.bot_id)
         event.pop("member", None)
         await self.fake.echo("MESSAGE_REACTION_REMOVE", event)
@@ -352,8 +358,9 @@ class RestApi:
 
     async def put_commands(self, request: web.Request) -> web.Response:
         commands, guild_id = self._command_list(request)
-        body, _ = await read_body(request)
-        wanted = body.get("_list", [])
+        wanted = await request.json()
+        if not isinstance(wanted, list):
+            raise _error(400, 50109, "The request body contains invalid JSON.")
         limits.check_commands(wanted)
         new = [self._registered(c, commands, guild_id) for c in wanted]
         commands[:] = new
@@ -362,7 +369,9 @@ class RestApi:
     async def post_command(self, request: web.Request) -> web.Response:
         commands, guild_id = self._command_list(request)
         body, _ = await read_body(request)
-        others = [c for c in commands if (c["type"], c["name"]) != (body.get("type", 1), body.get("name"))]
+        others = [
+            c for c in commands if (c["type"], c["name"]) != (body.get("type", 1), body.get("name"))
+        ]
         limits.check_commands([*others, body])
         registered = self._registered(body, commands, guild_id)
         commands[:] = [*others, registered]

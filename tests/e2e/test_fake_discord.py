@@ -1,0 +1,451 @@
+"""Self-tests of the fake Discord: a tiny real discord.py bot logs in, answers, and survives faults.
+
+The bot here is deliberately minimal and defined in this file; the project's bot is tested
+elsewhere with the same harness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import aiohttp
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+from fake_discord import (
+    ABRUPT_CLOSE,
+    ActionKind,
+    DiscordAPIError,
+    FakeDiscord,
+    Upload,
+    connected,
+    limits,
+)
+
+from .conftest import assert_no_leaked_tasks
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(20), pytest.mark.filterwarnings("error")]
+
+NO_PINGS = discord.AllowedMentions.none()
+
+
+class ConfirmView(discord.ui.View):
+    @discord.ui.button(label="Confirm", custom_id="confirm")
+    async def confirm(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        self.stop()  # also ends discord.py's timeout task, which client.close() leaves running
+        await interaction.response.edit_message(content="Confirmed", view=None)
+
+
+@app_commands.command(description="Repeat the text back")
+async def echo(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.defer()
+    await interaction.followup.send(text, allowed_mentions=NO_PINGS)
+
+
+@echo.autocomplete("text")
+async def echo_suggestions(_: discord.Interaction, current: str) -> list[app_commands.Choice]:
+    return [app_commands.Choice(name=f"{current} {n}", value=f"{current} {n}") for n in (1, 2)]
+
+
+@app_commands.command(description="Try to send a message one character too long")
+async def toolong(interaction: discord.Interaction) -> None:
+    try:
+        await interaction.response.send_message("x" * 2001)
+    except discord.HTTPException as exc:
+        interaction.client.http_errors.append(exc)  # type: ignore[attr-defined]
+        await interaction.response.send_message(f"Refused: {exc.code}", ephemeral=True)
+
+
+@app_commands.command(description="Report an attachment's size")
+async def size(interaction: discord.Interaction, file: discord.Attachment) -> None:
+    await interaction.response.defer(ephemeral=True)
+    data = await file.read()
+    await interaction.followup.send(f"{file.filename}: {len(data)} bytes")
+
+
+@app_commands.command(description="Show a button")
+async def menu(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("Pick one", view=ConfirmView())
+
+
+@app_commands.command(description="Moderators only")
+@app_commands.default_permissions(manage_guild=True)
+async def reset(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("Reset done", ephemeral=True)
+
+
+class TinyBot(commands.Bot):
+    """Replies to mentions with an embed, reacts with 👀, and has a few slash commands."""
+
+    def __init__(self, guild_id: int, *, message_content: bool = True) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = message_content
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=intents, guild_ready_timeout=0.05
+        )
+        self.guild_id = guild_id
+        self.inbox: asyncio.Queue[discord.Message] = asyncio.Queue()
+        self.reactions: asyncio.Queue[discord.RawReactionActionEvent] = asyncio.Queue()
+        self.http_errors: list[discord.HTTPException] = []
+
+    async def setup_hook(self) -> None:
+        for command in (echo, toolong, size, menu, reset):
+            self.tree.add_command(command)
+        guild = discord.Object(self.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        await self.tree.sync(guild=guild)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py waits 5 s before re-IDENTIFYing; pointless against a local fake."""
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot:
+            return
+        await self.inbox.put(message)
+        if self.user in message.mentions:
+            await message.add_reaction("👀")
+            embed = discord.Embed(title="TradeTalk", description=f"You said: {message.content}")
+            await message.reply(embed=embed, allowed_mentions=NO_PINGS)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if self.user is not None and payload.user_id != self.user.id:
+            await self.reactions.put(payload)
+
+
+async def _next(queue: asyncio.Queue, timeout: float = 3.0):
+    return await asyncio.wait_for(queue.get(), timeout)
+
+
+# -- login and ready ----------------------------------------------------------------------------
+
+
+async def test_login_ready_and_command_sync(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake) as bot:
+        assert bot.user is not None and bot.user.id == fake.bot_id
+        assert bot.application_id == fake.application_id
+        guild = bot.get_guild(fake.guild_id)
+        assert guild is not None and not guild.unavailable
+        assert {c.name for c in guild.text_channels} == set(fake.channels)
+        assert guild.me.guild_permissions.send_messages
+        synced = {c["name"] for c in fake.state.commands.guild_commands[fake.guild_id]}
+        assert synced == {"echo", "toolong", "size", "menu", "reset"}
+        # The client asked for zlib-stream yet parsed the fake's plain text frames.
+        assert fake.gateway.connections[0]["query"]["compress"] == "zlib-stream"
+        assert len(fake.gateway_ops(2)) == 1
+        assert fake.gateway_ops(1) and bot.latency < 1  # heartbeats are acknowledged
+        assert all(17 <= len(str(i)) <= 20 for i in (fake.guild_id, fake.bot_id, fake.channel_id))
+
+
+async def test_json_content_type_is_exact(fake_discord: FakeDiscord) -> None:
+    headers = {"Authorization": f"Bot {fake_discord.token}"}
+    async with aiohttp.ClientSession(fake_discord.base_url, headers=headers) as session:
+        async with session.get("/api/v10/users/@me") as resp:
+            assert resp.headers["Content-Type"] == "application/json"
+        async with session.get("/api/v10/no/such/route") as resp:
+            assert resp.status == 404
+            assert resp.headers["Content-Type"] == "application/json"
+            assert (await resp.json())["message"] == "404: Not Found"
+
+
+async def test_wrong_token_is_login_failure(fake_discord: FakeDiscord) -> None:
+    with pytest.raises(discord.LoginFailure):
+        async with connected(TinyBot(fake_discord.guild_id), fake_discord, token="nope"):
+            pass
+    assert (await fake_discord.wait_for_rejection(status=401)).path == "/users/@me"
+
+
+async def test_disallowed_privileged_intent_closes_4014() -> None:
+    async with FakeDiscord(privileged_intents=discord.Intents.none()) as fake:
+        with pytest.raises(discord.PrivilegedIntentsRequired):
+            async with connected(TinyBot(fake.guild_id, message_content=True), fake):
+                pass
+    await assert_no_leaked_tasks()
+
+
+async def test_identify_rejected_with_4004(fake_discord: FakeDiscord) -> None:
+    fake_discord.reject_next_identify(4004)
+    with pytest.raises(discord.ConnectionClosed) as info:
+        async with connected(TinyBot(fake_discord.guild_id), fake_discord):
+            pass
+    assert info.value.code == 4004
+
+
+# -- messages -----------------------------------------------------------------------------------
+
+
+async def test_mention_gets_embed_reply_without_pings(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake) as bot:
+        asked = await fake.send_message("what about tariffs?", mentions_bot=True)
+        reply = await fake.wait_for_message()
+        assert reply.message_reference is not None
+        assert reply.message_reference["message_id"] == int(asked["id"])
+        assert reply.allowed_mentions == {"parse": []}
+        assert not reply.pinged_user_ids
+        assert reply.embeds[0]["title"] == "TradeTalk"
+        assert "what about tariffs?" in reply.text
+        reaction = await fake.wait_for_action(kind=ActionKind.REACTION_ADD)
+        assert reaction.emoji == "👀" and reaction.message_id == int(asked["id"])
+
+        # The stored reply can be fetched back through the REST API, as a bot would.
+        channel = bot.get_channel(fake.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        fetched = await channel.fetch_message(reply.message_id)
+        assert fetched.embeds[0].title == "TradeTalk"
+        assert fetched.reference is not None and fetched.reference.message_id == int(asked["id"])
+
+
+async def test_message_content_intent_blanks_unmentioned_messages(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id, message_content=False), fake) as bot:
+        await fake.send_message("private chatter")
+        assert (await _next(bot.inbox)).content == ""
+        await fake.send_message("hello bot", mentions_bot=True)
+        assert (await _next(bot.inbox)).content.endswith("hello bot")
+        await fake.wait_for_message()  # let the bot finish replying before it is closed
+
+
+async def test_user_reaction_reaches_the_bot(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake) as bot:
+        await fake.send_message("hi", mentions_bot=True)
+        reply = await fake.wait_for_message()
+        assert reply.message_id is not None
+        await fake.add_reaction(reply.message_id, "👍", user=fake.admin_id)
+        event = await _next(bot.reactions)
+        assert event.user_id == fake.admin_id and str(event.emoji) == "👍"
+        assert event.message_id == reply.message_id
+
+
+async def test_files_edits_typing_and_deletes_through_the_client(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake) as bot:
+        channel = bot.get_channel(fake.channels["trade-news"])
+        assert isinstance(channel, discord.TextChannel)
+        async with channel.typing():
+            sent = await channel.send(
+                "report", file=discord.File(io.BytesIO(b"a,b\n1,2\n"), "r.csv")
+            )
+        posted = await fake.wait_for_message(channel_id=channel.id)
+        assert posted.content == "report" and posted.attachments[0]["filename"] == "r.csv"
+        assert await sent.attachments[0].read() == b"a,b\n1,2\n"
+
+        await sent.edit(content="report (v2)")
+        assert (await fake.wait_for_action(kind=ActionKind.EDIT)).content == "report (v2)"
+        with pytest.raises(discord.HTTPException) as emptied:
+            await sent.edit(content="", attachments=[])
+        assert emptied.value.code == limits.EMPTY_MESSAGE
+
+        await sent.delete()
+        assert (await fake.wait_for_action(kind=ActionKind.DELETE)).message_id == sent.id
+        with pytest.raises(discord.NotFound):
+            await channel.fetch_message(sent.id)
+        assert fake.actions.matching(lambda a: a.kind == ActionKind.TYPING)
+
+
+# -- interactions -------------------------------------------------------------------------------
+
+
+async def test_slash_command_defers_then_follows_up(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        handle = await fake.send_interaction("echo", {"text": "hello there"})
+        defer = await handle.wait_for(ActionKind.DEFER)
+        assert not defer.ephemeral
+        followup = await handle.wait_for(ActionKind.FOLLOWUP)
+        assert followup.content == "hello there"
+        # The first followup after a defer replaces the "thinking..." message.
+        assert followup.message_id == defer.message_id
+        assert handle.response_type == 5
+
+
+async def test_late_ack_is_unknown_interaction(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        handle = await fake.send_interaction("echo", {"text": "too late"}, age=4.0)
+        rejection = await fake.wait_for_rejection(code=limits.UNKNOWN_INTERACTION)
+        assert rejection.status == 404
+        assert rejection.path.startswith(f"/interactions/{handle.id}/")
+        assert handle.actions == []
+
+
+async def test_second_ack_is_rejected(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        # A command the bot does not know, so only this test answers it.
+        handle = await fake.send_interaction("unregistered")
+        url = f"{fake.api_url}/interactions/{handle.id}/{handle.token}/callback"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json={"type": 5}, params={"with_response": "1"}) as r:
+                assert r.status == 200
+                assert (await r.json())["resource"]["type"] == 5
+            async with session.post(url, json={"type": 5}) as r:
+                assert r.status == 400
+                assert (await r.json())["code"] == limits.ALREADY_ACKNOWLEDGED
+
+
+async def test_message_over_2000_chars_is_invalid_form_body(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake) as bot:
+        handle = await fake.send_interaction("toolong")
+        reply = await handle.reply()
+        assert reply.content == "Refused: 50035" and reply.ephemeral
+        [error] = bot.http_errors
+        assert error.status == 400 and error.code == limits.INVALID_FORM_BODY
+        rejection = await fake.wait_for_rejection(code=limits.INVALID_FORM_BODY)
+        assert rejection.body["errors"]["data"]["content"]["_errors"][0]["code"] == (
+            "BASE_TYPE_MAX_LENGTH"
+        )
+
+
+async def test_attachment_is_downloadable_and_followup_keeps_ephemeral_defer(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        upload = Upload("article.txt", b"tariffs " * 100, "text/plain")
+        handle = await fake.send_interaction("size", attachments={"file": upload})
+        reply = await handle.reply()
+        assert reply.content == "article.txt: 800 bytes"
+        assert reply.ephemeral
+
+
+async def test_autocomplete_and_button(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        typing = await fake.send_autocomplete("echo", {"text": "tar"}, focused="text")
+        suggestions = await typing.wait_for(ActionKind.AUTOCOMPLETE)
+        assert [c["value"] for c in suggestions.choices] == ["tar 1", "tar 2"]
+
+        menu_handle = await fake.send_interaction("menu")
+        shown = await menu_handle.wait_for(ActionKind.RESPONSE)
+        button = shown.components[0]["components"][0]
+        assert shown.message_id is not None
+        click = await fake.send_component(shown.message_id, button["custom_id"])
+        update = await click.wait_for(ActionKind.UPDATE)
+        assert update.content == "Confirmed" and update.components == []
+
+
+async def test_default_member_permissions_hide_command(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        with pytest.raises(PermissionError):
+            await fake.send_interaction("reset", user=fake.member_id)
+        handle = await fake.send_interaction("reset", user=fake.admin_id)
+        assert (await handle.reply()).content == "Reset done"
+
+
+# -- faults -------------------------------------------------------------------------------------
+
+
+async def test_429_is_retried_once(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        fake.fail_next("POST /channels/*/messages", status=429, retry_after=0.05)
+        await fake.send_message("rate limit me", mentions_bot=True)
+        reply = await fake.wait_for_message()
+        assert "rate limit me" in reply.text
+        assert fake.request_count("POST /channels/{channel_id}/messages") == 2
+        assert (await fake.wait_for_rejection(status=429)).body["retry_after"] == 0.05
+
+
+async def test_server_error_on_followup_is_retried(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        fake.fail_next("POST /webhooks/*", status=502)
+        handle = await fake.send_interaction("echo", {"text": "after a 502"})
+        assert (await handle.reply(timeout=4.0)).content == "after a 502"
+        assert fake.request_count("POST /webhooks/{application_id}/{token}") == 2
+
+
+@pytest.mark.parametrize("code", [4000, 1000, ABRUPT_CLOSE])
+async def test_gateway_drop_resumes_session(fake_discord: FakeDiscord, code: int) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        session_id = fake.gateway.session.session_id if fake.gateway.session else None
+        await fake.drop_gateway(code)
+        resume = await fake.wait_for_gateway_op(6)
+        assert resume["d"]["session_id"] == session_id
+        assert fake.gateway.connections[-1]["path"] == "/gateway-resume"
+        await fake.send_message("still there?", mentions_bot=True)
+        assert "still there?" in (await fake.wait_for_message()).text
+        assert len(fake.gateway_ops(2)) == 1  # resumed, never re-identified
+
+
+async def test_resume_replays_missed_dispatches(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        async with fake.hold_gateway():
+            await fake.drop_gateway(4000)
+            await fake.send_message("sent while you were away", mentions_bot=True)
+        assert "while you were away" in (await fake.wait_for_message()).text
+        assert fake.gateway.replayed == 1
+
+
+async def test_invalidated_session_reidentifies(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake):
+        await fake.drop_gateway(4009)
+        await fake.wait_for_gateway_op(6)  # the client tries to resume...
+        await fake.wait_for_gateway_op(2)  # ...is told the session is gone, and identifies
+        await fake.wait_for_gateway_op(2)
+        await fake.send_message("fresh session", mentions_bot=True)
+        assert "fresh session" in (await fake.wait_for_message()).text
+
+
+# -- Discord's limits, checked directly --------------------------------------------------------
+
+
+def _error_code(body: dict) -> tuple[int, dict | None]:
+    try:
+        limits.check_message(body)
+    except DiscordAPIError as exc:
+        return exc.code, exc.errors
+    return 0, None
+
+
+def test_limits_accept_a_full_but_legal_message() -> None:
+    embed = {
+        "title": "t" * 256,
+        "description": "d" * 4096,
+        "fields": [{"name": "n", "value": "v" * 60} for _ in range(25)],
+        "footer": {"text": "f" * 100},
+    }
+    assert _error_code({"content": "c" * 2000, "embeds": [embed]}) == (0, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"content": "c" * 2001}, ["content"]),
+        ({"embeds": [{"title": "t" * 257}]}, ["embeds", "0", "title"]),
+        ({"embeds": [{"description": "d" * 4097}]}, ["embeds", "0", "description"]),
+        ({"embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}]}, ["embeds", "0", "fields"]),
+        ({"embeds": [{"fields": [{"name": "n" * 257, "value": "v"}]}]}, ["embeds", "0", "fields"]),
+        ({"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]}, ["embeds", "0", "fields"]),
+        ({"embeds": [{"footer": {"text": "f" * 2049}}]}, ["embeds", "0", "footer", "text"]),
+        ({"embeds": [{"author": {"name": "a" * 257}}]}, ["embeds", "0", "author", "name"]),
+        ({"embeds": [{"description": "d" * 4000}, {"description": "d" * 2001}]}, ["embeds"]),
+        ({"embeds": [{"title": "t"}] * 11}, ["embeds"]),
+    ],
+)
+def test_limits_reject_like_discord(body: dict, path: list[str]) -> None:
+    code, errors = _error_code(body)
+    assert code == limits.INVALID_FORM_BODY
+    node = errors
+    for key in path:
+        assert node is not None
+        node = node[key]
+    assert node
+
+
+def test_empty_message_is_50006() -> None:
+    assert _error_code({"content": "   "})[0] == limits.EMPTY_MESSAGE
+    assert _error_code({"content": "", "embeds": []})[0] == limits.EMPTY_MESSAGE

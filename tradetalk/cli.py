@@ -1,0 +1,244 @@
+"""``tradetalk``: ask questions, manage articles and the index from a terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from config.settings import Settings, load_settings
+from corpus.articles import SUFFIXES
+from tradetalk.errors import ArticleError, QuestionError, TradeTalkError
+from tradetalk.logs import log_file, setup_logging
+
+app = typer.Typer(
+    help="TradeTalk: cited answers about trade talks from news articles.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+log = logging.getLogger("tradetalk.cli")
+
+
+class State:
+    data_dir: Path | None = None
+    settings: Settings | None = None
+
+
+state = State()
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Data directory (default ./data or $TRADETALK_DATA_DIR)."),
+    ] = None,
+) -> None:
+    state.data_dir = data_dir
+
+
+def settings() -> Settings:
+    if state.settings is None:
+        state.settings = load_settings(data_dir=state.data_dir)
+        setup_logging(state.settings.data_dir, state.settings.log_level)
+    return state.settings
+
+
+@contextmanager
+def failures() -> Iterator[None]:
+    """One clear line on stderr and a non-zero exit; the traceback goes to the log file."""
+    try:
+        yield
+    except TradeTalkError as exc:
+        log.info("command failed: %s", exc, exc_info=True)
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+    except OSError as exc:
+        log.exception("unexpected I/O error")
+        err.print(f"error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or 'I/O'})",
+                  markup=False)
+        raise typer.Exit(1) from None
+    except Exception:
+        log.exception("unexpected error")
+        where = log_file(state.settings.data_dir) if state.settings else "the log"
+        err.print(f"error: unexpected failure; details are in {where}", markup=False)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[object]:
+    """A rich progress bar on stderr (stdout stays clean for --json)."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def engine():  # noqa: ANN201 - imported lazily: the heavy ML stack loads only when needed
+    from tradetalk.engine import Engine
+
+    built = Engine(settings())
+    if built.needs_build():
+        with progress_bar("Embedding passages") as update:
+            built.open(progress=update)
+    else:
+        built.open()
+    return built
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help='The question, or "-" to read one per line.')],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per question.")] = False,
+    show_passages: Annotated[
+        bool, typer.Option("--passages", help="Also list the passages retrieved.")
+    ] = False,
+) -> None:
+    """Answer a question from the articles, with citations."""
+    from tradetalk.render import answer_json, answer_text
+
+    with failures():
+        if question != "-":
+            answer = engine().ask(question)
+            if as_json:
+                out.print(json.dumps(answer_json(answer), ensure_ascii=False), markup=False)
+            else:
+                out.print(answer_text(answer), markup=False)
+                if show_passages:
+                    for hit in answer.hits:
+                        out.print(f"\n#{hit.rank} ({hit.score:.2f}) {hit.record.id}", style="dim")
+                        out.print(hit.record.text, markup=False)
+            return
+        eng = engine()
+        for line in sys.stdin:
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            try:
+                reply = answer_json(eng.ask(text))
+            except QuestionError as exc:
+                reply = {"question": text, "answer": str(exc), "abstained": True, "passages": [],
+                         "error": str(exc)}
+            if as_json:
+                print(json.dumps(reply, ensure_ascii=False), flush=True)
+            else:
+                out.print(f"Q: {text}\n{reply['answer']}\n", markup=False)
+
+
+def _article_paths(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+                and not p.name.startswith(".")
+            )
+        else:
+            yield path
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Article files or folders (.md .txt .html).")],
+) -> None:
+    """Add articles (embedding only their passages)."""
+    with failures():
+        eng = engine()
+        failed = 0
+        for path in _article_paths(paths):
+            try:
+                with progress_bar(f"Embedding {path.name}") as update:
+                    result = eng.ingest_path(path, progress=update)
+            except ArticleError as exc:
+                failed += 1
+                err.print(f"error: {exc}", markup=False)
+                continue
+            a = result.article
+            note = f" (near-duplicate of {result.duplicate_of.id})" if result.duplicate_of else ""
+            out.print(f"{result.status}: {a.id} — {a.title} ({a.passage_count} passages){note}",
+                      markup=False)
+        if failed:
+            raise typer.Exit(1)
+
+
+@app.command("articles")
+def list_articles() -> None:
+    """List the articles with ids, dates and passage counts."""
+    with failures():
+        table = Table("id", "date", "source", "title", "passages", "note")
+        for a in engine().articles():
+            note = "bundled" if a.bundled else ""
+            if a.duplicate_of:
+                note = f"copy of {a.duplicate_of}"
+            table.add_row(a.id, a.date or "-", a.source, a.title, str(a.passage_count), note)
+        out.print(table)
+
+
+@app.command()
+def remove(article_id: Annotated[str, typer.Argument(help="An id from `tradetalk articles`.")]):
+    """Remove an added article."""
+    with failures():
+        info = engine().remove(article_id)
+        out.print(f"removed: {info.id} — {info.title}", markup=False)
+
+
+@app.command()
+def index(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything.")] = False,
+) -> None:
+    """Bring the index up to date with the article files (or rebuild it)."""
+    with failures():
+        eng = engine()
+        if rebuild:
+            with progress_bar("Re-embedding all passages") as update:
+                eng.rebuild(progress=update)
+        m = eng.index.manifest
+        out.print(
+            f"index {eng.index.version}: {m.passage_count} passages from {len(m.articles)} "
+            f"articles, model {m.model_id}, {m.index_kind} vectors", markup=False,
+        )
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="JSONL: {id, question, evidence}.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Score retrieval and answers on questions with known evidence (as score.py does)."""
+    from tradetalk.evaluate import load_questions, score
+    from tradetalk.render import answer_json
+
+    with failures():
+        items = load_questions(questions)
+        eng = engine()
+
+        def reply(question: str) -> dict:
+            try:
+                return answer_json(eng.ask(question))
+            except QuestionError as exc:
+                return {"answer": str(exc), "abstained": True, "passages": []}
+
+        result = score(items, reply)
+        misses = result.pop("misses")
+        if as_json:
+            print(json.dumps(result))
+            return
+        for line in misses:
+            out.print(line, markup=False)
+        out.print(json.dumps(result), markup=False)
