@@ -86,10 +86,13 @@ class Searcher:
         return self.encoder.encode([prepare_query(question)])[0]
 
     def search(
-        self, question: str, k: int = 5, *, query_vector: np.ndarray | None = None
+        self, question: str, k: int = 5, *, query_vector: np.ndarray | None = None,
+        context: str | None = None,
     ) -> SearchResult:
+        """Top `k` passages. `context` (an earlier question) adds its terms to BM25's query."""
         index, w = self.index, self.weights
         tokens = tokenize(question)
+        context_tokens = [t for t in tokenize(context) if t not in tokens] if context else []
         unknown = tuple(t for t in tokens if not index.lexical.knows(t))
         if len(index) == 0:
             return SearchResult(question, (), tuple(tokens), unknown)
@@ -97,7 +100,7 @@ class Searcher:
 
         pool = max(w.candidates, 4 * k)
         dense_hits = index.dense.search(q[None, :], pool)
-        lexical = index.lexical.scores(tokens)
+        lexical = index.lexical.scores(tokens + context_tokens)
         candidates = np.union1d(dense_hits.ids[0][dense_hits.ids[0] >= 0], _top(lexical, pool))
 
         passage_sim = np.asarray(index.passage_vectors[candidates] @ q, dtype=np.float32)

@@ -35,7 +35,7 @@ from tradetalk.errors import (
     ReadOnlyArticle,
     TradeTalkError,
 )
-from tradetalk.questions import check_question
+from tradetalk.questions import FOLLOW_UP_WEIGHT, check_question, is_follow_up
 
 log = logging.getLogger(__name__)
 
@@ -161,13 +161,25 @@ class Engine:
 
     # -- questions ------------------------------------------------------------------------
 
-    def search(self, question: str, k: int | None = None) -> SearchResult:
-        return Searcher(self.index, self.encoder).search(question, k or self.settings.top_k)
+    def search(
+        self, question: str, k: int | None = None, *, previous: str | None = None
+    ) -> SearchResult:
+        """Passages for `question`; `previous` is the question it follows up, if any."""
+        searcher = Searcher(self.index, self.encoder)
+        k = k or self.settings.top_k
+        if previous and is_follow_up(question):
+            vector = searcher.encode_query(question) * FOLLOW_UP_WEIGHT + searcher.encode_query(
+                previous
+            ) * (1 - FOLLOW_UP_WEIGHT)
+            vector /= max(float((vector**2).sum() ** 0.5), 1e-9)
+            return searcher.search(question, k, query_vector=vector, context=previous)
+        return searcher.search(question, k)
 
-    def ask(self, question: str) -> Answer:
-        """Answer one question. Raises `QuestionError` for empty/over-long/gibberish input."""
+    def ask(self, question: str, *, previous: str | None = None) -> Answer:
+        """Answer one question (in the context of `previous`, when it is a follow-up).
+        Raises `QuestionError` for empty, over-long or gibberish input."""
         text = check_question(question, max_chars=self.settings.max_question_chars)
-        result = self.search(text)
+        result = self.search(text, previous=previous)
         policy = AnswerPolicy(threshold=self.settings.abstain_threshold)
         return compose_answer(result, policy, coverage=self.coverage_summary())
 

@@ -43,3 +43,18 @@ def check_question(question: str, *, max_chars: int) -> str:
     if 2 * (len(sensible) + len(numbers)) <= len(words) + len(numbers):
         raise QuestionError("I couldn't make sense of that question; could you rephrase it?")
     return text
+
+
+# A follow-up's own words count for this share of the query; the question it follows, the rest.
+FOLLOW_UP_WEIGHT = 0.65
+_ELLIPTICAL = re.compile(
+    r"^\s*(and|also|but|so|what about|how about|what of|and what|same for|why|how come)\b|"
+    r"\b(it|its|they|them|their|that|this|those|these|he|she|his|her)\b",
+    re.I,
+)
+
+
+def is_follow_up(question: str) -> bool:
+    """Does `question` lean on the one before it ("and what about dairy?", "why did they?")?"""
+    words = _LETTERS.findall(question)
+    return bool(_ELLIPTICAL.search(question)) or len(words) <= 4
