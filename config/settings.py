@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend.")
     top_k: int = Field(5, ge=1, le=20, description="Passages returned with each answer.")
     abstain_threshold: float = Field(
-        0.2, ge=-1.0, le=1.0,
+        0.2,
+        ge=-1.0,
+        le=1.0,
         description="Cosine of the best sentence below which the bot says it can't answer.",
     )
     max_article_bytes: int = Field(
@@ -57,14 +59,19 @@ class Settings(BaseSettings):
         default_factory=list, description="Guilds to sync slash commands to instantly."
     )
     admin_role_ids: IdList = Field(
-        default_factory=list, description="Roles that may use admin commands (besides Manage Server)."
+        default_factory=list,
+        description="Roles that may use admin commands (besides Manage Server).",
     )
     channel_ids: IdList = Field(
         default_factory=list, description="Channels where the bot answers mentions (empty: all)."
     )
-    cooldown_rate: int = Field(4, ge=1, description="Questions one member may ask per cooldown window.")
+    cooldown_rate: int = Field(
+        4, ge=1, description="Questions one member may ask per cooldown window."
+    )
     cooldown_seconds: float = Field(30.0, gt=0, description="Length of the cooldown window.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
 
     @field_validator("guild_ids", "admin_role_ids", "channel_ids", mode="before")
     @classmethod

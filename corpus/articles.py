@@ -42,8 +42,13 @@ class Article:
     def content_hash(self) -> str:
         """Changes whenever anything a reader or the index sees changes."""
         payload = json.dumps(
-            [self.title, self.source, self.date.isoformat() if self.date else None, self.url,
-             self.paragraphs],
+            [
+                self.title,
+                self.source,
+                self.date.isoformat() if self.date else None,
+                self.url,
+                self.paragraphs,
+            ],
             ensure_ascii=False,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -100,7 +105,11 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def _build(
-    *, name: str, raw_paragraphs: list[str], meta: dict[str, object], bundled: bool,
+    *,
+    name: str,
+    raw_paragraphs: list[str],
+    meta: dict[str, object],
+    bundled: bool,
     path: Path | None,
 ) -> Article:
     title = clean_unicode(str(meta.get("title") or "")).strip()
@@ -110,7 +119,9 @@ def _build(
     if paragraphs and title and clean_unicode(paragraphs[0]).strip() == title:
         paragraphs = paragraphs[1:]  # HTML extraction often repeats the headline
     if not title:
-        title = Path(name).stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Untitled"
+        title = (
+            Path(name).stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Untitled"
+        )
     if sum(len(p.split()) for p in paragraphs) < MIN_ARTICLE_WORDS:
         raise ArticleError(f"{name}: no article text found (empty or only page furniture)")
     date = parse_date(meta.get("date"), where=name)
@@ -147,21 +158,34 @@ def parse_html(data: bytes | str, name: str) -> tuple[list[str], dict[str, objec
 
     try:
         doc = trafilatura.bare_extraction(
-            data, with_metadata=True, include_comments=False, include_tables=False,
-            favor_precision=True, deduplicate=True,
+            data,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=True,
+            deduplicate=True,
         )
     except Exception as exc:  # trafilatura raises many lxml/parser errors on broken markup
         raise ArticleError(f"{name}: could not extract article text from HTML") from exc
     if doc is None or not (doc.text or "").strip():
         raise ArticleError(f"{name}: no article text found in the HTML page")
-    meta = {"title": doc.title, "source": doc.sitename or doc.hostname, "date": doc.date,
-            "url": doc.url}
+    meta = {
+        "title": doc.title,
+        "source": doc.sitename or doc.hostname,
+        "date": doc.date,
+        "url": doc.url,
+    }
     # trafilatura separates paragraphs with single newlines.
     return split_paragraphs(doc.text.replace("\n", "\n\n")), meta
 
 
 def parse_article(
-    data: bytes, name: str, *, max_bytes: int, bundled: bool = False, path: Path | None = None,
+    data: bytes,
+    name: str,
+    *,
+    max_bytes: int,
+    bundled: bool = False,
+    path: Path | None = None,
     defaults: dict[str, object] | None = None,
 ) -> Article:
     """Parse article bytes named `name` (its suffix picks the format). Raises `ArticleError`."""
@@ -186,6 +210,8 @@ def parse_article(
 
 def read_article(path: Path, *, max_bytes: int, bundled: bool = False) -> Article:
     """Read one article file. Raises `ArticleError` with a one-line reason."""
+    if path.is_dir():
+        raise ArticleError(f"{path}: is a directory")
     try:
         size = path.stat().st_size
         if size > max_bytes:

@@ -15,7 +15,11 @@ _WS = re.compile(r"[ \t\r\f\v]+")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_PREFIX = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+(?=\S))")
 
-_SOCIAL = r"(?:share|tweet|email|e-mail|print|facebook|twitter|x|linkedin|whatsapp|reddit|copy link|comments?)"
+_SOCIAL = (
+    r"(?:share|tweet|email|e-mail|print|facebook|twitter|x|linkedin|whatsapp|reddit|copy link"
+    r"|comments?)"
+)
+_NAME = r"[A-Z][\w.'-]+(?: [A-Z][\w.'-]+){0,3}"
 _FURNITURE = [
     re.compile(p, re.IGNORECASE)
     for p in (
@@ -23,7 +27,8 @@ _FURNITURE = [
         r"(?:poll|photo|video|gallery|featured|article|hero|lead) (?:image|photo|video)s?",
         r"(?:total )?(?:results|votes|responses|comments)\s*:?\s*[\d,]+",
         r"[\d,]+ (?:comments?|votes?|shares?|responses?)",
-        rf"{_SOCIAL}(?:[\s|/•·,]+{_SOCIAL})*(?: (?:this|the) (?:article|story|page|post))?(?: on .{{0,30}})?:?",
+        rf"{_SOCIAL}(?:[\s|/•·,]+{_SOCIAL})*(?: (?:this|the) (?:article|story|page|post))?"
+        r"(?: on .{0,30})?:?",
         r"(?:click|tap) here\b.*",
         r"(?:story|article) continues below.*",
         r"listen to (?:this|the) (?:article|story).*",
@@ -35,7 +40,7 @@ _FURNITURE = [
         r"\(?(?:ap|afp|cp|reuters|getty|bloomberg|file) ?(?:photo|images?)\b.*",
         r"(?:copyright|©|\(c\)).*|.*\ball rights reserved\b.*",
         r"(?:we use cookies|this (?:site|website) uses cookies)\b.*",
-        r"(?!.*\.$)by [A-Z][\w.'-]+(?: [A-Z][\w.'-]+){0,3}(?: and [A-Z][\w.'-]+(?: [A-Z][\w.'-]+){0,3})?",
+        rf"(?!.*\.$)by {_NAME}(?: and {_NAME})?",  # a byline; a sentence would end with "."
         r"(?:updated|published|posted)(?: on| at)?:? .{0,40}\d.{0,30}",
     )
 ]
@@ -44,7 +49,10 @@ _PROMO_WORDS = re.compile(
     r"follow us|get (?:the|our) .{0,20}(?:app|newsletter|alerts))\b",
     re.IGNORECASE,
 )
-_CREDIT = re.compile(r"\b(?:photo|photograph|getty images|shutterstock)\b|/\s*(?:reuters|ap|afp|cp|bloomberg)\b", re.I)
+_CREDIT = re.compile(
+    r"\b(?:photo|photograph|getty images|shutterstock)\b|/\s*(?:reuters|ap|afp|cp|bloomberg)\b",
+    re.I,
+)
 _TERMINAL = re.compile(r"[.!?…\"'”’)]\s*$")
 
 

@@ -47,8 +47,12 @@ def resolve_relative_dates(text: str, published: dt.date | None) -> list[Resolve
             word = match.group("word")
             shift = {"today": 0, "tonight": 0, "yesterday": -1, "tomorrow": 1}[word.lower()]
             found.append(
-                ResolvedDate(match.start("word"), match.end("word"), word,
-                             published + dt.timedelta(days=shift))
+                ResolvedDate(
+                    match.start("word"),
+                    match.end("word"),
+                    word,
+                    published + dt.timedelta(days=shift),
+                )
             )
     return found
 

@@ -48,7 +48,8 @@ class ArticleLibrary:
         """Every article file with a content hash (cheap: no parsing)."""
         found: dict[str, SourceFile] = {}
         for prefix, directory, bundled in (
-            ("bundled", self.bundled_dir, True), ("added", self.articles_dir, False),
+            ("bundled", self.bundled_dir, True),
+            ("added", self.articles_dir, False),
         ):
             if not directory.is_dir():
                 continue
@@ -78,7 +79,9 @@ class ArticleLibrary:
 
     def delete(self, article_id: str, *, bundled_ids: set[str]) -> None:
         if article_id in bundled_ids:
-            raise ReadOnlyArticle(f"{article_id} is part of the bundled corpus and can't be removed")
+            raise ReadOnlyArticle(
+                f"{article_id} is part of the bundled corpus and can't be removed"
+            )
         path = self.path_for(article_id)
         if not path.exists():
             raise ArticleNotFound(f"no article with id {article_id!r} (see `tradetalk articles`)")

@@ -42,10 +42,15 @@ def _encode(encoder: Encoder, texts: list[str], progress: Callable[[int], None])
 
 def article_info(article: Article, passage_count: int) -> ArticleInfo:
     return ArticleInfo(
-        id=article.id, title=article.title, source=article.source,
-        date=article.date.isoformat() if article.date else None, url=article.url,
-        content_hash=article.content_hash, bundled=article.bundled,
-        passage_count=passage_count, duplicate_of=None,
+        id=article.id,
+        title=article.title,
+        source=article.source,
+        date=article.date.isoformat() if article.date else None,
+        url=article.url,
+        content_hash=article.content_hash,
+        bundled=article.bundled,
+        passage_count=passage_count,
+        duplicate_of=None,
     )
 
 
@@ -55,7 +60,9 @@ def _chronological(item: SourcedArticle) -> tuple:
 
 
 def add_articles(
-    data: IndexData, items: Sequence[SourcedArticle], encoder: Encoder,
+    data: IndexData,
+    items: Sequence[SourcedArticle],
+    encoder: Encoder,
     progress: Progress | None = None,
 ) -> IndexData:
     """`data` plus `items`, embedding only the new passages. Articles already in `data` with the
@@ -95,9 +102,15 @@ def add_articles(
         for passage in article_passages:
             passages.append(
                 PassageRecord(
-                    row=len(passages), article_id=passage.article_id,
-                    paragraph=passage.paragraph, part=passage.part, start=passage.start,
-                    end=passage.end, text=passage.text, sentences=passage.sentences, dup_of=-1,
+                    row=len(passages),
+                    article_id=passage.article_id,
+                    paragraph=passage.paragraph,
+                    part=passage.part,
+                    start=passage.start,
+                    end=passage.end,
+                    text=passage.text,
+                    sentences=passage.sentences,
+                    dup_of=-1,
                 )
             )
         articles[item.article.id] = article_info(item.article, len(article_passages))

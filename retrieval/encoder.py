@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -82,7 +83,23 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self._model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+_LOADED: dict[tuple[str, str], SentenceTransformerEncoder] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_encoder(path: Path | None = None, *, backend: str = "torch") -> SentenceTransformerEncoder:
+    """One loaded model per (path, backend) per process: the CLI, the bot and tests share it."""
+    key = (str(Path(path) if path else default_model_path()), backend)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = SentenceTransformerEncoder(Path(key[0]), backend=backend)
+        return _LOADED[key]

@@ -51,10 +51,15 @@ class IndexData:
     @classmethod
     def empty(cls, model_id: str, dimension: int, backend: str) -> IndexData:
         return cls(
-            model_id=model_id, dimension=dimension, backend=backend, articles={}, passages=[],
+            model_id=model_id,
+            dimension=dimension,
+            backend=backend,
+            articles={},
+            passages=[],
             passage_vectors=np.zeros((0, dimension), np.float32),
             sentence_vectors=np.zeros((0, dimension), np.float32),
-            sentence_ptr=np.zeros(1, np.int64), sources={},
+            sentence_ptr=np.zeros(1, np.int64),
+            sources={},
         )
 
     def without_articles(self, article_ids: set[str]) -> IndexData:
@@ -70,12 +75,16 @@ class IndexData:
             passages.append(replace(record, row=new, dup_of=dup))
         lengths = np.diff(self.sentence_ptr)[keep] if keep else np.zeros(0, np.int64)
         sentence_rows = (
-            np.concatenate([np.arange(self.sentence_ptr[r], self.sentence_ptr[r + 1]) for r in keep])
-            if keep else np.zeros(0, np.int64)
+            np.concatenate(
+                [np.arange(self.sentence_ptr[r], self.sentence_ptr[r + 1]) for r in keep]
+            )
+            if keep
+            else np.zeros(0, np.int64)
         )
         articles = {
             k: replace(v, duplicate_of=None if v.duplicate_of in article_ids else v.duplicate_of)
-            for k, v in self.articles.items() if k not in article_ids
+            for k, v in self.articles.items()
+            if k not in article_ids
         }
         return replace(
             self,
@@ -107,11 +116,17 @@ class IndexData:
         write_records(directory / RECORDS, self.articles.values(), self.passages)
         hashes = {k: v.content_hash for k, v in self.articles.items()}
         manifest = Manifest(
-            model_id=self.model_id, dimension=self.dimension, backend=self.backend,
-            passage_count=len(self.passages), sentence_count=int(self.sentence_ptr[-1]),
-            corpus_fingerprint=corpus_fingerprint(hashes), articles=hashes, index_kind=kind,
+            model_id=self.model_id,
+            dimension=self.dimension,
+            backend=self.backend,
+            passage_count=len(self.passages),
+            sentence_count=int(self.sentence_ptr[-1]),
+            corpus_fingerprint=corpus_fingerprint(hashes),
+            articles=hashes,
+            index_kind=kind,
             built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            files=checksum_files(directory), sources=self.sources,
+            files=checksum_files(directory),
+            sources=self.sources,
         )
         write_manifest(directory, manifest)
         return manifest
@@ -127,10 +142,12 @@ class PassageIndex:
             verify_files(directory, self.manifest)
         m = self.manifest
         try:
-            self.passage_vectors = np.load(directory / PASSAGE_VECTORS, mmap_mode="r",
-                                           allow_pickle=False)
-            self.sentence_vectors = np.load(directory / SENTENCE_VECTORS, mmap_mode="r",
-                                            allow_pickle=False)
+            self.passage_vectors = np.load(
+                directory / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False
+            )
+            self.sentence_vectors = np.load(
+                directory / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False
+            )
             self.sentence_ptr = np.load(directory / SENTENCE_PTR, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"cannot read vectors in index build {directory.name}") from exc
@@ -165,8 +182,11 @@ class PassageIndex:
         """Everything in memory, for a change that produces the next build."""
         m = self.manifest
         return IndexData(
-            model_id=m.model_id, dimension=m.dimension, backend=m.backend,
-            articles=dict(self.articles), passages=list(self.records.iter_passages()),
+            model_id=m.model_id,
+            dimension=m.dimension,
+            backend=m.backend,
+            articles=dict(self.articles),
+            passages=list(self.records.iter_passages()),
             passage_vectors=np.array(self.passage_vectors, np.float32),
             sentence_vectors=np.array(self.sentence_vectors, np.float32),
             sentence_ptr=np.array(self.sentence_ptr, np.int64),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import bm25s
@@ -38,6 +39,16 @@ class LexicalIndex:
     def knows(self, token: str) -> bool:
         return self._bm25 is not None and token in self._bm25.vocab_dict
 
+    def idf(self, token: str) -> float:
+        """Inverse document frequency; a token no passage has gets the rarest possible value."""
+        n = max(self.count, 1)
+        df = 0
+        if self._bm25 is not None and token in self._bm25.vocab_dict:
+            column = self._bm25.vocab_dict[token]
+            indptr = self._bm25.scores["indptr"]
+            df = int(indptr[column + 1] - indptr[column])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         if self._bm25 is not None:
@@ -48,8 +59,9 @@ class LexicalIndex:
         if count == 0:
             return cls(None, 0)
         try:
-            bm25 = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False,
-                                   show_progress=False)
+            bm25 = bm25s.BM25.load(
+                str(directory), allow_pickle=False, mmap=False, show_progress=False
+            )
         except Exception as exc:  # bm25s raises assorted errors on damaged files
             raise IndexCorrupt(f"cannot read the BM25 index in {directory.name}") from exc
         return cls(bm25, count)

@@ -71,16 +71,34 @@ def write_records(
         db.executemany(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?)",
             (
-                (a.id, a.title, a.source, a.date, a.url, a.content_hash, int(a.bundled),
-                 a.passage_count, a.duplicate_of)
+                (
+                    a.id,
+                    a.title,
+                    a.source,
+                    a.date,
+                    a.url,
+                    a.content_hash,
+                    int(a.bundled),
+                    a.passage_count,
+                    a.duplicate_of,
+                )
                 for a in articles
             ),
         )
         db.executemany(
             "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
             (
-                (p.row, p.article_id, p.paragraph, p.part, p.start, p.end, p.text,
-                 json.dumps(p.sentences), p.dup_of)
+                (
+                    p.row,
+                    p.article_id,
+                    p.paragraph,
+                    p.part,
+                    p.start,
+                    p.end,
+                    p.text,
+                    json.dumps(p.sentences),
+                    p.dup_of,
+                )
                 for p in passages
             ),
         )
@@ -90,15 +108,29 @@ def write_records(
 
 def _article(row: tuple) -> ArticleInfo:
     return ArticleInfo(
-        id=row[0], title=row[1], source=row[2], date=row[3], url=row[4], content_hash=row[5],
-        bundled=bool(row[6]), passage_count=row[7], duplicate_of=row[8],
+        id=row[0],
+        title=row[1],
+        source=row[2],
+        date=row[3],
+        url=row[4],
+        content_hash=row[5],
+        bundled=bool(row[6]),
+        passage_count=row[7],
+        duplicate_of=row[8],
     )
 
 
 def _passage(row: tuple) -> PassageRecord:
     return PassageRecord(
-        row=row[0], article_id=row[1], paragraph=row[2], part=row[3], start=row[4], end=row[5],
-        text=row[6], sentences=tuple(tuple(s) for s in json.loads(row[7])), dup_of=row[8],
+        row=row[0],
+        article_id=row[1],
+        paragraph=row[2],
+        part=row[3],
+        start=row[4],
+        end=row[5],
+        text=row[6],
+        sentences=tuple(tuple(s) for s in json.loads(row[7])),
+        dup_of=row[8],
     )
 
 

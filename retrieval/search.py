@@ -4,7 +4,7 @@ fused as a weighted sum of comparable scores (cosines and max-normalised BM25)."
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class SearchResult:
     hits: tuple[PassageHit, ...]
     query_tokens: tuple[str, ...]
     unknown_tokens: tuple[str, ...]  # query tokens that occur nowhere in the corpus
+    token_weights: dict[str, float] = field(default_factory=dict)  # idf of each query token
 
 
 _CONTRACTIONS = [
@@ -86,7 +87,11 @@ class Searcher:
         return self.encoder.encode([prepare_query(question)])[0]
 
     def search(
-        self, question: str, k: int = 5, *, query_vector: np.ndarray | None = None,
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        query_vector: np.ndarray | None = None,
         context: str | None = None,
     ) -> SearchResult:
         """Top `k` passages. `context` (an earlier question) adds its terms to BM25's query."""
@@ -94,8 +99,9 @@ class Searcher:
         tokens = tokenize(question)
         context_tokens = [t for t in tokenize(context) if t not in tokens] if context else []
         unknown = tuple(t for t in tokens if not index.lexical.knows(t))
+        weights = {t: index.lexical.idf(t) for t in tokens}
         if len(index) == 0:
-            return SearchResult(question, (), tuple(tokens), unknown)
+            return SearchResult(question, (), tuple(tokens), unknown, weights)
         q = self.encode_query(question) if query_vector is None else query_vector
 
         pool = max(w.candidates, 4 * k)
@@ -112,8 +118,10 @@ class Searcher:
             sentence_sims[int(row)] = sims
             sentence_best[i] = sims.max() if len(sims) else passage_sim[i]
         top_lexical = float(lexical.max()) if len(lexical) else 0.0
-        lexical_norm = lexical[candidates] / top_lexical if top_lexical > 0 else np.zeros(
-            len(candidates), np.float32
+        lexical_norm = (
+            lexical[candidates] / top_lexical
+            if top_lexical > 0
+            else np.zeros(len(candidates), np.float32)
         )
         fused = w.passage * passage_sim + w.sentence * sentence_best + w.lexical * lexical_norm
         order = np.argsort(-fused, kind="stable")
@@ -141,15 +149,23 @@ class Searcher:
                 ScoredSentence(s, e, record.text[s - record.start : e - record.start], float(sim))
                 for (s, e), sim in zip(record.sentences, sims, strict=True)
             )
-            also = tuple(dict.fromkeys(
-                records[c].article_id for c in copies.get(row, [])
-                if records[c].article_id != record.article_id
-            ))
-            hits.append(
-                PassageHit(
-                    rank=rank, record=record, article=index.articles[record.article_id],
-                    score=float(fused[p]), dense=float(passage_sim[p]),
-                    lexical=float(lexical_norm[p]), sentences=sentences, also_in=also,
+            also = tuple(
+                dict.fromkeys(
+                    records[c].article_id
+                    for c in copies.get(row, [])
+                    if records[c].article_id != record.article_id
                 )
             )
-        return SearchResult(question, tuple(hits), tuple(tokens), unknown)
+            hits.append(
+                PassageHit(
+                    rank=rank,
+                    record=record,
+                    article=index.articles[record.article_id],
+                    score=float(fused[p]),
+                    dense=float(passage_sim[p]),
+                    lexical=float(lexical_norm[p]),
+                    sentences=sentences,
+                    also_in=also,
+                )
+            )
+        return SearchResult(question, tuple(hits), tuple(tokens), unknown, weights)

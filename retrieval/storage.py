@@ -104,16 +104,20 @@ class IndexStorage:
         candidates = [current] if current else []
         if self.builds.is_dir():
             candidates += sorted(
-                (p for p in self.builds.iterdir()
-                 if p.is_dir() and not p.name.startswith(".") and p != current),
+                (
+                    p
+                    for p in self.builds.iterdir()
+                    if p.is_dir() and not p.name.startswith(".") and p != current
+                ),
                 reverse=True,
             )
         for directory in candidates:
             try:
                 index = PassageIndex(directory, verify=verify)
             except IndexCorrupt as exc:
-                log.warning("skipping damaged index build %s: %s", directory.name, exc,
-                            exc_info=True)
+                log.warning(
+                    "skipping damaged index build %s: %s", directory.name, exc, exc_info=True
+                )
                 continue
             if directory != current:
                 log.warning("current index unusable; serving older build %s", directory.name)

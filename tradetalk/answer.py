@@ -73,7 +73,8 @@ class AnswerPolicy:
 # Expected answer types: a question of this kind needs this kind of token in its answer.
 _NUMERIC_Q = re.compile(
     r"\b(how (many|much|long|far|big|large|high|old)|what (percentage|percent|share|rate|amount|"
-    r"number|level|value|price|cost|figure)|at what (rate|level|price))\b|\b(rate|percentage)\b\??$",
+    r"number|level|value|price|cost|figure)|at what (rate|level|price))\b|"
+    r"\b(rate|percentage)\b\??$",
     re.I,
 )
 _NUMBER = re.compile(
@@ -81,10 +82,12 @@ _NUMBER = re.compile(
     r"thousand|million|billion|trillion|half|quarter|third|double|twice|percent)\b",
     re.I,
 )
-# A figure proper: digits or a number word (not "half", "double", "percent" on their own).
+# A quantity: digits or a number word, but not a label ("Chapter 19", "Section 232") or a year.
 _FIGURE = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty|hundred|thousand|million|billion|trillion|dozen)\b", re.I,
+    r"(?<![A-Z][a-z]{2} )(?<![A-Z][a-z]{3} )(?<![A-Z][a-z]{4} )(?<![A-Z][a-z]{5} )"
+    r"(?<![A-Z][a-z]{6} )(?<![A-Z][a-z]{7} )(?<!\d)(?!(?:19|20)\d\d\b)\d[\d,.]*|"
+    r"(?i:\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|hundred|thousand|million|billion|trillion|dozen)\b)",
 )
 _WHEN_Q = re.compile(r"^\s*(when|what (day|date|year|month|time))\b", re.I)
 _DATE = re.compile(
@@ -110,11 +113,14 @@ def missing_names(question: str, result: SearchResult) -> list[str]:
     return missing
 
 
-def _overlap(question_tokens: set[str], sentence: str, date: str | None) -> float:
-    """Share of the question's terms the sentence contains (dates spelled out, as indexed)."""
-    if not question_tokens:
+def _overlap(weights: dict[str, float], sentence: str, date: str | None) -> float:
+    """IDF-weighted share of the question's terms the sentence contains (dates spelled out, as
+    indexed): matching "foreign minister" counts for more than matching "Canada"."""
+    total = sum(weights.values())
+    if not total:
         return 0.0
-    return len(question_tokens & set(tokenize(search_text(sentence, date)))) / len(question_tokens)
+    present = set(tokenize(search_text(sentence, date)))
+    return sum(w for t, w in weights.items() if t in present) / total
 
 
 _WHO_Q = re.compile(r"^\s*(who|whom|whose)\b", re.I)
@@ -138,13 +144,12 @@ def _candidates(result: SearchResult) -> list[tuple[float, PassageHit, int]]:
     """Sentences of the top passages, best first. Weights measured on the development
     questions (see docs/RETRIEVAL.md): similarity dominates; shared terms, the passage's own
     score and the expected answer type break near-ties."""
-    q_tokens = set(result.query_tokens)
     scored = []
     for hit in result.hits[:ANSWER_POOL]:
         for i, sentence in enumerate(hit.sentences):
             score = (
                 sentence.similarity
-                + 0.2 * _overlap(q_tokens, sentence.text, hit.article.date)
+                + 0.2 * _overlap(result.token_weights, sentence.text, hit.article.date)
                 + 0.25 * hit.score
                 - 0.02 * (hit.rank - 1)
                 + 0.05 * answer_type_match(result.question, sentence.text)
@@ -152,6 +157,39 @@ def _candidates(result: SearchResult) -> list[tuple[float, PassageHit, int]]:
             scored.append((score, hit, i))
     scored.sort(key=lambda item: -item[0])
     return scored
+
+
+_ANAPHOR = re.compile(r"^\W*(they|it|its|this|these|those|that|he|she|his|her|such|both)\b", re.I)
+
+
+def _select(
+    chosen: list[tuple[float, PassageHit, int]], max_chars: int
+) -> list[tuple[float, PassageHit, int]]:
+    """The best sentence, then any within `SENTENCE_MARGIN` of it (at most three, within
+    `max_chars`). A sentence that opens with a pronoun ("They include ...") brings the sentence
+    before it, so the answer reads on its own."""
+    best = chosen[0][0]
+    picked: list[tuple[float, PassageHit, int]] = []
+    length = 0
+
+    def fits(hit: PassageHit, i: int) -> bool:
+        return length + len(hit.sentences[i].text) + 1 <= max_chars
+
+    for item in chosen:
+        score, hit, i = item
+        if picked and score < best - SENTENCE_MARGIN:
+            break
+        if len(picked) >= MAX_SENTENCES or any(h is hit and j == i for _, h, j in picked):
+            continue
+        if not fits(hit, i):
+            continue
+        picked.append(item)
+        length += len(hit.sentences[i].text) + 1
+        already = any(h is hit and j == i - 1 for _, h, j in picked)
+        if i > 0 and not already and _ANAPHOR.search(hit.sentences[i].text) and fits(hit, i - 1):
+            picked.append((score, hit, i - 1))
+            length += len(hit.sentences[i - 1].text) + 1
+    return picked or [chosen[0]]  # one over-long sentence: trimmed at a word boundary later
 
 
 def confidence_of(result: SearchResult) -> float:
@@ -180,20 +218,7 @@ def compose_answer(result: SearchResult, policy: AnswerPolicy, *, coverage: str 
         reason = f"low confidence {confidence:.2f}"
     picked: list[tuple[float, PassageHit, int]] = []
     if not reason:
-        best = chosen[0][0]
-        length = 0
-        for item in chosen:
-            score, hit, i = item
-            text = hit.sentences[i].text
-            if len(picked) >= MAX_SENTENCES or length + len(text) > policy.max_chars:
-                continue
-            if picked and score < best - SENTENCE_MARGIN:
-                break
-            picked.append(item)
-            length += len(text) + 1
-        if not picked:  # a single sentence longer than the cap: cut it at a word boundary
-            _, hit, i = chosen[0]
-            picked = [chosen[0]]
+        picked = _select(chosen, policy.max_chars)
         texts = " ".join(h.sentences[i].text for _, h, i in picked)
         top_sentence = chosen[0][1].sentences[chosen[0][2]].text
         if _NUMERIC_Q.search(result.question) and not _FIGURE.search(top_sentence):
@@ -202,8 +227,14 @@ def compose_answer(result: SearchResult, policy: AnswerPolicy, *, coverage: str 
             reason, picked = "no date in the best sentences for a when question", []
     if not picked:
         return Answer(
-            question=result.question, abstained=True, sentences=(), citations=(),
-            hits=result.hits, confidence=confidence, reason=reason, coverage=coverage,
+            question=result.question,
+            abstained=True,
+            sentences=(),
+            citations=(),
+            hits=result.hits,
+            confidence=confidence,
+            reason=reason,
+            coverage=coverage,
         )
     # Keep reading order within a passage; number citations by first use.
     picked.sort(key=lambda item: (item[1].rank, item[2]))
@@ -213,20 +244,33 @@ def compose_answer(result: SearchResult, policy: AnswerPolicy, *, coverage: str 
         record = hit.record
         if record.id not in citations:
             citations[record.id] = Citation(
-                number=len(citations) + 1, article_id=hit.article.id, passage_id=record.id,
-                title=hit.article.title, source=hit.article.source, date=hit.article.date,
-                url=hit.article.url, quote=record.text, also_in=hit.also_in,
+                number=len(citations) + 1,
+                article_id=hit.article.id,
+                passage_id=record.id,
+                title=hit.article.title,
+                source=hit.article.source,
+                date=hit.article.date,
+                url=hit.article.url,
+                quote=record.text,
+                also_in=hit.also_in,
             )
         sentence = hit.sentences[i]
         text = sentence.text
         if len(text) > policy.max_chars:
             text = text[: policy.max_chars].rsplit(" ", 1)[0] + " …"
         sentences.append(
-            AnswerSentence(text=text, citation=citations[record.id].number,
-                           dates=_dates_for(text, hit.article.date))
+            AnswerSentence(
+                text=text,
+                citation=citations[record.id].number,
+                dates=_dates_for(text, hit.article.date),
+            )
         )
     return Answer(
-        question=result.question, abstained=False, sentences=tuple(sentences),
-        citations=tuple(citations.values()), hits=result.hits, confidence=confidence,
+        question=result.question,
+        abstained=False,
+        sentences=tuple(sentences),
+        citations=tuple(citations.values()),
+        hits=result.hits,
+        confidence=confidence,
         coverage=coverage,
     )

@@ -22,7 +22,9 @@ from tradetalk.logs import log_file, setup_logging
 
 app = typer.Typer(
     help="TradeTalk: cited answers about trade talks from news articles.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -68,8 +70,9 @@ def failures() -> Iterator[None]:
         raise typer.Exit(130) from None
     except OSError as exc:
         log.exception("unexpected I/O error")
-        err.print(f"error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or 'I/O'})",
-                  markup=False)
+        err.print(
+            f"error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or 'I/O'})", markup=False
+        )
         raise typer.Exit(1) from None
     except Exception:
         log.exception("unexpected error")
@@ -91,7 +94,7 @@ def progress_bar(label: str) -> Iterator[object]:
         yield update
 
 
-def engine():  # noqa: ANN201 - imported lazily: the heavy ML stack loads only when needed
+def engine():
     from tradetalk.engine import Engine
 
     built = Engine(settings())
@@ -134,8 +137,13 @@ def ask(
             try:
                 reply = answer_json(eng.ask(text))
             except QuestionError as exc:
-                reply = {"question": text, "answer": str(exc), "abstained": True, "passages": [],
-                         "error": str(exc)}
+                reply = {
+                    "question": text,
+                    "answer": str(exc),
+                    "abstained": True,
+                    "passages": [],
+                    "error": str(exc),
+                }
             if as_json:
                 print(json.dumps(reply, ensure_ascii=False), flush=True)
             else:
@@ -146,8 +154,9 @@ def _article_paths(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-                and not p.name.startswith(".")
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
             )
         else:
             yield path
@@ -171,8 +180,10 @@ def ingest(
                 continue
             a = result.article
             note = f" (near-duplicate of {result.duplicate_of.id})" if result.duplicate_of else ""
-            out.print(f"{result.status}: {a.id} — {a.title} ({a.passage_count} passages){note}",
-                      markup=False)
+            out.print(
+                f"{result.status}: {a.id} — {a.title} ({a.passage_count} passages){note}",
+                markup=False,
+            )
         if failed:
             raise typer.Exit(1)
 
@@ -211,7 +222,8 @@ def index(
         m = eng.index.manifest
         out.print(
             f"index {eng.index.version}: {m.passage_count} passages from {len(m.articles)} "
-            f"articles, model {m.model_id}, {m.index_kind} vectors", markup=False,
+            f"articles, model {m.model_id}, {m.index_kind} vectors",
+            markup=False,
         )
 
 

@@ -18,8 +18,8 @@ from corpus.library import BUNDLED_DIR, ArticleLibrary, SourceFile
 from retrieval.build import Progress, SourcedArticle, add_articles
 from retrieval.encoder import (
     Encoder,
-    SentenceTransformerEncoder,
     default_model_path,
+    load_encoder,
     model_fingerprint,
 )
 from retrieval.index import IndexData, PassageIndex
@@ -49,12 +49,16 @@ class IngestResult:
 
 class Engine:
     def __init__(
-        self, settings: Settings, *, encoder: Encoder | None = None,
+        self,
+        settings: Settings,
+        *,
+        encoder: Encoder | None = None,
         encoder_factory: Callable[[], Encoder] | None = None,
     ) -> None:
         self.settings = settings
         self.library = ArticleLibrary(
-            settings.articles_dir, max_bytes=settings.max_article_bytes,
+            settings.articles_dir,
+            max_bytes=settings.max_article_bytes,
             bundled_dir=settings.bundled_dir or BUNDLED_DIR,
         )
         self.storage = IndexStorage(settings.index_dir)
@@ -69,7 +73,7 @@ class Engine:
     # -- set-up ---------------------------------------------------------------------------
 
     def _default_encoder(self) -> Encoder:
-        return SentenceTransformerEncoder(self.settings.model_path, backend=self.settings.backend)
+        return load_encoder(self.settings.model_path, backend=self.settings.backend)
 
     @property
     def encoder(self) -> Encoder:
@@ -115,13 +119,18 @@ class Engine:
             if index is None:
                 self._swap(self._publish(self._full_build(scan, progress)))
                 return
-            changed = [s for k, s in scan.items() if index.manifest.sources.get(k, [""])[0] != s.sha256]
+            changed = [
+                s for k, s in scan.items() if index.manifest.sources.get(k, [""])[0] != s.sha256
+            ]
             gone = {v[1] for k, v in index.manifest.sources.items() if k not in scan}
             if not changed and not gone:
                 self._swap(index)
                 return
-            log.info("corpus changed (%d new/changed files, %d removed); updating index",
-                     len(changed), len(gone))
+            log.info(
+                "corpus changed (%d new/changed files, %d removed); updating index",
+                len(changed),
+                len(gone),
+            )
             data = index.to_data().without_articles(gone)
             index.close()
             data = add_articles(data, self._read_sources(changed), self.encoder, progress)
@@ -188,8 +197,11 @@ class Engine:
         if not articles:
             return "I have no articles yet."
         dates = sorted(a.date for a in articles if a.date)
-        span = f" from {dates[0]} to {dates[-1]}" if len(dates) > 1 else (
-            f" from {dates[0]}" if dates else "")
+        span = (
+            f" from {dates[0]} to {dates[-1]}"
+            if len(dates) > 1
+            else (f" from {dates[0]}" if dates else "")
+        )
         titles = "; ".join(f"“{a.title}”" for a in articles[-3:])
         more = f" and {len(articles) - 3} more" if len(articles) > 3 else ""
         count = f"{len(articles)} article{'s' if len(articles) != 1 else ''}"
@@ -226,7 +238,9 @@ class Engine:
             if existing and existing.content_hash == article.content_hash:
                 return IngestResult("unchanged", existing, self._duplicate_of(existing))
             if existing and existing.bundled:
-                raise ReadOnlyArticle(f"{article.id} is in the bundled corpus and can't be replaced")
+                raise ReadOnlyArticle(
+                    f"{article.id} is in the bundled corpus and can't be replaced"
+                )
             path = self.library.path_for(article.id)
             previous = path.read_bytes() if path.exists() else None
             saved = self.library.save(article)
@@ -234,8 +248,9 @@ class Engine:
                 key = f"added/{saved.name}"
                 sha = hashlib.sha256(saved.read_bytes()).hexdigest()
                 stored = read_article(saved, max_bytes=self.settings.max_article_bytes)
-                data = add_articles(index.to_data(), [SourcedArticle(key, sha, stored)],
-                                    self.encoder, progress)
+                data = add_articles(
+                    index.to_data(), [SourcedArticle(key, sha, stored)], self.encoder, progress
+                )
                 new_index = self._publish(data)
             except BaseException:
                 # Nothing half-done: put the article file back as it was.
@@ -256,9 +271,13 @@ class Engine:
             index = self.index
             info = index.articles.get(article_id)
             if info is None:
-                raise ArticleNotFound(f"no article with id {article_id!r} (see `tradetalk articles`)")
+                raise ArticleNotFound(
+                    f"no article with id {article_id!r} (see `tradetalk articles`)"
+                )
             if info.bundled:
-                raise ReadOnlyArticle(f"{article_id} is part of the bundled corpus and can't be removed")
+                raise ReadOnlyArticle(
+                    f"{article_id} is part of the bundled corpus and can't be removed"
+                )
             path = self.library.path_for(article_id)
             previous = path.read_bytes() if path.exists() else None
             path.unlink(missing_ok=True)

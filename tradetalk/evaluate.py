@@ -38,8 +38,11 @@ def load_questions(path: Path) -> list[EvalItem]:
             continue
         try:
             data = json.loads(line)
-            items.append(EvalItem(str(data.get("id", number)), data["question"],
-                                  tuple(data.get("evidence") or ())))
+            items.append(
+                EvalItem(
+                    str(data.get("id", number)), data["question"], tuple(data.get("evidence") or ())
+                )
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise TradeTalkError(f"{path}:{number}: not a question object ({exc})") from None
     return items
@@ -80,10 +83,16 @@ def score(items: Iterable[EvalItem], reply_for: Callable[[str], dict]) -> dict[s
             misses.append(f"miss@3 {item.id}: {item.question} (rank {rank})")
     n = max(answerable, 1)
     return {
-        "answerable": answerable, "unanswerable": unanswerable,
-        "R@1": round(hits[1] / n, 3), "R@3": round(hits[3] / n, 3), "R@5": round(hits[5] / n, 3),
-        "MRR": round(mrr / n, 3), "answer_hit": round(answer_hit / n, 3),
+        "answerable": answerable,
+        "unanswerable": unanswerable,
+        "R@1": round(hits[1] / n, 3),
+        "R@3": round(hits[3] / n, 3),
+        "R@5": round(hits[5] / n, 3),
+        "MRR": round(mrr / n, 3),
+        "answer_hit": round(answer_hit / n, 3),
         "false_abstain": round(false_abstain / n, 3),
         "abstain_recall": round(abstained / max(unanswerable, 1), 3),
-        "long_passages": long_passages, "long_answers": long_answers, "misses": misses,
+        "long_passages": long_passages,
+        "long_answers": long_answers,
+        "misses": misses,
     }

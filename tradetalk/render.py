@@ -26,8 +26,15 @@ def answer_json(answer: Answer) -> dict[str, object]:
             for hit in answer.hits
         ],
         "citations": [
-            {"number": c.number, "article_id": c.article_id, "passage_id": c.passage_id,
-             "title": c.title, "source": c.source, "date": c.date, "url": c.url}
+            {
+                "number": c.number,
+                "article_id": c.article_id,
+                "passage_id": c.passage_id,
+                "title": c.title,
+                "source": c.source,
+                "date": c.date,
+                "url": c.url,
+            }
             for c in answer.citations
         ],
         "dates": {word: iso for s in answer.sentences for word, iso in s.dates},

@@ -1,0 +1,109 @@
+"""Shared fixtures: isolation from the developer's environment, encoders, engines.
+
+Nothing reads the real environment: every test runs in its own working directory (so no
+``.env`` is picked up) with ``TRADETALK_*`` variables removed, and its data dir under tmp_path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from config.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ARTICLES = FIXTURES / "articles"
+SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("TRADETALK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    yield
+
+
+class HashingEncoder:
+    """A tiny deterministic encoder for unit tests: hashed bag of stemmed words, so texts that
+    share words are similar. Not a stand-in for the real model's quality."""
+
+    model_id = "hashing-test-encoder@1"
+    dimension = 64
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []  # texts per encode call, to prove what was (re-)embedded
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dimension), np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                slot = int(hashlib.md5(word[:5].encode()).hexdigest(), 16) % self.dimension
+                out[row, slot] += 1.0
+            out[row, row % 3] += 0.01  # never the zero vector
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    @property
+    def embedded(self) -> int:
+        return sum(self.calls)
+
+
+class CountingEncoder:
+    """Wraps the real encoder and counts the texts it embeds (the model itself is untouched)."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+        self.embedded = 0
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        self.embedded += len(texts)
+        return self.inner.encode(texts, batch_size=batch_size)
+
+
+@pytest.fixture
+def hashing_encoder() -> HashingEncoder:
+    return HashingEncoder()
+
+
+@pytest.fixture(scope="session")
+def real_encoder():  # noqa: ANN201
+    """The packaged all-MiniLM-L6-v2, loaded once per test session."""
+    from retrieval.encoder import load_encoder
+
+    return load_encoder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path) -> Callable[..., object]:
+    """Build an Engine over a fresh data dir: ``make_engine(encoder, bundled=True, **settings)``."""
+    from tradetalk.engine import Engine
+
+    def build(encoder, *, bundled: bool = True, data_dir: Path | None = None, **overrides):  # noqa: ANN001, ANN202
+        data = data_dir or tmp_path / "data"
+        if not bundled:
+            empty = tmp_path / "no-bundled"
+            empty.mkdir(exist_ok=True)
+            overrides.setdefault("bundled_dir", empty)
+        engine = Engine(Settings(data_dir=data, **overrides), encoder=encoder)
+        engine.open()
+        return engine
+
+    return build
