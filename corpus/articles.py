@@ -163,7 +163,9 @@ def parse_html(data: bytes | str, name: str) -> tuple[list[str], dict[str, objec
             include_comments=False,
             include_tables=False,
             favor_precision=True,
-            deduplicate=True,
+            # No deduplicate=True: its cache is process-wide, so a page read twice (re-ingest,
+            # rebuild) would come back empty the second time.
+            deduplicate=False,
         )
     except Exception as exc:  # trafilatura raises many lxml/parser errors on broken markup
         raise ArticleError(f"{name}: could not extract article text from HTML") from exc

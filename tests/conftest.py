@@ -62,7 +62,7 @@ class HashingEncoder:
 class CountingEncoder:
     """Wraps the real encoder and counts the texts it embeds (the model itself is untouched)."""
 
-    def __init__(self, inner) -> None:  # noqa: ANN001
+    def __init__(self, inner) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.dimension = inner.dimension
@@ -79,7 +79,7 @@ def hashing_encoder() -> HashingEncoder:
 
 
 @pytest.fixture(scope="session")
-def real_encoder():  # noqa: ANN201
+def real_encoder():
     """The packaged all-MiniLM-L6-v2, loaded once per test session."""
     from retrieval.encoder import load_encoder
 
@@ -96,7 +96,7 @@ def make_engine(tmp_path: Path) -> Callable[..., object]:
     """Build an Engine over a fresh data dir: ``make_engine(encoder, bundled=True, **settings)``."""
     from tradetalk.engine import Engine
 
-    def build(encoder, *, bundled: bool = True, data_dir: Path | None = None, **overrides):  # noqa: ANN001, ANN202
+    def build(encoder, *, bundled: bool = True, data_dir: Path | None = None, **overrides):
         data = data_dir or tmp_path / "data"
         if not bundled:
             empty = tmp_path / "no-bundled"

@@ -47,6 +47,7 @@ def main(
     ] = None,
 ) -> None:
     state.data_dir = data_dir
+    state.settings = None
 
 
 def settings() -> Settings:
@@ -61,6 +62,8 @@ def failures() -> Iterator[None]:
     """One clear line on stderr and a non-zero exit; the traceback goes to the log file."""
     try:
         yield
+    except (typer.Exit, typer.Abort):
+        raise
     except TradeTalkError as exc:
         log.info("command failed: %s", exc, exc_info=True)
         err.print(f"error: {exc}", markup=False)
@@ -192,12 +195,20 @@ def ingest(
 def list_articles() -> None:
     """List the articles with ids, dates and passage counts."""
     with failures():
-        table = Table("id", "date", "source", "title", "passages", "note")
+        rows = []
         for a in engine().articles():
             note = "bundled" if a.bundled else ""
             if a.duplicate_of:
                 note = f"copy of {a.duplicate_of}"
-            table.add_row(a.id, a.date or "-", a.source, a.title, str(a.passage_count), note)
+            rows.append((a.id, a.date or "-", a.source, a.title, str(a.passage_count), note))
+        if not out.is_terminal:  # piped: one tab-separated line per article, for scripts
+            for row in rows:
+                print("\t".join(row))
+            return
+        table = Table("date", "id", "source", "title", "passages", "note")
+        table.columns[1].no_wrap = True
+        for row in rows:
+            table.add_row(row[1], row[0], *row[2:])
         out.print(table)
 
 

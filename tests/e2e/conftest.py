@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from fake_discord import FakeDiscord
+
+from config.settings import Settings
+from tradetalk.engine import Engine
 
 
 @pytest.fixture
@@ -48,3 +54,43 @@ async def assert_no_leaked_tasks(grace: float = 1.0) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"leaked tasks: {[t.get_coro() for t in pending]}")
         await asyncio.sleep(0.01)
+
+
+# -- the TradeTalk bot over the fake ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> Path:
+    """A data dir whose index holds the bundled corpus, built once; tests get a copy."""
+    data = tmp_path_factory.mktemp("bundled-index") / "data"
+    Engine(Settings(_env_file=None, data_dir=data), encoder=real_encoder).open()
+    return data
+
+
+@pytest.fixture
+def start_bot(fake_discord: FakeDiscord, real_encoder, bundled_index: Path, tmp_path: Path):
+    """``async with start_bot(**settings) as bot``: the real bot, engine and model, with its own
+    data dir, connected to the fake. Settings default to syncing commands to the fake's guild."""
+    from .bot_harness import running_bot
+
+    @contextlib.asynccontextmanager
+    async def start(**overrides) -> AsyncIterator:
+        overrides.setdefault("guild_ids", [fake_discord.guild_id])
+        data = tmp_path / "data"
+        if "bundled_dir" not in overrides and not data.exists():
+            # The index's "current" link is relative, so the copy is a working index.
+            shutil.copytree(bundled_index, data, symlinks=True)
+        settings = Settings(data_dir=data, **overrides)
+        engine = Engine(settings, encoder=real_encoder)
+        await asyncio.to_thread(engine.open)
+        async with running_bot(fake_discord, settings, engine) as bot:
+            yield bot
+
+    return start
+
+
+@pytest.fixture
+async def tradetalk(start_bot) -> AsyncIterator:
+    """The bot with default settings (commands synced to the fake's guild)."""
+    async with start_bot() as bot:
+        yield bot

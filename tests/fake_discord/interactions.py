@@ -469,6 +469,10 @@ class InteractionApi:
     async def delete_message(self, request: web.Request) -> web.Response:
         interaction, target, original = self._target(request)
         message = self.state.messages.pop(target)
+        if original:
+            # With the "thinking..." message gone, the next followup is a new message of its
+            # own, with its own visibility (discord/discord-api-docs#2739, fixed by Discord).
+            interaction.loading = False
         kind = ActionKind.DELETE_ORIGINAL if original else ActionKind.DELETE_FOLLOWUP
         self.fake.actions.append(
             BotAction(

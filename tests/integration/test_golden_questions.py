@@ -14,7 +14,7 @@ QUESTIONS = SHARED_EVAL / "seed_questions.jsonl"
 
 
 @pytest.fixture(scope="module")
-def seed_engine(real_encoder, tmp_path_factory):  # noqa: ANN001, ANN201
+def seed_engine(real_encoder, tmp_path_factory):
     from config.settings import Settings
     from tradetalk.engine import Engine
 
@@ -24,7 +24,7 @@ def seed_engine(real_encoder, tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 @pytest.mark.skipif(not QUESTIONS.exists(), reason="shared development questions not present")
-def test_golden_questions(seed_engine) -> None:  # noqa: ANN001
+def test_golden_questions(seed_engine) -> None:
     metrics = score(load_questions(QUESTIONS), lambda q: answer_json(seed_engine.ask(q)))
     misses = metrics.pop("misses")
     assert metrics["R@3"] == 1.0, misses
@@ -34,7 +34,7 @@ def test_golden_questions(seed_engine) -> None:  # noqa: ANN001
     assert metrics["long_passages"] == 0 and metrics["long_answers"] == 0
 
 
-def test_answers_are_verbatim_and_cited(seed_engine) -> None:  # noqa: ANN001
+def test_answers_are_verbatim_and_cited(seed_engine) -> None:
     answer = seed_engine.ask("What does the U.S. want to do with the Chapter 19 dispute panels?")
     assert not answer.abstained
     article_text = "\n\n".join(h.record.text for h in answer.hits)
@@ -48,7 +48,7 @@ def test_answers_are_verbatim_and_cited(seed_engine) -> None:  # noqa: ANN001
     assert "wants to remove" in answer.text
 
 
-def test_relative_dates_are_resolved_for_display(seed_engine) -> None:  # noqa: ANN001
+def test_relative_dates_are_resolved_for_display(seed_engine) -> None:
     from tradetalk.render import answer_text
 
     answer = seed_engine.ask("Who said milk is blocking the deal?")
@@ -57,21 +57,21 @@ def test_relative_dates_are_resolved_for_display(seed_engine) -> None:  # noqa: 
     assert "Friday (2018-09-07)" not in answer.text  # the JSON answer stays verbatim
 
 
-def test_unanswerable_says_so_and_names_what_is_covered(seed_engine) -> None:  # noqa: ANN001
+def test_unanswerable_says_so_and_names_what_is_covered(seed_engine) -> None:
     answer = seed_engine.ask("Who won the 2018 World Cup?")
     assert answer.abstained and not answer.sentences
     assert "don't cover" in answer.text
     assert "Trump says NAFTA deal" in answer.text  # what the articles are about
 
 
-def test_page_furniture_is_never_a_passage_or_answer(seed_engine) -> None:  # noqa: ANN001
+def test_page_furniture_is_never_a_passage_or_answer(seed_engine) -> None:
     for question in ("What should Canada do at the NAFTA negotiating table?", "poll results"):
         answer = seed_engine.ask(question)
         shown = answer.text + " ".join(h.record.text for h in answer.hits)
         assert "poll image" not in shown and "Total Results" not in shown
 
 
-def test_follow_up_uses_the_previous_question(seed_engine) -> None:  # noqa: ANN001
+def test_follow_up_uses_the_previous_question(seed_engine) -> None:
     alone = seed_engine.search("and what about him?")
     followed = seed_engine.search("and what about him?", previous="Who is Lighthizer?")
     assert "Lighthizer" not in alone.hits[0].record.text

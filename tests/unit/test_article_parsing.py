@@ -26,7 +26,7 @@ Negotiators will meet again next week in Washington to try to close the gap.
 """
 
 
-def parse(data: bytes, name: str = "a.md", **kw):  # noqa: ANN003, ANN201
+def parse(data: bytes, name: str = "a.md", **kw):
     return parse_article(data, name, max_bytes=kw.pop("max_bytes", 100_000), **kw)
 
 
@@ -43,7 +43,9 @@ def test_markdown_front_matter_and_paragraphs() -> None:
 
 
 def test_plain_text_takes_its_headline_as_title() -> None:
-    text = b"Talks stall over milk\n\nThe two sides could not agree on dairy access on Monday night."
+    text = (
+        b"Talks stall over milk\n\nThe two sides could not agree on dairy access on Monday night."
+    )
     article = parse(text, "story.txt")
     assert article.title == "Talks stall over milk"
     assert article.date is None and article.source == "unknown source"
@@ -71,8 +73,12 @@ def test_html_main_text_without_boilerplate() -> None:
 
 def test_ids_are_stable_and_readable() -> None:
     first, second = parse(MD), parse(MD)
-    assert first.id == second.id == make_article_id(
-        "Dairy dispute drags on", dt.date(2018, 9, 5), "https://example.com/dairy"
+    assert (
+        first.id
+        == second.id
+        == make_article_id(
+            "Dairy dispute drags on", dt.date(2018, 9, 5), "https://example.com/dairy"
+        )
     )
     assert first.id.startswith("2018-09-05-dairy-dispute-drags-on-")
     assert first.content_hash == second.content_hash
@@ -87,7 +93,11 @@ def test_bundled_seed_article_is_clean_and_has_its_metadata() -> None:
     assert article.date == dt.date(2018, 9, 11)
     assert article.url and article.url.startswith("https://www.bnnbloomberg.ca/")
     text = article.text
-    for junk in ("poll image", "Total Results", "What should Canada do at the NAFTA negotiating table?"):
+    for junk in (
+        "poll image",
+        "Total Results",
+        "What should Canada do at the NAFTA negotiating table?",
+    ):
         assert junk not in text
     assert "m-i-l-k" in text  # answers quote the original spelling
 
@@ -123,3 +133,13 @@ def test_missing_and_directory_paths(tmp_path: Path) -> None:
         read_article(tmp_path / "nope.md", max_bytes=1000)
     with pytest.raises(ArticleError, match="is a directory"):
         read_article(tmp_path, max_bytes=1000)
+
+
+def test_the_same_html_page_parses_twice_in_one_process() -> None:
+    html = (
+        b"<html><head><title>Twice</title></head><body><article>"
+        b"<p>Negotiators met again on Monday in Washington to discuss dairy access.</p>"
+        b"<p>Both sides said they expected to meet again later in the week.</p>"
+        b"</article></body></html>"
+    )
+    assert parse(html, "a.html").paragraphs == parse(html, "b.html").paragraphs

@@ -93,14 +93,16 @@ def test_a_crash_mid_build_leaves_the_previous_index_serving(
     engine = make_engine(hashing_encoder)
     before = engine.index.directory
 
-    def disk_full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_module, "write_records", disk_full)
     with pytest.raises(OSError):
         engine.ingest_path(OTHER)
     assert engine.index.directory == before
-    assert [a.id for a in engine.articles()] == [a.id for a in make_engine(hashing_encoder).articles()]
+    assert [a.id for a in engine.articles()] == [
+        a.id for a in make_engine(hashing_encoder).articles()
+    ]
     builds = engine.storage.builds
     assert not [p for p in builds.iterdir() if p.name.startswith(".tmp-")]
     assert not list(engine.settings.articles_dir.glob("*.md"))  # the article file was rolled back

@@ -14,7 +14,7 @@ LONG = " ".join(
 )
 
 
-def article(body: str):  # noqa: ANN201
+def article(body: str):
     data = f"---\ntitle: T\nsource: S\ndate: 2018-09-11\n---\n\n{body}\n".encode()
     return parse_article(data, "a.md", max_bytes=1_000_000)
 
@@ -55,7 +55,9 @@ def test_weekdays_resolve_to_the_most_recent_day_on_or_before_publication() -> N
         for d in resolve_relative_dates("He spoke on Friday and again Tuesday.", tuesday)
     }
     assert found == {"Friday": dt.date(2018, 9, 7), "Tuesday": tuesday}
-    assert annotate_dates("Kudlow said on Friday.", tuesday) == "Kudlow said on Friday (2018-09-07)."
+    assert (
+        annotate_dates("Kudlow said on Friday.", tuesday) == "Kudlow said on Friday (2018-09-07)."
+    )
     assert annotate_dates("last Tuesday", tuesday) == "last Tuesday (2018-09-04)"
     assert annotate_dates("Talks resume yesterday", tuesday).endswith("(2018-09-10)")
     assert annotate_dates("on Friday", None) == "on Friday"

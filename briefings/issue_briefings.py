@@ -1,0 +1,196 @@
+"""Briefings for an engine's current index, computed once per (index build, catalogue).
+
+Thread-safe: the bot serves briefings from worker threads while an ingest swaps in a new index;
+a request sees one build throughout, and the first request on a new build does the scan."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from briefings.briefing import (
+    Briefing,
+    IssueStatus,
+    IssueUpdate,
+    compose_briefing,
+    new_developments,
+)
+from briefings.catalogue import Catalogue, Issue, catalogue_paths, load_catalogue
+from briefings.matching import IssueMatcher, IssueSentence, issue_text
+from retrieval.encoder import Encoder
+from retrieval.records import ArticleInfo
+
+if TYPE_CHECKING:
+    from retrieval.index import PassageIndex
+    from tradetalk.engine import Engine
+
+log = logging.getLogger(__name__)
+VECTOR_CACHE_DIR = "briefings"  # under the data dir: issue vectors, so a CLI run needs no model
+
+
+@dataclass
+class _Scan:
+    """Everything computed for one (index build, catalogue) pair."""
+
+    key: tuple[str, str]
+    catalogue: Catalogue
+    matcher: IssueMatcher
+    sentences: dict[str, list[IssueSentence]]
+    articles: dict[str, str]  # article id -> content hash, of the build scanned
+    briefings: dict[str, Briefing] = field(default_factory=dict)
+
+
+class IssueBriefings:
+    """The briefings of one engine. Reads the catalogue again when its files change."""
+
+    def __init__(self, engine: Engine, *, data_dir: Path | None = None) -> None:
+        self.engine = engine
+        self.data_dir = data_dir if data_dir is not None else engine.settings.data_dir
+        self._lock = threading.Lock()
+        self._catalogue: Catalogue | None = None
+        self._catalogue_stamp: tuple | None = None
+        self._scan: _Scan | None = None
+
+    # -- catalogue -------------------------------------------------------------------------
+
+    def catalogue(self) -> Catalogue:
+        """The current catalogue (packaged + data dir override). Raises `CatalogueError`."""
+        paths = catalogue_paths(self.data_dir)
+        stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+        if self._catalogue is None or stamp != self._catalogue_stamp:
+            self._catalogue = load_catalogue(self.data_dir)
+            self._catalogue_stamp = stamp
+        return self._catalogue
+
+    def resolve(self, topic: str) -> Issue:
+        """The issue `topic` names; raises `UnknownIssue` with suggestions."""
+        return self.catalogue().resolve(topic)
+
+    def suggest(self, text: str, limit: int = 25) -> list[Issue]:
+        """Autocomplete choices for a partly typed topic."""
+        return self.catalogue().suggest(text, limit)
+
+    # -- briefings -------------------------------------------------------------------------
+
+    def briefing(self, topic: str | Issue) -> Briefing:
+        """The briefing on an issue (given as a topic users type, or an `Issue`)."""
+        with self._lock:
+            scan = self._current()
+            issue = topic if isinstance(topic, Issue) else scan.catalogue.resolve(topic)
+            cached = scan.briefings.get(issue.id)
+            if cached is None:
+                cached = compose_briefing(
+                    issue, scan.catalogue, scan.sentences[issue.id], scan.key[0]
+                )
+                scan.briefings[issue.id] = cached
+            return cached
+
+    def statuses(self) -> list[IssueStatus]:
+        """Every issue with its article count and latest sentence (for ``/issues``)."""
+        with self._lock:
+            scan = self._current()
+        statuses = []
+        for issue in scan.catalogue.issues:
+            b = self.briefing(issue)
+            latest = b.standing[0] if b.standing else None
+            named = [m.start for m in scan.matcher.terms.mentions(latest.text)
+                     if m.issue_id == issue.id] if latest else []
+            statuses.append(IssueStatus(issue, b.article_count, latest, min(named, default=0)))
+        return statuses
+
+    def article_hashes(self) -> dict[str, str]:
+        """Article id -> content hash of the current index: the `before` of `whats_new`."""
+        return {a.id: a.content_hash for a in self.engine.index.articles.values()}
+
+    def whats_new(
+        self, before: Mapping[str, str] | Mapping[str, ArticleInfo]
+    ) -> tuple[list[IssueUpdate], dict[str, str]]:
+        """Issues that gained developments from articles added or changed since `before`
+        (article id -> content hash, or ``index.articles`` of an earlier build), and the
+        article hashes of the build compared (the next call's `before`)."""
+        hashes = {
+            k: (v.content_hash if isinstance(v, ArticleInfo) else str(v)) for k, v in before.items()
+        }
+        with self._lock:
+            scan = self._current()
+        updates = []
+        for issue in scan.catalogue.issues:
+            fresh = new_developments(scan.sentences[issue.id], hashes)
+            if fresh:
+                updates.append(IssueUpdate(issue, tuple(fresh)))
+        return updates, dict(scan.articles)
+
+    def _current(self) -> _Scan:
+        """The scan for the engine's current index and catalogue (computing it if needed)."""
+        catalogue = self.catalogue()
+        index = self.engine.index
+        key = (index.version, catalogue.fingerprint)
+        if self._scan is None or self._scan.key != key:
+            matcher = IssueMatcher(catalogue, self._issue_vectors(catalogue, index))
+            articles = {a.id: a.content_hash for a in index.articles.values()}
+            self._scan = _Scan(key, catalogue, matcher, matcher.scan(index), articles)
+        return self._scan
+
+    # -- issue vectors ---------------------------------------------------------------------
+
+    def _issue_vectors(self, catalogue: Catalogue, index: PassageIndex) -> np.ndarray:
+        texts = [issue_text(issue) for issue in catalogue.issues]
+        model_id = index.manifest.model_id
+        digest = hashlib.sha256("\n".join([model_id, *texts]).encode()).hexdigest()[:16]
+        path = self.data_dir / VECTOR_CACHE_DIR / f"issue-vectors-{digest}.npy"
+        try:
+            vectors = np.load(path, allow_pickle=False)
+            if vectors.shape == (len(texts), index.manifest.dimension):
+                return vectors
+        except (OSError, ValueError):
+            pass
+        vectors = encode_issues(self.engine.encoder, texts)
+        try:
+            _save_vectors(path, vectors)
+        except OSError as exc:  # a read-only data dir costs an encode per process, no more
+            log.warning("cannot cache issue vectors in %s: %s", path.parent, exc)
+        return vectors
+
+
+_per_engine: weakref.WeakKeyDictionary[Engine, IssueBriefings] = weakref.WeakKeyDictionary()
+_per_engine_lock = threading.Lock()
+
+
+def briefings_for(engine: Engine) -> IssueBriefings:
+    """The one `IssueBriefings` (and so the one cache) of an engine."""
+    with _per_engine_lock:
+        found = _per_engine.get(engine)
+        if found is None:
+            found = _per_engine[engine] = IssueBriefings(engine)
+        return found
+
+
+def encode_issues(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, encoder.dimension), np.float32)
+    return np.asarray(encoder.encode(texts), np.float32)
+
+
+def _save_vectors(path: Path, vectors: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npy")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, vectors, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    for old in path.parent.glob("issue-vectors-*.npy"):
+        if old != path:
+            old.unlink(missing_ok=True)

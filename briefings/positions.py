@@ -1,0 +1,204 @@
+"""Who wants what: stances in a sentence, attributed to a party and to the issue they concern.
+
+Deliberately small and explicit. A stance is a party named as the subject of a stance verb
+("Canada wants to keep", "the U.S. had sought to eliminate", "Ottawa, for its part, has
+insisted"), or a party's reported statement with a modal ("Mr. Trudeau has said ... will
+stay"). A sentence whose party can't be told this way gives no stance."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+
+from briefings.catalogue import Party
+
+# Verbs that state what a party wants, refuses or has conceded.
+_STANCE_VERBS = (
+    r"wants?|wanted|seek(?:s|ing)?|sought|insist(?:s|ed|ing)?|demand(?:s|ed|ing)?|"
+    r"refus(?:e|es|ed|ing)|reject(?:s|ed|ing)?|oppos(?:e|es|ed|ing)|"
+    r"(?:push|press)(?:es|ed|ing)?\s+for|call(?:s|ed)?\s+for|agree(?:s|d)?\s+to|accept(?:s|ed)?|"
+    r"threaten(?:s|ed)?|vow(?:s|ed)?|promis(?:e|es|ed)|offer(?:s|ed)?|propos(?:e|es|ed)|"
+    r"regard(?:s|ed)?\s+it\s+as|kept|keeps|preserv(?:e|es|ed)|conced(?:e|es|ed)|"
+    r"signall?(?:s|ed)|argu(?:e|es|ed)|prefer(?:s|red)?|intend(?:s|ed)?|plan(?:s|ned)?\s+to|"
+    r"aim(?:s|ed)?\s+to|won['’]t\s+(?:accept|agree|sign)"
+)
+# A reported statement counts when what is said carries a modal ("... will stay").
+_SAID_WITH_MODAL = (
+    r"(?:said|says|told\s+\w+)(?:\s+again\s+and\s+again)?"
+    r"(?=[^.;:]{0,80}?\b(?:will|would|won['’]t|wouldn['’]t|must|cannot|can['’]t|should)\b)"
+)
+_VERB = rf"(?P<verb>{_STANCE_VERBS}|{_SAID_WITH_MODAL})\b"
+_AUX = (
+    r"(?:(?:is|are|was|were|has|have|had|would|will|did|does|do|also|still|now|long|again|"
+    r"once|repeatedly|firmly|formally|publicly|already|not|never|been|reportedly)\s+){0,3}"
+)
+# Words that may stand between a party and its verb: "U.S. negotiators want".
+_ROLES = (
+    r"negotiators?|officials?|government|administration|side|team|delegation|ministers?|office|"
+    r"envoys?|president|secretary|economy|trade|representatives?|spokes(?:man|woman|person)"
+)
+_APPOSITION = r"(?:\s*,[^,;]{1,60},|\s*,)?"  # ", for its part," / ", Ildefonso Guajardo,"
+_NOT_A_SUBJECT = re.compile(r"\b(?:if|should|unless|whether|of|than)\s+(?:the\s+)?$", re.I)
+_COORDINATED = re.compile(rf"\band\s+{_AUX}{_VERB}", re.I)
+# Where a stance's object ends: a new clause.
+_BOUNDARY = re.compile(
+    r"[;:]|\s[-–—]{1,2}\s|,\s*(?:and|but|while|whereas|although|though)\s+(?=[A-Z“\"‘']|the\s)|"
+    r"\s(?:while|whereas|although)\s|,\s*(?:which|where)\b"
+)
+_TITLES = frozenset(
+    """U.S. US President Prime Minister Foreign Affairs Trade Representative Secretary Economy
+    Deputy Chief Negotiator Mr. Ms. Mrs. Dr. Sen. Senator Rep. White House Economic Adviser
+    Commerce Finance Minister President-elect Canadian Mexican American Ambassador""".split()
+)
+_NAME = r"(?:(?:Mr|Ms|Mrs|Dr)\.\s+)?[A-ZÀ-Ý][\w'’.-]*(?:\s+(?:de\s+|del\s+)?[A-ZÀ-Ý][\w'’.-]*){0,4}"
+_SAID_NAME = re.compile(rf"\b(?:said|says|told\s+\w+|according\s+to)\s+(?P<name>{_NAME})")
+_NAME_SAID = re.compile(rf"(?P<name>{_NAME})(?:,[^,]{{1,80}},|,)?\s+(?:said|says|told)\b")
+_PRONOUNS = frozenset("The He She It They We I This That A An Officials".split())
+
+
+@dataclass(frozen=True)
+class Stance:
+    party: str  # party id
+    subject: str  # the words that name the party in the sentence
+    verb: str
+    start: int  # where the subject starts in the sentence
+    verb_end: int
+    speaker: str | None  # the named person who said it, when the sentence names one
+
+
+@dataclass(frozen=True)
+class Mention:
+    issue_id: str
+    start: int
+    end: int
+
+
+class StanceReader:
+    """Finds stances in sentences for one set of parties."""
+
+    def __init__(self, parties: Mapping[str, Party]) -> None:
+        self._party_of: dict[str, str] = {}
+        self._people: set[str] = set()
+        for party_id, party in parties.items():
+            for alias in party.aliases:
+                self._party_of[alias] = party_id
+            for person in party.people:
+                self._party_of[person] = party_id
+                self._people.add(person)
+        names = "|".join(re.escape(n) for n in sorted(self._party_of, key=len, reverse=True))
+        self._subject = re.compile(
+            rf"(?<![\w.])(?:the\s+)?(?P<subject>{names})(?![\w])(?:['’]s)?"
+            rf"(?:\s+(?:{_ROLES})){{0,2}}{_APPOSITION}\s+{_AUX}{_VERB}"
+        )
+        self._names = re.compile(rf"(?<![\w.])(?:{names})(?![\w])")
+
+    def stances(self, sentence: str) -> list[Stance]:
+        """Every stance in `sentence`, in reading order."""
+        found: list[Stance] = []
+        for match in self._subject.finditer(sentence):
+            if _NOT_A_SUBJECT.search(sentence[max(0, match.start() - 12) : match.start()]):
+                continue
+            subject = match.group("subject")
+            party = self._party_of[subject]
+            found.append(Stance(
+                party=party, subject=subject, verb=match.group("verb"), start=match.start(),
+                verb_end=match.end("verb"), speaker=self._speaker(sentence, subject, party),
+            ))
+        if found:
+            # "Canada kept the panels ... and preserved the carve-out": the verb shares the
+            # sentence's first subject.
+            first = found[0]
+            taken = {s.verb_end for s in found}
+            for match in _COORDINATED.finditer(sentence, first.verb_end):
+                if match.end("verb") not in taken and not self._names.search(match.group(0)):
+                    found.append(Stance(
+                        party=first.party, subject=first.subject, verb=match.group("verb"),
+                        start=match.start(), verb_end=match.end("verb"), speaker=first.speaker,
+                    ))
+            found.sort(key=lambda s: s.start)
+        return found
+
+    def _speaker(self, sentence: str, subject: str, party: str) -> str | None:
+        """The named person behind a stance: the subject itself when it is a person, else the
+        person the sentence attributes a statement to (if not from another party)."""
+        if subject in self._people:
+            return self._full_name(sentence, subject)
+        for pattern in (_SAID_NAME, _NAME_SAID):
+            for match in pattern.finditer(sentence):
+                name = _strip_titles(match.group("name"))
+                if not name or name.split()[0] in _PRONOUNS or name in self._party_of:
+                    continue
+                if any(w in self._party_of and w not in self._people for w in name.split()):
+                    continue  # "Dairy Farmers of Canada" is an organisation, not a person
+                owner = next((self._party_of[p] for p in self._people if name.endswith(p)), party)
+                if owner == party:
+                    return name
+        return None
+
+    @staticmethod
+    def _full_name(sentence: str, surname: str) -> str:
+        match = re.search(rf"((?:[A-ZÀ-Ý][\w'’.-]*\s+){{0,4}}){re.escape(surname)}\b", sentence)
+        return _strip_titles(match.group(0)) if match else surname
+
+
+def _strip_titles(name: str) -> str:
+    words = name.split()
+    while words and (words[0] in _TITLES or words[0].rstrip(".") in _TITLES):
+        words.pop(0)
+    return " ".join(words)
+
+
+def stance_issues(stance: Stance, later: Iterable[Stance], sentence: str,
+                  mentions: list[Mention]) -> set[str]:
+    """The issues a stance is about: those mentioned in its object (up to the next clause or
+    stance); else the nearest one mentioned before it ("panels, which the U.S. wants to
+    remove"); else the nearest after it."""
+    end = len(sentence)
+    boundary = _BOUNDARY.search(sentence, stance.verb_end)
+    if boundary:
+        end = boundary.start()
+    for other in later:
+        if other.start > stance.verb_end:
+            end = min(end, other.start)
+    inside = {m.issue_id for m in mentions if stance.verb_end <= m.start < end}
+    if inside:
+        return inside
+    before = [m for m in mentions if m.end <= stance.start]
+    if before:
+        return {max(before, key=lambda m: m.end).issue_id}
+    after = [m for m in mentions if m.start >= end]
+    if after:
+        return {min(after, key=lambda m: m.start).issue_id}
+    return set()
+
+
+# "Besides dairy, the Chapter 19 panels and the cultural exemption, Canada wants relief from
+# the steel tariffs": what the opening phrase lists is not what the sentence is about.
+_ASIDE = re.compile(
+    r"^\W*(?:besides|beyond|apart from|aside from|other than|in addition to|along with)\b", re.I
+)
+# A later item of that list: a short phrase with no verb ("the cultural exemption").
+_LIST_ITEM = re.compile(
+    r"(?!.*\b(?:is|are|was|were|has|have|had|will|would|can|could|said|says)\b)\W*(?:\S+\s+){0,9}\S+",
+    re.I,
+)
+
+
+def aside_span(sentence: str) -> tuple[int, int] | None:
+    """The opening "Besides …," phrase of a sentence, if it has one: up to the first comma, or
+    to the end of a list "A, B and C," it starts."""
+    match = _ASIDE.match(sentence)
+    if not match:
+        return None
+    commas = [i for i, ch in enumerate(sentence) if ch == "," and i > match.end()]
+    if not commas:
+        return None
+    for previous, comma in pairwise(commas):
+        item = sentence[previous + 1 : comma]
+        if not _LIST_ITEM.fullmatch(item):
+            break
+        if re.search(r"\band\b", item):
+            return match.start(), comma
+    return match.start(), commas[0]

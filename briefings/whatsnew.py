@@ -1,0 +1,59 @@
+"""``/whatsnew``: issues that gained developments since someone last asked.
+
+The articles seen at the last check are kept in ``<data_dir>/briefings/seen-articles.json``
+(article id -> content hash), written atomically. Before the first check, the bundled corpus
+counts as seen, so everything an admin added is new."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+from briefings.briefing import IssueUpdate
+from briefings.issue_briefings import VECTOR_CACHE_DIR, IssueBriefings
+
+SEEN_FILE = "seen-articles.json"
+_lock = threading.Lock()
+
+
+class SeenArticles:
+    """The article set as of the last ``/whatsnew``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / VECTOR_CACHE_DIR / SEEN_FILE
+
+    def load(self) -> dict[str, str] | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+
+    def save(self, articles: Mapping[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(dict(sorted(articles.items())), handle, indent=1)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def since_last_check(briefings: IssueBriefings) -> list[IssueUpdate]:
+    """Issues with developments from articles added or changed since the previous call."""
+    seen = SeenArticles(briefings.data_dir)
+    with _lock:
+        before = seen.load()
+        if before is None:
+            before = {
+                a.id: a.content_hash for a in briefings.engine.index.articles.values() if a.bundled
+            }
+        updates, now = briefings.whats_new(before)
+        seen.save(now)
+    return updates

@@ -1,0 +1,144 @@
+"""The ``tradetalk`` command line, with the real model: answers, article management, and one
+clear line on stderr (non-zero exit) for every failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ARTICLES
+from typer.testing import CliRunner
+
+from tradetalk.cli import app
+
+pytestmark = pytest.mark.model
+OTHER = ARTICLES / "2018-08-27-capital-wire-us-mexico-preliminary-deal.md"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, real_encoder):
+    data = tmp_path / "data"
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None):
+        return runner.invoke(app, ["--data-dir", str(data), *args], input=input)
+
+    return run
+
+
+def test_ask_prints_a_cited_answer(cli) -> None:
+    result = cli("ask", "What blocks the deal?")
+    assert result.exit_code == 0, result.output
+    assert "m-i-l-k" in result.output or "core issues" in result.output
+    assert "[1]" in result.output and "BNN Bloomberg" in result.output
+    assert "https://www.bnnbloomberg.ca/" in result.output
+
+
+def test_ask_json_stdin_contract(cli) -> None:
+    questions = (
+        "What blocks the deal?\nWho won the 2018 World Cup?\n\nWhen did NAFTA take effect?\n"
+    )
+    result = cli("ask", "--json", "-", input=questions)
+    assert result.exit_code == 0, result.output
+    replies = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["question"] for r in replies] == [
+        "What blocks the deal?",
+        "Who won the 2018 World Cup?",
+        "When did NAFTA take effect?",
+    ]
+    first = replies[0]
+    assert set(first) >= {"question", "answer", "abstained", "passages"}
+    assert len(first["passages"]) == 5
+    assert set(first["passages"][0]) >= {
+        "rank",
+        "text",
+        "article_id",
+        "title",
+        "source",
+        "date",
+        "url",
+        "score",
+    }
+    assert [p["rank"] for p in first["passages"]] == [1, 2, 3, 4, 5]
+    assert replies[1]["abstained"] is True and replies[0]["abstained"] is False
+    assert "1994" in replies[2]["answer"]
+
+
+def test_article_management(cli, tmp_path: Path) -> None:
+    added = cli("ingest", str(OTHER))
+    assert added.exit_code == 0, added.output
+    assert added.stdout.startswith("added: 2018-08-27-")
+    article_id = added.stdout.split()[1]
+    assert "unchanged" in cli("ingest", str(OTHER)).output
+    listing = cli("articles")
+    assert article_id in listing.output and "bundled" in listing.output
+    answer = cli("ask", "--json", "What did the United States and Mexico agree on in August?")
+    assert json.loads(answer.stdout)["passages"][0]["article_id"] == article_id
+    assert cli("remove", article_id).exit_code == 0
+    assert article_id not in cli("articles").output
+    rebuilt = cli("index", "--rebuild")
+    assert rebuilt.exit_code == 0 and "passages from 1 articles" in rebuilt.output
+
+
+def test_ingest_a_folder(cli) -> None:
+    result = cli("ingest", str(ARTICLES))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("added:") == 7
+    assert "near-duplicate of" in result.output
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (None, ["ingest", "missing.md"], "no such file"),
+        ("binary.txt", ["ingest", "binary.txt"], "binary"),
+        ("empty.md", ["ingest", "empty.md"], "empty"),
+        ("huge.txt", ["ingest", "huge.txt"], "limit"),
+        (None, ["remove", "no-such-article"], "no article with id"),
+        (None, ["ask", ""], "Please ask a question"),
+        (None, ["ask", "x" * 1200], "characters long"),
+    ],
+)
+def test_failures_are_one_line_and_non_zero(cli, setup, args, message) -> None:
+    if setup == "binary.txt":
+        Path(setup).write_bytes(b"\x00\x01\x02" * 100)
+    elif setup == "empty.md":
+        Path(setup).write_bytes(b"")
+    elif setup == "huge.txt":
+        Path(setup).write_bytes(b"word " * 1_000_000)
+    result = cli(*args)
+    assert result.exit_code != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_setting_is_one_line(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADETALK_TOP_K", "0")
+    result = cli("ask", "What blocks the deal?")
+    assert result.exit_code == 2
+    assert "TRADETALK_TOP_K" in result.stderr and "Traceback" not in result.output
+
+
+def test_the_installed_entry_point_answers(tmp_path: Path) -> None:
+    """The real console script in a subprocess: the path a newcomer takes."""
+    exe = Path(sys.executable).parent / "tradetalk"
+    if not exe.exists():
+        pytest.skip("console script not installed in this environment")
+    env = {**os.environ, "TRADETALK_DATA_DIR": str(tmp_path / "data")}
+    run = subprocess.run(
+        [str(exe), "ask", "--json", "-"],
+        input="Who did Freeland meet in Washington?\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr
+    reply = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "Lighthizer" in reply["answer"]
+    assert "Traceback" not in run.stderr
