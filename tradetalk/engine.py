@@ -5,10 +5,11 @@ threads while a rebuild or an ingest prepares the next index build, which is swa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from tradetalk.errors import (
     ArticleNotFound,
     IndexBusy,
     ReadOnlyArticle,
+    StorageError,
     TradeTalkError,
 )
 from tradetalk.questions import FOLLOW_UP_WEIGHT, check_question, is_follow_up
@@ -45,6 +47,16 @@ class IngestResult:
     status: str  # "added", "updated" or "unchanged"
     article: ArticleInfo
     duplicate_of: ArticleInfo | None = None
+
+
+@contextlib.contextmanager
+def storage_errors(action: str) -> Iterator[None]:
+    """Disk full, read-only or missing permissions: one clear line for the admin."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StorageError(f"could not {action} in the data directory: {reason}") from exc
 
 
 class Engine:
@@ -243,7 +255,8 @@ class Engine:
                 )
             path = self.library.path_for(article.id)
             previous = path.read_bytes() if path.exists() else None
-            saved = self.library.save(article)
+            with storage_errors("save the article"):
+                saved = self.library.save(article)
             try:
                 key = f"added/{saved.name}"
                 sha = hashlib.sha256(saved.read_bytes()).hexdigest()
@@ -251,7 +264,8 @@ class Engine:
                 data = add_articles(
                     index.to_data(), [SourcedArticle(key, sha, stored)], self.encoder, progress
                 )
-                new_index = self._publish(data)
+                with storage_errors("write the index"):
+                    new_index = self._publish(data)
             except BaseException:
                 # Nothing half-done: put the article file back as it was.
                 if previous is None:
@@ -282,7 +296,8 @@ class Engine:
             previous = path.read_bytes() if path.exists() else None
             path.unlink(missing_ok=True)
             try:
-                self._swap(self._publish(index.to_data().without_articles({article_id})))
+                with storage_errors("write the index"):
+                    self._swap(self._publish(index.to_data().without_articles({article_id})))
             except BaseException:
                 if previous is not None:
                     path.write_bytes(previous)
@@ -296,7 +311,9 @@ class Engine:
         self.rebuilding = True
         try:
             with self.storage.lock():
-                new_index = self._publish(self._full_build(self.library.scan(), progress))
+                data = self._full_build(self.library.scan(), progress)
+                with storage_errors("write the index"):
+                    new_index = self._publish(data)
                 self._swap(new_index)
                 return new_index
         finally:

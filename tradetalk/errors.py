@@ -40,6 +40,10 @@ class IndexCorrupt(TradeTalkError):
     """Index files on disk do not match their manifest (truncated, damaged, other model)."""
 
 
+class StorageError(TradeTalkError):
+    """The data directory can't be written (disk full, read-only, permissions)."""
+
+
 class IndexBusy(TradeTalkError):
     """A rebuild is already running."""
 

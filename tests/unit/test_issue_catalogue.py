@@ -103,6 +103,13 @@ parties = ["us", "canada"]
 [[issue]]
 id = "dairy"
 title = "Dairy again"
+aliases = ["butter"]
+description = "The same dairy issue entered a second time by mistake."
+parties = ["us"]
+
+[[issue]]
+id = "milk-quotas"
+title = "Milk quotas"
 aliases = ["Milk"]
 description = ""
 parties = ["us", "japan"]
@@ -131,9 +138,9 @@ def test_broken_catalogue_reports_every_problem_at_once():
         "alias 'Washington' also stands for 'us'",  # a party alias claimed twice
         "id 'dairy' is already used",  # duplicate issue id
         "alias 'Milk' is already used by issue 'dairy'",  # alias clash across issues
-        "description",  # empty description
+        "issue #3 (milk-quotas): description: must be a sentence",
         "unknown party 'japan'",
-        "issue #3 (Auto Tariffs): id: must be a lower-case slug",
+        "issue #4 (Auto Tariffs): id: must be a lower-case slug",
         "keyword: Extra inputs are not permitted",  # a typo for "keywords"
         "keyword 'the of' is only stop words",
     ]

@@ -1,0 +1,255 @@
+"""Admin commands, the library commands and feedback, on the real bot over the loopback Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from fake_discord import ActionKind, FakeDiscord, Upload
+
+from bot.cogs import admin
+
+from .bot_harness import (
+    BUNDLED_QUESTION,
+    PRAIRIE_QUESTION,
+    PRAIRIE_TIMES,
+    article_upload,
+    assert_no_pings,
+    citation_fields,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.timeout(60)]
+
+HTML_ARTICLE = PRAIRIE_TIMES.parent / "2018-10-01-bay-street-bulletin-usmca-deal.html"
+HTML_QUESTION = "How many vehicles can Canada export before the auto tariffs apply?"
+
+
+async def test_admin_ingests_an_attachment_then_it_answers(
+    fake_discord: FakeDiscord, tradetalk
+) -> None:
+    fake = fake_discord
+    before = await fake.send_interaction("ask", {"question": PRAIRIE_QUESTION})
+    assert (await before.wait_for(ActionKind.FOLLOWUP)).content.startswith(
+        "My articles don't cover that."
+    )
+
+    handle = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": article_upload()}
+    )
+    assert (await handle.wait_for(ActionKind.DEFER)).ephemeral
+    reply = await handle.wait_for(ActionKind.FOLLOWUP)
+    assert reply.ephemeral
+    assert reply.content.startswith("Added “Beyond milk and cars")
+    assert "Prairie Times" in reply.content and "passages, answerable now" in reply.content
+    assert "Known issues it touches:" in reply.content
+    assert_no_pings(reply)
+
+    await fake.send_message(PRAIRIE_QUESTION, mentions_bot=True)
+    answer = await fake.wait_for_message()
+    assert "10 years" in answer.embeds[0]["description"]
+    assert "Prairie Times" in citation_fields(answer)[0]["value"]
+
+    again = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": article_upload()}
+    )
+    assert "nothing changed" in (await again.wait_for(ActionKind.FOLLOWUP)).content
+
+
+async def test_bad_attachment_is_refused_with_the_reason(
+    fake_discord: FakeDiscord, tradetalk
+) -> None:
+    fake = fake_discord
+    upload = Upload("scan.pdf", b"%PDF-1.4 not an article", "application/pdf")
+    handle = await fake.send_interaction("ingest", user=fake.admin_id,
+                                         attachments={"file": upload})
+    reply = await handle.wait_for(ActionKind.FOLLOWUP)
+    assert reply.ephemeral and "unsupported file type" in reply.content
+
+
+async def test_non_admin_is_refused_and_nothing_changes(
+    fake_discord: FakeDiscord, tradetalk, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, engine = fake_discord, tradetalk.engine
+    version, articles = engine.index.version, engine.articles()
+    # Discord hides these commands from members; a modified client can still send them.
+    with pytest.raises(PermissionError):
+        await fake.send_interaction("reindex")
+    for name, attachments in (("reindex", None), ("ingest", {"file": article_upload()})):
+        handle = await fake.send_interaction(name, attachments=attachments,
+                                             bypass_permissions=True)
+        reply = await handle.reply()
+        assert reply.kind == ActionKind.RESPONSE and reply.ephemeral
+        assert "Only server admins" in reply.content
+        assert [a.kind for a in handle.actions] == [ActionKind.RESPONSE]
+    assert engine.index.version == version and engine.articles() == articles
+    refusals = [r for r in caplog.records if "not an admin" in r.getMessage()]
+    assert len(refusals) == 2 and all(str(fake.member_id) in r.getMessage() for r in refusals)
+
+
+async def test_admin_role_from_settings_is_an_admin(
+    fake_discord: FakeDiscord, start_bot
+) -> None:
+    fake = fake_discord
+    role = fake.state.roles[fake.admin_role_id]
+    role["permissions"] = "0"  # the role no longer grants Manage Server...
+    async with start_bot(admin_role_ids=[fake.admin_role_id]):  # ...but is named an admin role
+        handle = await fake.send_interaction("feedback", user=fake.admin_id,
+                                             bypass_permissions=True)
+        reply = await handle.wait_for(ActionKind.FOLLOWUP)
+        assert reply.embeds[0]["title"] == "Feedback on answers"
+
+
+async def test_reindex_while_questions_are_asked(
+    fake_discord: FakeDiscord, tradetalk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = fake_discord
+    monkeypatch.setattr(admin, "PROGRESS_EDIT_SECONDS", 0.05)
+    old_version = tradetalk.engine.index.version
+    handle = await fake.send_interaction("reindex", user=fake.admin_id)
+    await handle.wait_for(ActionKind.DEFER)
+    started = await handle.wait_for(ActionKind.FOLLOWUP)
+    assert started.ephemeral and "Reindexing all articles" in started.content
+
+    second = await fake.send_interaction("reindex", user=fake.admin_id)
+    told = await second.reply()
+    assert told.ephemeral and "already running" in told.content
+
+    asked = [await fake.send_message(f"{BUNDLED_QUESTION} ({n})", mentions_bot=True)
+             for n in range(4)]
+    replies = [await fake.wait_for_message(timeout=10) for _ in asked]
+    assert {r.message_reference["message_id"] for r in replies} == {int(m["id"]) for m in asked}
+    assert all("m-i-l-k" in r.text for r in replies)
+
+    done = await handle.wait_for(
+        ActionKind.EDIT_ORIGINAL, predicate=lambda a: "finished" in a.content, timeout=30
+    )
+    assert "passages from 1 articles" in done.content
+    assert tradetalk.engine.index.version != old_version
+    # Questions after the swap are answered from the new index.
+    await fake.send_message(BUNDLED_QUESTION, mentions_bot=True)
+    assert "m-i-l-k" in (await fake.wait_for_message()).text
+
+
+@contextlib.asynccontextmanager
+async def article_server() -> AsyncIterator[str]:
+    """A local web server with one article page; yields its base URL."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=HTML_ARTICLE.read_bytes(), content_type="text/html")
+
+    app = web.Application()
+    app.add_routes([web.get("/usmca.html", page)])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+async def test_ingest_url_from_a_local_server(
+    fake_discord: FakeDiscord, start_bot, allowed: bool
+) -> None:
+    fake = fake_discord
+    async with article_server() as base, start_bot(allow_private_urls=allowed) as bot:
+        count = len(bot.engine.articles())
+        handle = await fake.send_interaction(
+            "ingest", {"url": f"{base}/usmca.html"}, user=fake.admin_id
+        )
+        reply = await handle.wait_for(ActionKind.FOLLOWUP)
+        assert reply.ephemeral
+        if allowed:
+            assert reply.content.startswith("Added “Last-minute deal keeps Canada")
+            await fake.send_message(HTML_QUESTION, mentions_bot=True)
+            answer = await fake.wait_for_message()
+            assert "2.6 million" in answer.text and "Bay Street Bulletin" in answer.text
+        else:
+            assert "refused" in reply.content and "127.0.0.1" in reply.content
+            assert len(bot.engine.articles()) == count
+
+
+async def test_remove_with_autocomplete(fake_discord: FakeDiscord, tradetalk) -> None:
+    fake = fake_discord
+    handle = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": article_upload()}
+    )
+    await handle.wait_for(ActionKind.FOLLOWUP)
+
+    typing = await fake.send_autocomplete("remove", {"article_id": "milk"}, "article_id",
+                                          user=fake.admin_id)
+    [choice] = (await typing.wait_for(ActionKind.AUTOCOMPLETE)).choices
+    assert choice["name"].startswith("Beyond milk and cars") and "(2018-10-02)" in choice["name"]
+    everything = await fake.send_autocomplete("remove", {"article_id": ""}, "article_id",
+                                              user=fake.admin_id)
+    # The bundled article can't be removed, so it isn't offered.
+    assert [c["value"] for c in (await everything.wait_for(ActionKind.AUTOCOMPLETE)).choices] == [
+        choice["value"]
+    ]
+    member = await fake.send_autocomplete("remove", {"article_id": ""}, "article_id")
+    assert (await member.wait_for(ActionKind.AUTOCOMPLETE)).choices == []
+
+    removed = await fake.send_interaction("remove", {"article_id": choice["value"]},
+                                          user=fake.admin_id)
+    reply = await removed.wait_for(ActionKind.FOLLOWUP)
+    assert reply.ephemeral and reply.content.startswith("Removed “Beyond milk and cars")
+
+    await fake.send_message(PRAIRIE_QUESTION, mentions_bot=True)
+    assert (await fake.wait_for_message()).content.startswith("My articles don't cover that.")
+
+    bundled = tradetalk.engine.articles()[0].id
+    refused = await fake.send_interaction("remove", {"article_id": bundled}, user=fake.admin_id)
+    assert "bundled" in (await refused.wait_for(ActionKind.FOLLOWUP)).content
+
+
+async def test_votes_are_recorded_and_summarised(fake_discord: FakeDiscord, tradetalk) -> None:
+    fake = fake_discord
+    await fake.send_message(BUNDLED_QUESTION, mentions_bot=True)
+    answer = await fake.wait_for_message()
+    assert answer.message_id is not None
+
+    click = await fake.send_component(answer.message_id, "tradetalk:vote:up")
+    thanks = await click.reply()
+    assert thanks.ephemeral and "👍 is recorded" in thanks.content
+
+    voter = fake.state.add_user("second-member")
+    await fake.add_reaction(answer.message_id, "👎", user=voter)
+    await fake.add_reaction(answer.message_id, "🎉", user=voter)  # not a vote
+    record = await tradetalk.feedback.answer(answer.message_id)
+    assert record is not None and record.question == BUNDLED_QUESTION
+
+    async def summary_text() -> str:
+        handle = await fake.send_interaction("feedback", user=fake.admin_id)
+        reply = await handle.wait_for(ActionKind.FOLLOWUP)
+        assert reply.ephemeral
+        return reply.text
+
+    for _ in range(50):  # the reaction is handled asynchronously; give it a moment
+        text = await summary_text()
+        if "👎 1" in text:
+            break
+        await asyncio.sleep(0.05)
+    assert "1 answers recorded, 1 of them rated: 👍 1 · 👎 1" in text
+    assert BUNDLED_QUESTION in text and "m-i-l-k" in text
+
+
+async def test_sources_and_about(fake_discord: FakeDiscord, tradetalk) -> None:
+    fake = fake_discord
+    sources = await fake.send_interaction("sources")
+    await sources.wait_for(ActionKind.DEFER)
+    listed = await sources.wait_for(ActionKind.FOLLOWUP)
+    embed = listed.embeds[0]
+    assert embed["title"] == "Sources (1 article)"
+    assert "Trump says NAFTA deal with Canada" in embed["description"]
+    assert "BNN Bloomberg" in embed["description"] and "2018-09-11" in embed["description"]
+    assert "<https://www.bnnbloomberg.ca/" in embed["description"]
+
+    about = await fake.send_interaction("about")
+    shown = (await about.wait_for(ActionKind.FOLLOWUP)).embeds[0]["description"]
+    assert "**1 news article** dated 2018-09-11" in shown
+    assert "/ask" in shown and "Reply to one of my answers" in shown
