@@ -146,7 +146,7 @@ def test_disk_full_while_writing_the_index(data_dir: Path, monkeypatch: pytest.M
     engine = reopen(data_dir)
     before = sorted(p.name for p in (data_dir / "articles").iterdir())
 
-    def disk_full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_module.np, "save", disk_full)
@@ -167,7 +167,7 @@ def test_concurrent_writers_are_serialised(data_dir: Path) -> None:
     def ingest(path: Path) -> None:
         try:
             engine.ingest_path(path)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     def read() -> None:

@@ -34,12 +34,20 @@ def test_shipped_catalogue_has_no_problems():
 @pytest.mark.parametrize(
     ("typed", "issue_id"),
     [
-        ("milk", "dairy"), ("dairy", "dairy"), ("supply management", "dairy"),
-        ("ch 19", "chapter-19"), ("Chapter 19", "chapter-19"), ("dispute panels", "chapter-19"),
-        ("culture", "culture"), ("cultural exemption", "culture"),
-        ("intellectual property", "ip-pharma"), ("drug patents", "ip-pharma"),
-        ("autos", "autos"), ("section 232", "autos"),
-        ("fast track", "fast-track"), ("trilateral", "fast-track"),
+        ("milk", "dairy"),
+        ("dairy", "dairy"),
+        ("supply management", "dairy"),
+        ("ch 19", "chapter-19"),
+        ("Chapter 19", "chapter-19"),
+        ("dispute panels", "chapter-19"),
+        ("culture", "culture"),
+        ("cultural exemption", "culture"),
+        ("intellectual property", "ip-pharma"),
+        ("drug patents", "ip-pharma"),
+        ("autos", "autos"),
+        ("section 232", "autos"),
+        ("fast track", "fast-track"),
+        ("trilateral", "fast-track"),
     ],
 )
 def test_shipped_catalogue_knows_the_issues_people_ask_about(catalogue, typed, issue_id):
@@ -206,8 +214,15 @@ def test_data_dir_catalogue_problems_name_the_file(tmp_path):
 # -- stances: which party wants what, on which issue -------------------------------------
 
 ARTICLE = ArticleInfo(
-    id="a", title="T", source="S", date="2018-09-11", url=None, content_hash="h", bundled=False,
-    passage_count=1, duplicate_of=None,
+    id="a",
+    title="T",
+    source="S",
+    date="2018-09-11",
+    url=None,
+    content_hash="h",
+    bundled=False,
+    passage_count=1,
+    duplicate_of=None,
 )
 
 
