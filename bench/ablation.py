@@ -92,7 +92,10 @@ def main() -> None:
                r.text, self.articles[r.article_id].date)))]),
         ("TradeTalk (all of the above)", base, []),
     ]
-    print("| variant | seed R@1 | R@3 | MRR | answer hit | fixtures R@1 | R@3 | R@5 | MRR | answer hit |")
+    print(
+        "| variant | seed R@1 | R@3 | MRR | answer hit "
+        "| fixtures R@1 | R@3 | R@5 | MRR | answer hit |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for label, weights, patches in variants:
         with contextlib.ExitStack() as stack:
@@ -100,8 +103,9 @@ def main() -> None:
                 stack.enter_context(patched(obj, name, value))
             r = run(weights)
         s, f = r["seed"], r["fixtures"]
-        print(f"| {label} | {s['R@1']} | {s['R@3']} | {s['MRR']} | {s['answer_hit']} | "
-              f"{f['R@1']} | {f['R@3']} | {f['R@5']} | {f['MRR']} | {f['answer_hit']} |", flush=True)
+        row = [label, s["R@1"], s["R@3"], s["MRR"], s["answer_hit"]]
+        row += [f["R@1"], f["R@3"], f["R@5"], f["MRR"], f["answer_hit"]]
+        print("| " + " | ".join(str(x) for x in row) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ def _refuse_while_rebuilding(bot: TradeTalkBot) -> None:
 
 
 class Admin(commands.Cog):
+    progress_interval = PROGRESS_EDIT_SECONDS  # seconds between progress edits
+
     def __init__(self, bot: TradeTalkBot) -> None:
         self.bot = bot
         self._rebuild: RebuildProgress | None = None
@@ -131,29 +133,35 @@ class Admin(commands.Cog):
     ) -> str:
         """Rebuild in a worker thread while the reply shows progress; the final line to show."""
         started = time.monotonic()
-        reporter = asyncio.create_task(self._show_progress(interaction, progress))
+        finished = asyncio.Event()
+        reporter = asyncio.create_task(self._show_progress(interaction, progress, finished))
         try:
             index = await asyncio.to_thread(self.bot.engine.rebuild, progress.update)
         except Exception as exc:
             return "Reindex failed: " + replies.describe_failure(exc, where="reindex")
         finally:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
+            # Let an edit in flight finish rather than cancel it, so it can't land after ours.
+            finished.set()
+            await reporter
         m = index.manifest
         seconds = time.monotonic() - started
         return (f"Reindex finished in {seconds:.1f} s: {m.passage_count:,} passages from "
                 f"{len(m.articles):,} articles (index {index.version}).")
 
     async def _show_progress(
-        self, interaction: discord.Interaction, progress: RebuildProgress
+        self, interaction: discord.Interaction, progress: RebuildProgress, finished: asyncio.Event
     ) -> None:
         shown = (0, 0)
-        while True:
-            await asyncio.sleep(PROGRESS_EDIT_SECONDS)
+        while not finished.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), self.progress_interval)
+                return
             if progress.counts != shown:
                 shown = progress.counts
-                await replies.edit(interaction, formatting.progress_text(*shown))
+                try:
+                    await replies.edit(interaction, formatting.progress_text(*shown))
+                except discord.HTTPException:
+                    log.warning("could not show reindex progress", exc_info=True)
 
     # -- /remove ------------------------------------------------------------------------------
 

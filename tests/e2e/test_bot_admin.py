@@ -10,8 +10,6 @@ import pytest
 from aiohttp import web
 from fake_discord import ActionKind, FakeDiscord, Upload
 
-from bot.cogs import admin
-
 from .bot_harness import (
     BUNDLED_QUESTION,
     PRAIRIE_QUESTION,
@@ -102,11 +100,9 @@ async def test_admin_role_from_settings_is_an_admin(
         assert reply.embeds[0]["title"] == "Feedback on answers"
 
 
-async def test_reindex_while_questions_are_asked(
-    fake_discord: FakeDiscord, tradetalk, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_reindex_while_questions_are_asked(fake_discord: FakeDiscord, tradetalk) -> None:
     fake = fake_discord
-    monkeypatch.setattr(admin, "PROGRESS_EDIT_SECONDS", 0.05)
+    tradetalk.get_cog("Admin").progress_interval = 0.05
     old_version = tradetalk.engine.index.version
     handle = await fake.send_interaction("reindex", user=fake.admin_id)
     await handle.wait_for(ActionKind.DEFER)
@@ -127,9 +123,13 @@ async def test_reindex_while_questions_are_asked(
         ActionKind.EDIT_ORIGINAL, predicate=lambda a: "finished" in a.content, timeout=30
     )
     assert "passages from 1 articles" in done.content
+    # Answered while the rebuild ran (not queued behind it), with progress shown meanwhile.
+    assert all(r.timestamp < done.timestamp for r in replies)
+    progress = [a for a in handle.actions if "passages embedded" in a.content]
+    assert progress and all(a.kind == ActionKind.EDIT_ORIGINAL for a in progress)
     assert tradetalk.engine.index.version != old_version
     # Questions after the swap are answered from the new index.
-    await fake.send_message(BUNDLED_QUESTION, mentions_bot=True)
+    await fake.send_message(BUNDLED_QUESTION, mentions_bot=True, author=fake.admin_id)
     assert "m-i-l-k" in (await fake.wait_for_message()).text
 
 

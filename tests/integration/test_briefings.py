@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from briefings.cli import issue_command, issues_command, register_commands
 from briefings.render import briefing_json
 from config.settings import Settings
 from corpus.library import BUNDLED_DIR
-from retrieval.encoder import SentenceTransformerEncoder
 from tradetalk.engine import Engine
 
 pytestmark = pytest.mark.model
@@ -50,15 +49,17 @@ FURNITURE = ["poll image", "Total Results", "What should Canada do at the NAFTA 
              "Advertisement", "Share this story", "Photo:", "Click here", "With files from"]
 
 
-@pytest.fixture(scope="session")
-def encoder() -> SentenceTransformerEncoder:
-    return SentenceTransformerEncoder()
-
-
-def make_engine(data_dir: Path, encoder, *, bundled: bool = True) -> Engine:
+def open_engine(data_dir: Path, encoder, *, bundled: bool = True,
+                articles: tuple[Path, ...] = ()) -> Engine:
+    """An engine over `data_dir`, its index built in one go from the bundled corpus (or none)
+    and copies of `articles`."""
     empty = data_dir / "no-bundled-articles"
     if not bundled:
         empty.mkdir(parents=True, exist_ok=True)
+    added = data_dir / "articles"
+    added.mkdir(parents=True, exist_ok=True)
+    for path in articles:
+        shutil.copy(path, added / path.name)
     settings = Settings(_env_file=None, data_dir=data_dir, bundled_dir=None if bundled else empty)
     engine = Engine(settings, encoder=encoder)
     engine.open()
@@ -66,26 +67,26 @@ def make_engine(data_dir: Path, encoder, *, bundled: bool = True) -> Engine:
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory, encoder) -> Engine:
+def seed(tmp_path_factory, real_encoder) -> Engine:
     """The bundled article only."""
-    return make_engine(tmp_path_factory.mktemp("seed") / "data", encoder)
+    return open_engine(tmp_path_factory.mktemp("seed") / "data", real_encoder)
 
 
 @pytest.fixture(scope="module")
-def wire(tmp_path_factory, encoder) -> IssueBriefings:
-    """The four briefing fixtures, added newest first (order of ingestion must not matter)."""
-    engine = make_engine(tmp_path_factory.mktemp("wire") / "data", encoder, bundled=False)
+def wire(tmp_path_factory, real_encoder) -> IssueBriefings:
+    """The four briefing fixtures, added one by one newest first (the order articles arrive in
+    must not be the order of the timeline)."""
+    engine = open_engine(tmp_path_factory.mktemp("wire") / "data", real_encoder, bundled=False)
     for path in (LAKEVIEW, WIRE, MERIDIAN, WIRE_COPY):
         engine.ingest_path(path)
     return briefings_for(engine)
 
 
 @pytest.fixture(scope="module")
-def multi(tmp_path_factory, encoder) -> IssueBriefings:
+def multi(tmp_path_factory, real_encoder) -> IssueBriefings:
     """The seven multi-article fixtures (two of them a wire story and its republished copy)."""
-    engine = make_engine(tmp_path_factory.mktemp("multi") / "data", encoder, bundled=False)
-    for path in sorted(ARTICLE_FIXTURES.iterdir(), reverse=True):
-        engine.ingest_path(path)
+    engine = open_engine(tmp_path_factory.mktemp("multi") / "data", real_encoder, bundled=False,
+                         articles=tuple(sorted(ARTICLE_FIXTURES.iterdir())))
     return briefings_for(engine)
 
 
@@ -286,7 +287,8 @@ def test_timeline_is_oldest_first_with_relative_dates_resolved(wire):
     assert dairy["Dairy Farmers of Canada reject"] == ("2018-08-14", "Tuesday")
     assert dairy["If Ottawa agrees to more dairy"] == ("2018-09-04", "published")
     autos = wire.briefing("autos")
-    assert [(e.date, e.dated_by) for e in autos.timeline][0] == ("2018-08-18", "Saturday")
+    first = autos.timeline[0]
+    assert (first.date, first.dated_by) == ("2018-08-18", "Saturday")
     culture = wire.briefing("culture")
     assert culture.timeline[0].date == "2018-09-03"  # Trudeau "on Monday"
 
@@ -373,8 +375,8 @@ def test_multi_article_fixtures(multi):
 
 
 @pytest.fixture
-def fresh(tmp_path, encoder) -> Iterator[Engine]:
-    yield make_engine(tmp_path / "data", encoder, bundled=False)
+def fresh(tmp_path, real_encoder) -> Engine:
+    return open_engine(tmp_path / "data", real_encoder, bundled=False)
 
 
 def test_whats_new_lists_issues_that_gained_developments(fresh):
