@@ -14,11 +14,11 @@ from briefings.briefing import (
     TimelineEntry,
 )
 from briefings.catalogue import Catalogue, CatalogueError, Issue, load_catalogue
-from briefings.issue_briefings import IssueBriefings, briefings_for
+from briefings.issue_briefings import IssueBriefings, WhatsNew, briefings_for
 from briefings.whatsnew import since_last_check
 
 __all__ = [
     "Briefing", "Catalogue", "CatalogueError", "CitedSentence", "Issue", "IssueBriefings",
-    "IssueStatus", "IssueUpdate", "Position", "TimelineEntry", "briefings_for",
+    "IssueStatus", "IssueUpdate", "Position", "TimelineEntry", "WhatsNew", "briefings_for",
     "load_catalogue", "since_last_check",
 ]

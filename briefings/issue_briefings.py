@@ -50,13 +50,20 @@ class _Scan:
     briefings: dict[str, Briefing] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WhatsNew:
+    updates: tuple[IssueUpdate, ...]  # issues with new developments, in catalogue order
+    articles: Mapping[str, str]  # article id -> content hash compared: the next `before`
+
+
 class IssueBriefings:
     """The briefings of one engine. Reads the catalogue again when its files change."""
 
     def __init__(self, engine: Engine, *, data_dir: Path | None = None) -> None:
         self.engine = engine
         self.data_dir = data_dir if data_dir is not None else engine.settings.data_dir
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while a scan or a briefing is computed
+        self._catalogue_lock = threading.Lock()
         self._catalogue: Catalogue | None = None
         self._catalogue_stamp: tuple | None = None
         self._scan: _Scan | None = None
@@ -65,12 +72,12 @@ class IssueBriefings:
 
     def catalogue(self) -> Catalogue:
         """The current catalogue (packaged + data dir override). Raises `CatalogueError`."""
-        paths = catalogue_paths(self.data_dir)
-        stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
-        if self._catalogue is None or stamp != self._catalogue_stamp:
-            self._catalogue = load_catalogue(self.data_dir)
-            self._catalogue_stamp = stamp
-        return self._catalogue
+        with self._catalogue_lock:
+            stamp = _stamp(catalogue_paths(self.data_dir))
+            if self._catalogue is None or stamp != self._catalogue_stamp:
+                self._catalogue = load_catalogue(self.data_dir)
+                self._catalogue_stamp = stamp
+            return self._catalogue
 
     def resolve(self, topic: str) -> Issue:
         """The issue `topic` names; raises `UnknownIssue` with suggestions."""
@@ -112,12 +119,10 @@ class IssueBriefings:
         """Article id -> content hash of the current index: the `before` of `whats_new`."""
         return {a.id: a.content_hash for a in self.engine.index.articles.values()}
 
-    def whats_new(
-        self, before: Mapping[str, str] | Mapping[str, ArticleInfo]
-    ) -> tuple[list[IssueUpdate], dict[str, str]]:
+    def whats_new(self, before: Mapping[str, str] | Mapping[str, ArticleInfo]) -> WhatsNew:
         """Issues that gained developments from articles added or changed since `before`
-        (article id -> content hash, or ``index.articles`` of an earlier build), and the
-        article hashes of the build compared (the next call's `before`)."""
+        (article id -> content hash, as `article_hashes` gives, or an earlier
+        ``index.articles``)."""
         hashes = {
             k: (v.content_hash if isinstance(v, ArticleInfo) else str(v)) for k, v in before.items()
         }
@@ -128,7 +133,7 @@ class IssueBriefings:
             fresh = new_developments(scan.sentences[issue.id], hashes)
             if fresh:
                 updates.append(IssueUpdate(issue, tuple(fresh)))
-        return updates, dict(scan.articles)
+        return WhatsNew(tuple(updates), dict(scan.articles))
 
     def _current(self) -> _Scan:
         """The scan for the engine's current index and catalogue (computing it if needed)."""
@@ -173,6 +178,18 @@ def briefings_for(engine: Engine) -> IssueBriefings:
         if found is None:
             found = _per_engine[engine] = IssueBriefings(engine)
         return found
+
+
+def _stamp(paths: tuple[Path, ...]) -> tuple:
+    """Changes when any of the catalogue files is edited, added or removed."""
+    stamp = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamp.append((str(path), info.st_mtime_ns, info.st_size))
+    return tuple(stamp)
 
 
 def encode_issues(encoder: Encoder, texts: list[str]) -> np.ndarray:

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from briefings.matching import IssueSentence, SentenceRef
 from corpus.dates import resolve_relative_dates
@@ -42,26 +42,37 @@ def _original_first(item: IssueSentence) -> tuple:
     return (a.date or "9999", a.duplicate_of is not None, a.id, item.sentence.order)
 
 
-def _same(a: SentenceRef, b: SentenceRef) -> bool:
-    if a.article.id == b.article.id:
-        return False
-    score = fuzz.ratio(normalize_for_search(a.text).lower(), normalize_for_search(b.text).lower())
-    linked = a.original_row == b.original_row
-    return score >= (LINKED_SIMILARITY if linked else UNLINKED_SIMILARITY)
-
-
 def group_copies(items: list[IssueSentence]) -> list[SentenceGroup]:
     """Fold sentences repeated by several outlets into one group, quoting the earliest
     (original) copy. Groups come out in the original's order: oldest article first."""
-    groups: list[tuple[IssueSentence, list[IssueSentence]]] = []
+    kept: list[IssueSentence] = []
+    copies: list[list[IssueSentence]] = []
+    texts: list[str] = []  # normalised text of each kept sentence
+    by_passage: dict[int, list[int]] = {}  # original passage row -> kept sentences from it
     for item in sorted(items, key=_original_first):
-        for kept, copies in groups:
-            if _same(kept.sentence, item.sentence):
-                copies.append(item)
-                break
+        ref = item.sentence
+        text = normalize_for_search(ref.text).lower()
+        group = next(
+            (
+                g for g in by_passage.get(ref.original_row, ())
+                if kept[g].sentence.article.id != ref.article.id
+                and fuzz.ratio(text, texts[g]) >= LINKED_SIMILARITY
+            ),
+            None,
+        )
+        if group is None and texts:
+            best = process.extractOne(text, texts, scorer=fuzz.ratio,
+                                      score_cutoff=UNLINKED_SIMILARITY)
+            if best and kept[best[2]].sentence.article.id != ref.article.id:
+                group = best[2]
+        if group is None:
+            by_passage.setdefault(ref.original_row, []).append(len(kept))
+            kept.append(item)
+            copies.append([])
+            texts.append(text)
         else:
-            groups.append((item, []))
-    return [SentenceGroup(kept, tuple(copies)) for kept, copies in groups]
+            copies[group].append(item)
+    return [SentenceGroup(k, tuple(c)) for k, c in zip(kept, copies, strict=True)]
 
 
 def resolved_dates(ref: SentenceRef) -> tuple[tuple[str, str], ...]:

@@ -54,6 +54,6 @@ def since_last_check(briefings: IssueBriefings) -> list[IssueUpdate]:
             before = {
                 a.id: a.content_hash for a in briefings.engine.index.articles.values() if a.bundled
             }
-        updates, now = briefings.whats_new(before)
-        seen.save(now)
-    return updates
+        found = briefings.whats_new(before)
+        seen.save(found.articles)
+    return list(found.updates)

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
+    @property
+    def audit_db(self) -> Path:
+        """Who added, removed or reindexed what, and when."""
+        return self.data_dir / "audit.sqlite"
+
 
 def describe_validation_error(exc: ValidationError) -> str:
     """One line naming the environment variable(s) at fault."""

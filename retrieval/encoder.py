@@ -1,8 +1,13 @@
-"""Text encoders: the real sentence-transformers model, loaded from local files only."""
+"""Text encoders: the real sentence-transformers model, loaded from local files only.
+
+Two backends run the same weights. ``torch`` is sentence-transformers itself. ``onnx`` runs a
+graph exported once from those weights (see `retrieval.onnx_export`) with ONNX Runtime and the
+model's own ``tokenizer.json``; it never imports torch, so a one-shot command starts faster."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -14,6 +19,7 @@ import numpy as np
 from tradetalk.errors import ModelError
 
 log = logging.getLogger(__name__)
+BACKENDS = ("torch", "onnx")
 
 
 class Encoder(Protocol):
@@ -47,16 +53,20 @@ def model_fingerprint(path: Path) -> str:
     return f"{path.name}@{digest.hexdigest()[:12]}"
 
 
+def _offline() -> None:
+    # Offline before the first import of transformers/huggingface_hub reads these.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
 class SentenceTransformerEncoder:
     """sentence-transformers on the CPU, never touching the network."""
 
     def __init__(self, path: Path | None = None, *, backend: str = "torch") -> None:
-        # Offline before the first import of transformers/huggingface_hub reads these.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        _offline()
         path = Path(path) if path else default_model_path()
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
             raise ModelError(f"no sentence-transformers model at {path}")
@@ -79,6 +89,11 @@ class SentenceTransformerEncoder:
         )
         self.dimension = int(get_dimension() or 0)
 
+    @property
+    def description(self) -> dict[str, str]:
+        """What the index manifest records about the encoder that built it."""
+        return {"backend": self.backend, "model_id": self.model_id}
+
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -92,14 +107,103 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-_LOADED: dict[tuple[str, str], SentenceTransformerEncoder] = {}
+class OnnxEncoder:
+    """An exported model (``model.onnx`` + ``tokenizer.json`` + ``export.json``) run by ONNX
+    Runtime on the CPU. The graph ends in the model's pooling and L2 normalisation, so its
+    output is the sentence embedding itself."""
+
+    backend = "onnx"
+
+    def __init__(self, export_dir: Path, *, threads: int | None = None) -> None:
+        _offline()
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelError(
+                "the onnx backend needs the onnxruntime package (pip install onnxruntime)"
+            ) from exc
+        try:
+            info = json.loads((export_dir / "export.json").read_text(encoding="utf-8"))
+            tokenizer = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.log_severity_level = 3
+            if threads:
+                options.intra_op_num_threads = threads
+            session = ort.InferenceSession(
+                str(export_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ModelError(f"cannot load the ONNX model in {export_dir}: {exc}") from exc
+        # sentence-transformers truncates at the model's max_seq_length and pads to the longest
+        # text of a batch, not at tokenizer.json's own fixed settings.
+        tokenizer.enable_truncation(int(info["max_seq_length"]))
+        tokenizer.enable_padding(pad_id=int(info["pad_id"]), pad_token=info["pad_token"])
+        self._tokenizer = tokenizer
+        self._session = session
+        self._inputs = [i.name for i in session.get_inputs()]
+        self.path = export_dir
+        self.model_id: str = info["model_id"]
+        self.dimension = int(info["dimension"])
+        self.export = info
+
+    @property
+    def description(self) -> dict[str, str]:
+        return {
+            "backend": self.backend,
+            "model_id": self.model_id,
+            "onnx_export": self.path.name,
+            "onnx_sha256": str(self.export["sha256"]),
+        }
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], np.int64),
+        }
+        return self._session.run(None, {name: feeds[name] for name in self._inputs})[0]
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) <= batch_size:
+            return np.ascontiguousarray(self._run(list(texts)), dtype=np.float32)
+        # Like sentence-transformers: batch texts of similar length, so little is padding.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dimension), np.float32)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._run([texts[i] for i in rows])
+        return out
+
+
+_LOADED: dict[tuple[str, str, str], Encoder] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def load_encoder(path: Path | None = None, *, backend: str = "torch") -> SentenceTransformerEncoder:
-    """One loaded model per (path, backend) per process: the CLI, the bot and tests share it."""
-    key = (str(Path(path) if path else default_model_path()), backend)
+def load_encoder(
+    path: Path | None = None, *, backend: str = "torch", cache_dir: Path | None = None
+) -> Encoder:
+    """One loaded model per (path, backend) per process: the CLI, the bot and tests share it.
+
+    ``backend="onnx"`` exports the model into `cache_dir` on first use (once; see
+    `retrieval.onnx_export`) and loads it from there afterwards."""
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown encoder backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    model_path = Path(path) if path else default_model_path()
+    if backend == "onnx" and cache_dir is None:
+        raise ModelError("the onnx backend needs a directory to keep the exported model in")
+    key = (str(model_path), backend, str(cache_dir) if backend == "onnx" else "")
     with _LOAD_LOCK:
         if key not in _LOADED:
-            _LOADED[key] = SentenceTransformerEncoder(Path(key[0]), backend=backend)
+            if backend == "onnx":
+                from retrieval.onnx_export import ensure_onnx_export
+
+                assert cache_dir is not None
+                _LOADED[key] = OnnxEncoder(ensure_onnx_export(model_path, cache_dir))
+            else:
+                _LOADED[key] = SentenceTransformerEncoder(model_path, backend=backend)
         return _LOADED[key]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +47,12 @@ class IndexData:
     sentence_vectors: np.ndarray  # (sentences, dimension) float32, L2-normalised
     sentence_ptr: np.ndarray  # (passages + 1,) int64: passage i owns rows ptr[i]:ptr[i+1]
     sources: dict[str, list[str]]  # article file name -> [file sha256, article id]
+    encoder: dict[str, str] = field(default_factory=dict)  # the encoder that embedded it
 
     @classmethod
-    def empty(cls, model_id: str, dimension: int, backend: str) -> IndexData:
+    def empty(
+        cls, model_id: str, dimension: int, backend: str, encoder: dict[str, str] | None = None
+    ) -> IndexData:
         return cls(
             model_id=model_id,
             dimension=dimension,
@@ -60,6 +63,7 @@ class IndexData:
             sentence_vectors=np.zeros((0, dimension), np.float32),
             sentence_ptr=np.zeros(1, np.int64),
             sources={},
+            encoder=dict(encoder or {}),
         )
 
     def without_articles(self, article_ids: set[str]) -> IndexData:
@@ -119,6 +123,7 @@ class IndexData:
             model_id=self.model_id,
             dimension=self.dimension,
             backend=self.backend,
+            encoder=self.encoder,
             passage_count=len(self.passages),
             sentence_count=int(self.sentence_ptr[-1]),
             corpus_fingerprint=corpus_fingerprint(hashes),
@@ -191,4 +196,5 @@ class PassageIndex:
             sentence_vectors=np.array(self.sentence_vectors, np.float32),
             sentence_ptr=np.array(self.sentence_ptr, np.int64),
             sources={k: list(v) for k, v in m.sources.items()},
+            encoder=dict(m.encoder),
         )

@@ -25,6 +25,7 @@ class Manifest:
     index_kind: str
     built_at: str
     backend: str = "torch"
+    encoder: dict[str, str] = field(default_factory=dict)  # the encoder's description (ONNX file)
     sources: dict[str, list[str]] = field(default_factory=dict)  # file -> [sha256, article id]
     format_version: int = FORMAT_VERSION
     files: dict[str, dict[str, object]] = field(default_factory=dict)  # name -> {size, sha256}

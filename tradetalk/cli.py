@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import sys
@@ -97,6 +98,19 @@ def progress_bar(label: str) -> Iterator[object]:
         yield update
 
 
+def audit(action: str, target: str, outcome: str, detail: str = "") -> None:
+    from tradetalk.audit import AuditLog
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        user = "unknown"
+    try:
+        AuditLog(settings().audit_db).record(f"cli:{user}", action, target, outcome, detail)
+    except OSError:
+        log.warning("could not write the audit log", exc_info=True)
+
+
 def engine():
     from tradetalk.engine import Engine
 
@@ -179,9 +193,11 @@ def ingest(
                     result = eng.ingest_path(path, progress=update)
             except ArticleError as exc:
                 failed += 1
+                audit("ingest", str(path), "failed", str(exc))
                 err.print(f"error: {exc}", markup=False)
                 continue
             a = result.article
+            audit("ingest", a.id, "ok" if result.status != "unchanged" else "unchanged", str(path))
             note = f" (near-duplicate of {result.duplicate_of.id})" if result.duplicate_of else ""
             out.print(
                 f"{result.status}: {a.id} — {a.title} ({a.passage_count} passages){note}",
@@ -217,6 +233,7 @@ def remove(article_id: Annotated[str, typer.Argument(help="An id from `tradetalk
     """Remove an added article."""
     with failures():
         info = engine().remove(article_id)
+        audit("remove", info.id, "ok", info.title)
         out.print(f"removed: {info.id} — {info.title}", markup=False)
 
 
@@ -230,6 +247,7 @@ def index(
         if rebuild:
             with progress_bar("Re-embedding all passages") as update:
                 eng.rebuild(progress=update)
+            audit("reindex", "all", "ok", f"{len(eng.index)} passages")
         m = eng.index.manifest
         out.print(
             f"index {eng.index.version}: {m.passage_count} passages from {len(m.articles)} "
@@ -265,3 +283,16 @@ def evaluate(
         for line in misses:
             out.print(line, markup=False)
         out.print(json.dumps(result), markup=False)
+
+
+@app.command("audit")
+def show_audit(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many entries.")] = 20,
+) -> None:
+    """Who added, removed or reindexed what, and when (newest first)."""
+    from tradetalk.audit import AuditLog
+
+    with failures():
+        for e in AuditLog(settings().audit_db).recent(limit):
+            detail = f" — {e.detail}" if e.detail else ""
+            out.print(f"{e.at} {e.actor} {e.action} {e.target}: {e.outcome}{detail}", markup=False)

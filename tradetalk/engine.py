@@ -85,7 +85,11 @@ class Engine:
     # -- set-up ---------------------------------------------------------------------------
 
     def _default_encoder(self) -> Encoder:
-        return load_encoder(self.settings.model_path, backend=self.settings.backend)
+        return load_encoder(
+            self.settings.model_path,
+            backend=self.settings.backend,
+            cache_dir=self.settings.data_dir / "models",  # where the ONNX export is kept
+        )
 
     @property
     def encoder(self) -> Encoder:
@@ -115,7 +119,10 @@ class Engine:
             manifest = read_manifest(current)
         except TradeTalkError:
             return True
-        return manifest.model_id != self.expected_model_id()
+        return (
+            manifest.model_id != self.expected_model_id()
+            or manifest.backend != self.settings.backend
+        )
 
     def open(self, progress: Progress | None = None) -> None:
         """Load the current index and bring it in line with the article files: embed new or
@@ -167,7 +174,12 @@ class Engine:
 
     def _full_build(self, scan: dict[str, SourceFile], progress: Progress | None) -> IndexData:
         encoder = self.encoder
-        empty = IndexData.empty(encoder.model_id, encoder.dimension, self.settings.backend)
+        empty = IndexData.empty(
+            encoder.model_id,
+            encoder.dimension,
+            self.settings.backend,
+            getattr(encoder, "description", None),
+        )
         return add_articles(empty, self._read_sources(list(scan.values())), encoder, progress)
 
     def _publish(self, data: IndexData) -> PassageIndex:

@@ -20,7 +20,7 @@ from briefings import IssueBriefings, briefings_for, since_last_check
 from briefings.briefing import Briefing, CitedSentence
 from briefings.catalogue import CatalogueError
 from briefings.cli import issue_command, issues_command, register_commands
-from briefings.render import briefing_json
+from briefings.render import briefing_json, updates_text
 from config.settings import Settings
 from corpus.library import BUNDLED_DIR
 from tradetalk.engine import Engine
@@ -387,15 +387,14 @@ def test_whats_new_lists_issues_that_gained_developments(fresh):
     before = briefings.article_hashes()
 
     fresh.ingest_path(WIRE_COPY)  # a republished copy adds nothing new
-    updates, _ = briefings.whats_new(before)
-    assert updates == []
+    assert briefings.whats_new(before).updates == ()
 
     added = fresh.ingest_path(LAKEVIEW).article
-    updates, now = briefings.whats_new(before)
-    assert {u.issue.id for u in updates} == {"culture", "dairy", "fast-track"}
-    assert all(u.article_ids == (added.id,) for u in updates)
-    assert added.id in now
-    assert briefings.whats_new(now)[0] == []
+    found = briefings.whats_new(before)
+    assert {u.issue.id for u in found.updates} == {"culture", "dairy", "fast-track"}
+    assert all(u.article_ids == (added.id,) for u in found.updates)
+    assert "culture: 1 new sentence" in updates_text(list(found.updates))
+    assert briefings.whats_new(found.articles).updates == ()
     dairy_after = briefings.briefing("dairy")
     assert dairy_after is not dairy_before
     assert dairy_after.standing[0].article_id == added.id

@@ -82,6 +82,9 @@ def test_article_management(cli, tmp_path: Path) -> None:
     assert article_id not in cli("articles").output
     rebuilt = cli("index", "--rebuild")
     assert rebuilt.exit_code == 0 and "passages from 1 articles" in rebuilt.output
+    trail = cli("audit").stdout.splitlines()
+    assert [line.split()[2] for line in trail] == ["reindex", "remove", "ingest", "ingest"]
+    assert f"remove {article_id}: ok" in trail[1] and "unchanged" in trail[2]
 
 
 def test_ingest_a_folder(cli) -> None:

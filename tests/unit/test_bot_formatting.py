@@ -1,0 +1,181 @@
+"""Answers and lists as Discord messages: always within Discord's limits, cut between words."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fake_discord import limits
+
+from bot import formatting
+from retrieval.records import ArticleInfo
+from tradetalk.answer import Answer, AnswerSentence, Citation
+from tradetalk.engine import IngestResult
+
+
+def accepted_by_discord(**message) -> None:
+    """The fake Discord's validator, which answers 50035 exactly where Discord would."""
+    if "embeds" in message:
+        message["embeds"] = [e.to_dict() for e in message["embeds"]]
+    limits.check_message(message)
+
+
+def unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text).replace("\u200b", "")
+
+
+def citation(number: int, *, title: str = "Talks resume", source: str = "Capital Wire",
+             quote: str = "The talks resumed on Tuesday.", url: str | None = None) -> Citation:
+    return Citation(
+        number=number, article_id=f"a{number}", passage_id=f"a{number}#p1", title=title,
+        source=source, date="2018-09-11", url=url or f"https://example.org/{number}",
+        quote=quote,
+    )
+
+
+def answer(sentences: list[tuple[str, int]], citations: list[Citation],
+           question: str = "What blocks the deal?") -> Answer:
+    return Answer(
+        question=question, abstained=False,
+        sentences=tuple(AnswerSentence(text=t, citation=n) for t, n in sentences),
+        citations=tuple(citations), hits=(), confidence=0.8,
+    )
+
+
+# -- trimming -----------------------------------------------------------------------------------
+
+
+def test_trim_keeps_text_that_fits() -> None:
+    assert formatting.trim("Short enough.", 20) == "Short enough."
+
+
+def test_trim_cuts_at_a_sentence_end() -> None:
+    text = "First sentence here. Second sentence is rather longer than the first one."
+    assert formatting.trim(text, 40) == "First sentence here. …"
+
+
+def test_trim_inside_one_long_sentence_cuts_between_words() -> None:
+    text = "word " * 1000
+    out = formatting.trim(text, 100)
+    assert len(out) <= 100 and out.endswith(" …")
+    assert all(w == "word" for w in out[:-2].split())
+
+
+def test_trim_a_single_giant_word_has_no_choice() -> None:
+    out = formatting.trim("x" * 5000, 50)
+    assert len(out) == 50 and out.endswith(" …")
+
+
+@pytest.mark.parametrize("limit", [3, 10, 57, 256, 1024])
+def test_fit_counts_the_escapes(limit: int) -> None:
+    text = "**bold** _it_ ``` @everyone <@123456789012345678> " * 100
+    out = formatting.fit(text, limit)
+    assert len(out) <= limit
+    assert "@everyone" not in out and "<@123456789012345678>" not in out
+
+
+# -- answers ------------------------------------------------------------------------------------
+
+
+def test_answer_embed_shows_sentences_citations_and_quotes() -> None:
+    shown = formatting.answer_embed(
+        answer([("Dairy is the sticking point.", 1)], [citation(1, quote="Dairy is the "
+                                                                 "sticking point. Autos too.")])
+    )
+    assert shown.title == "What blocks the deal?"
+    assert shown.description == "Dairy is the sticking point. [1]"
+    [field] = shown.fields
+    assert field.name == "[1] Talks resume"
+    assert field.value == (
+        "Capital Wire · 2018-09-11 · <https://example.org/1>\n> Dairy is the sticking point. "
+        "Autos too."
+    )
+    accepted_by_discord(embeds=[shown])
+
+
+def test_hostile_answer_stays_within_every_limit() -> None:
+    giant = "The negotiators met again " + "and again " * 500 + "before dawn."  # ~5,000 chars
+    markup = "```python\nprint('@everyone')``` **bold** <@123456789012345678> ||spoiler|| > quote"
+    cites = [
+        citation(n, title=f"{markup} headline {n} " * 20, source="Outlet " * 100,
+                 quote=f"{giant} {markup}", url="https://example.org/" + "p/" * 2000)
+        for n in range(1, 41)
+    ]
+    shown = formatting.answer_embed(
+        answer([(giant, 1), (giant + markup, 2), (markup, 3)], cites, question=giant)
+    )
+    accepted_by_discord(embeds=[shown], content="")
+    assert len(shown.fields) <= formatting.CITATIONS_SHOWN + 1
+    assert shown.fields[-1].value == "…and 30 more sources"
+    assert "@everyone" not in str(shown.to_dict()) and "<@123" not in str(shown.to_dict())
+    # Every sentence keeps its citation number, however long it was.
+    assert [m for m in re.findall(r"\[(\d+)\]", shown.description)] == ["1", "2", "3"]
+    assert "```" not in shown.description  # code fences show as text, they don't open a block
+
+
+def test_long_sentence_is_cut_between_words() -> None:
+    words = [f"w{n}" for n in range(3000)]
+    shown = formatting.answer_embed(answer([(" ".join(words), 1)], [citation(1)]))
+    body = shown.description.removesuffix(" [1]")
+    assert body.endswith(" …")
+    kept = unescape(body[: -len(" …")]).split()
+    assert kept == words[: len(kept)]
+
+
+def test_not_covered_text_fits_in_a_message() -> None:
+    titles = "; ".join(f"“Headline number {n} about trade”" for n in range(300))
+    abstained = Answer(question="q", abstained=True, sentences=(), citations=(), hits=(),
+                       confidence=0.1, coverage=f"They are 300 articles: {titles}.")
+    text = formatting.not_covered_text(abstained)
+    assert text.startswith("My articles don't cover that.")
+    accepted_by_discord(content=text)
+
+
+# -- lists --------------------------------------------------------------------------------------
+
+
+def article(n: int, **changes) -> ArticleInfo:
+    values = dict(
+        id=f"2018-09-{n % 28 + 1:02d}-story-{n}", title=f"Story number {n} about trade",
+        source="Capital Wire", date=f"2018-09-{n % 28 + 1:02d}", url=f"https://example.org/{n}",
+        content_hash="h", bundled=False, passage_count=5, duplicate_of=None,
+    )
+    return ArticleInfo(**(values | changes))
+
+
+def test_sources_embed_with_many_articles_fits() -> None:
+    articles = [article(n, title="@everyone " + "long title " * 30) for n in range(500)]
+    shown = formatting.sources_embed(articles)
+    accepted_by_discord(embeds=[shown])
+    assert shown.title == "Sources (500 articles)"
+    assert re.search(r"…and \d+ more$", shown.description)
+
+
+def test_about_embed_counts_originals_and_dates() -> None:
+    articles = [article(1), article(5), article(9, duplicate_of="x")]
+    shown = formatting.about_embed(articles, ["dairy", "autos"])
+    assert "**2 news articles** dated 2018-09-02 to 2018-09-06" in shown.description
+    assert "Issues covered: dairy, autos." in shown.description
+    accepted_by_discord(embeds=[shown])
+
+
+def test_removable_choices_are_added_articles_within_limits() -> None:
+    articles = [article(n, title="Trade " * 40) for n in range(40)]
+    articles.append(article(99, bundled=True, title="Bundled trade story"))
+    choices = formatting.removable_choices(articles, "trade")
+    assert len(choices) == 25 and all(len(c.name) <= 100 for c in choices)
+    assert all(c.value != articles[-1].id for c in choices)
+    assert [c.value for c in formatting.removable_choices(articles, "story-7")] == [
+        "2018-09-08-story-7"
+    ]
+
+
+def test_ingest_text_names_the_article_passages_and_issues() -> None:
+    added = IngestResult("added", article(3, title="Dairy deal reached"))
+    text = formatting.ingest_text(added, ["dairy"])
+    assert text.startswith("Added “Dairy deal reached” (Capital Wire · 2018-09-04, id")
+    assert "5 passages, answerable now" in text and "touches: dairy." in text
+    copy = IngestResult("added", article(4), duplicate_of=article(3))
+    assert "near-copy of “Story number 3 about trade”" in formatting.ingest_text(copy, [])
+    same = IngestResult("unchanged", article(3))
+    assert formatting.ingest_text(same, []).endswith("nothing changed.")
