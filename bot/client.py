@@ -52,6 +52,10 @@ class TradeTalkBot(commands.Bot):
         fetcher: ArticleFetcher,
         **options: Any,
     ) -> None:
+        # The bot has no voice features; without this, discord.py warns about missing voice
+        # libraries on every start, right above any one-line startup error.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,  # required by commands.Bot; no text commands
             help_command=None,

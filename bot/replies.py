@@ -24,6 +24,7 @@ NO_PINGS = discord.AllowedMentions.none()
 # Keys in ``interaction.extras`` (discord.py's per-interaction scratch space).
 _DEFERRED_EPHEMERAL = "tradetalk.deferred_ephemeral"
 _PLACEHOLDER_REPLACED = "tradetalk.placeholder_replaced"
+_GONE = "tradetalk.gone"
 
 
 async def defer(interaction: discord.Interaction, *, ephemeral: bool = False) -> bool:
@@ -34,6 +35,7 @@ async def defer(interaction: discord.Interaction, *, ephemeral: bool = False) ->
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
     except discord.NotFound:
         log.warning("interaction %s expired before it could be acknowledged", interaction.id)
+        interaction.extras[_GONE] = True
         return False
     interaction.extras[_DEFERRED_EPHEMERAL] = ephemeral
     return True
@@ -55,14 +57,14 @@ async def send(
     if view is not None:
         kwargs["view"] = view
     try:
-        if not interaction.response.is_done() and not interaction.is_expired():
+        if not interaction.is_expired() and not interaction.extras.get(_GONE):
+            if interaction.response.is_done():
+                return await _followup(interaction, content, ephemeral=ephemeral, **kwargs)
             callback = await interaction.response.send_message(
                 content, ephemeral=ephemeral, **kwargs
             )
             resource = callback.resource
             return resource if isinstance(resource, discord.Message) else None
-        if interaction.response.is_done() and not interaction.is_expired():
-            return await _followup(interaction, content, ephemeral=ephemeral, **kwargs)
     except discord.NotFound as exc:
         # 10062 Unknown interaction / 10015 Unknown webhook: Discord has forgotten it.
         log.warning("interaction %s is gone (%s); replying in the channel", interaction.id, exc)

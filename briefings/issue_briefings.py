@@ -47,6 +47,7 @@ class _Scan:
     matcher: IssueMatcher
     sentences: dict[str, list[IssueSentence]]
     articles: dict[str, str]  # article id -> content hash, of the build scanned
+    model_id: str
     briefings: dict[str, Briefing] = field(default_factory=dict)
 
 
@@ -141,9 +142,14 @@ class IssueBriefings:
         index = self.engine.index
         key = (index.version, catalogue.fingerprint)
         if self._scan is None or self._scan.key != key:
-            matcher = IssueMatcher(catalogue, self._issue_vectors(catalogue, index))
+            model_id = index.manifest.model_id
+            previous = self._scan
+            if previous and (previous.key[1], previous.model_id) == (key[1], model_id):
+                matcher = previous.matcher  # remembers the sentences it has classified
+            else:
+                matcher = IssueMatcher(catalogue, self._issue_vectors(catalogue, index))
             articles = {a.id: a.content_hash for a in index.articles.values()}
-            self._scan = _Scan(key, catalogue, matcher, matcher.scan(index), articles)
+            self._scan = _Scan(key, catalogue, matcher, matcher.scan(index), articles, model_id)
         return self._scan
 
     # -- issue vectors ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -70,24 +71,25 @@ class TermMatcher:
                 if tuple(stems[i : i + len(term_stems)]) == term_stems:
                     yield issue_id, term, i, i + len(term_stems)
 
-    def issues_in(self, text: str) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
-        for issue_id, term, _, _ in self.find(tokenize(text)):
-            found.setdefault(issue_id, set()).add(term)
-        return found
-
     def mentions(self, text: str) -> list[Mention]:
-        """Term occurrences with their character spans in `text`."""
+        """Term occurrences with their character spans in `text` (stemmed word by word, as
+        `tokenize` does for the whole text)."""
         stems: list[str] = []
         spans: list[tuple[int, int]] = []
         for word in re.finditer(r"\S+", text):
-            for stem in tokenize(word.group(0)):
+            for stem in _word_stems(word.group(0)):
                 stems.append(stem)
                 spans.append(word.span())
         return [
-            Mention(issue_id, spans[first][0], spans[end - 1][1])
-            for issue_id, _, first, end in self.find(stems)
+            Mention(issue_id, spans[first][0], spans[end - 1][1], term)
+            for issue_id, term, first, end in self.find(stems)
         ]
+
+
+@lru_cache(maxsize=200_000)
+def _word_stems(word: str) -> tuple[str, ...]:
+    # News vocabulary repeats: caching per word makes scanning a large index cheap.
+    return tuple(tokenize(word))
 
 
 def issue_text(issue: Issue) -> str:
@@ -104,6 +106,8 @@ class IssueMatcher:
         self.vectors = np.asarray(issue_vectors, np.float32)
         self.terms = TermMatcher(catalogue.issues)
         self.reader = StanceReader(catalogue.parties)
+        # (sentence text, article date) -> what `classify` found, from the latest scan.
+        self._verdicts: dict[tuple[str, str | None], tuple] = {}
 
     def similarities(self, index: PassageIndex) -> np.ndarray:
         """(sentences, issues) cosines between every sentence and every issue."""
@@ -115,29 +119,42 @@ class IssueMatcher:
         return out
 
     def scan(self, index: PassageIndex) -> dict[str, list[IssueSentence]]:
-        """Every issue's sentences, in index order."""
+        """Every issue's sentences, in index order. A sentence already classified in an earlier
+        scan by this matcher (same text, same article date) is not classified again, so the
+        scan after an ingest only reads the sentences of unchanged articles."""
         found: dict[str, list[IssueSentence]] = {issue_id: [] for issue_id in self.issue_ids}
         if not self.issue_ids:
             return found
         sims = self.similarities(index)
         ptr = index.sentence_ptr
+        earlier, self._verdicts = self._verdicts, {}
         for record in index.records.iter_passages():
             article = index.articles[record.article_id]
-            texts = record.sentence_texts()
-            for number, text in enumerate(texts):
-                row = int(ptr[record.row]) + number
+            for number, text in enumerate(record.sentence_texts()):
                 ref = SentenceRef(
                     text=text, article=article, passage_id=record.id, passage_row=record.row,
                     original_row=record.dup_of if record.dup_of >= 0 else record.row,
                     order=(record.paragraph, record.part, number),
                 )
-                for item in self.classify(ref, sims[row]):
-                    found[item.issue_id].append(item)
+                key = (text, article.date)
+                verdicts = earlier.get(key, self._verdicts.get(key))
+                if verdicts is None:
+                    row = int(ptr[record.row]) + number
+                    verdicts = tuple(
+                        (item.issue_id, item.relevance, item.terms, item.stances)
+                        for item in self.classify(ref, sims[row])
+                    )
+                self._verdicts[key] = verdicts
+                for issue_id, relevance, terms, stances in verdicts:
+                    found[issue_id].append(IssueSentence(ref, issue_id, relevance, terms, stances))
         return found
 
     def classify(self, ref: SentenceRef, sims: np.ndarray) -> list[IssueSentence]:
         """The issues one sentence is about (usually none)."""
-        named = self.terms.issues_in(ref.text)
+        mentions = self.terms.mentions(ref.text)
+        named: dict[str, set[str]] = {}
+        for mention in mentions:
+            named.setdefault(mention.issue_id, set()).add(mention.term)
         by_meaning = None
         if len(sims):
             order = np.argsort(-sims)
@@ -148,7 +165,6 @@ class IssueMatcher:
         if not named and by_meaning is None:
             return []
         stances = self.reader.stances(ref.text)
-        mentions = self.terms.mentions(ref.text) if named else []
         aside = aside_span(ref.text)
         if aside:
             central = {m.issue_id for m in mentions if not aside[0] <= m.start < aside[1]}

@@ -70,9 +70,12 @@ class Stance:
 
 @dataclass(frozen=True)
 class Mention:
+    """An issue term named in a sentence."""
+
     issue_id: str
     start: int
     end: int
+    term: str = ""
 
 
 class StanceReader:

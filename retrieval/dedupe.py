@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+import faiss
+import numpy as np
 from rapidfuzz import fuzz
 
 from corpus.normalize import normalize_for_search
-from retrieval.dense import DenseIndex, choose_kind
 from retrieval.index import IndexData
 
 VECTOR_SIMILARITY = 0.9
@@ -34,10 +35,14 @@ def link_duplicates(data: IndexData, first_new_row: int) -> IndexData:
     total = len(data.passages)
     if first_new_row >= total or total < 2:
         return data
-    index = DenseIndex.build(data.passage_vectors, choose_kind(total))
-    hits = index.search(data.passage_vectors[first_new_row:], NEIGHBOURS + 1)
+    # Exact neighbours of the new rows only, straight from the vectors: no index over the whole
+    # corpus is built (an ingest at a million passages compares a few dozen rows, not all).
+    every = np.ascontiguousarray(data.passage_vectors, dtype=np.float32)
+    nearest_scores, nearest_ids = faiss.knn(
+        every[first_new_row:], every, min(NEIGHBOURS + 1, total), metric=faiss.METRIC_INNER_PRODUCT
+    )
     passages = list(data.passages)
-    for offset, (ids, scores) in enumerate(zip(hits.ids, hits.scores, strict=True)):
+    for offset, (ids, scores) in enumerate(zip(nearest_ids, nearest_scores, strict=True)):
         record = passages[first_new_row + offset]
         for row, score in zip(ids, scores, strict=True):
             if row < 0 or score < VECTOR_SIMILARITY:

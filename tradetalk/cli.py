@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from briefings.cli import register_commands as register_briefing_commands
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
 from tradetalk.errors import ArticleError, QuestionError, TradeTalkError
@@ -121,6 +122,9 @@ def engine():
     else:
         built.open()
     return built
+
+
+register_briefing_commands(app, engine=engine, failures=failures, out=out)
 
 
 @app.command()

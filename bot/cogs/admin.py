@@ -114,8 +114,8 @@ class Admin(commands.Cog):
     async def reindex(self, interaction: discord.Interaction) -> None:
         if self._rebuild is not None:  # checked on the event loop, so two commands can't race
             done, total = self._rebuild.counts
-            progress = f" ({done:,}/{total:,} passages so far)" if total else ""
-            await replies.send(interaction, f"A reindex is already running{progress}; questions "
+            so_far = f" ({done:,}/{total:,} passages so far)" if total else ""
+            await replies.send(interaction, f"A reindex is already running{so_far}; questions "
                                "are still answered meanwhile.", ephemeral=True)
             return
         progress = self._rebuild = RebuildProgress()

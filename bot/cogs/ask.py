@@ -70,23 +70,25 @@ class Ask(commands.Cog):
         me = self.bot.user
         if message.author.bot or me is None or not self._may_answer_in(message.channel):
             return
-        # People often pick the bot's own role from the mention list instead of the bot.
-        own_role = message.guild.self_role if message.guild else None
-        mentioned = me in message.mentions or (own_role is not None
-                                               and own_role in message.role_mentions)
-        replied_to = await referenced_message(message) if message.reference else None
-        is_reply_to_me = replied_to is not None and replied_to.author.id == me.id
-        if not (mentioned or is_reply_to_me):
-            return
         try:
-            await self._answer_message(message, replied_to if is_reply_to_me else None,
-                                       own_role.id if own_role else None)
+            await self._on_message(message, me)
         except Exception as exc:
             text = replies.describe_failure(exc, where=f"a question from user {message.author.id}")
             try:
                 await message.reply(text, allowed_mentions=replies.NO_PINGS)
             except discord.HTTPException:
                 log.exception("could not tell user %s about a failure", message.author.id)
+
+    async def _on_message(self, message: discord.Message, me: discord.ClientUser) -> None:
+        # People often pick the bot's own role from the mention list instead of the bot.
+        own_role = message.guild.self_role if message.guild else None
+        mentioned = me in message.mentions or (
+            own_role is not None and own_role in message.role_mentions
+        )
+        replied_to = await referenced_message(message) if message.reference else None
+        my_answer = replied_to if replied_to is not None and replied_to.author.id == me.id else None
+        if mentioned or my_answer is not None:
+            await self._answer_message(message, my_answer, own_role.id if own_role else None)
 
     async def _answer_message(
         self, message: discord.Message, my_answer: discord.Message | None, role_id: int | None
@@ -127,7 +129,11 @@ class Ask(commands.Cog):
         thread_id: int | None,
     ) -> None:
         self.bot.conversations.remember(sent.id, context_of(answer.question, previous), thread_id)
-        await self.bot.feedback.record_answer(answer_record(answer, sent, asker))
+        try:
+            await self.bot.feedback.record_answer(answer_record(answer, sent, asker))
+        except Exception:
+            # The answer is out; failing to file it for feedback is ours to log, not theirs.
+            log.exception("could not record answer %s for feedback", sent.id)
 
     # -- /ask ---------------------------------------------------------------------------------
 
@@ -140,8 +146,8 @@ class Ask(commands.Cog):
         if wait is not None:
             await replies.send(interaction, formatting.cooldown_text(wait), ephemeral=True)
             return
-        if not await replies.defer(interaction):
-            return
+        # If Discord gave up on the interaction already, the answer still goes to the channel.
+        await replies.defer(interaction)
         answer = await answer_question(self.bot.engine, question, None)
         if answer.abstained:
             sent = await replies.send(interaction, formatting.not_covered_text(answer))

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 def summary_embed(summary: FeedbackSummary) -> discord.Embed:
     embed = discord.Embed(title="Feedback on answers", colour=formatting.ANSWER_COLOUR)
+    answers = f"{summary.answers:,} answer{'s' if summary.answers != 1 else ''}"
     embed.description = (
-        f"{summary.answers:,} answers recorded, {summary.voted:,} of them rated: "
+        f"{answers} recorded, {summary.voted:,} of them rated: "
         f"👍 {summary.up:,} · 👎 {summary.down:,}"
     )
     for item in summary.worst:

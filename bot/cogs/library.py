@@ -22,15 +22,13 @@ class Library(commands.Cog):
 
     @app_commands.command(name="sources", description="List the articles answers come from")
     async def sources(self, interaction: discord.Interaction) -> None:
-        if not await replies.defer(interaction):
-            return
+        await replies.defer(interaction)  # if too late, the reply goes to the channel
         articles = await asyncio.to_thread(self.bot.engine.articles)
         await replies.send(interaction, embed=formatting.sources_embed(articles))
 
     @app_commands.command(name="about", description="What TradeTalk covers and how to ask it")
     async def about(self, interaction: discord.Interaction) -> None:
-        if not await replies.defer(interaction):
-            return
+        await replies.defer(interaction)  # if too late, the reply goes to the channel
         articles = await asyncio.to_thread(self.bot.engine.articles)
         issues = await asyncio.to_thread(covered_issues)
         await replies.send(interaction, embed=formatting.about_embed(articles, issues))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -62,6 +63,48 @@ def citation_fields(reply: BotAction) -> list[dict]:
     return [f for e in reply.embeds for f in e.get("fields") or [] if f["name"].startswith("[")]
 
 
+async def recorded_answer(bot: TradeTalkBot, message_id: int | None, timeout: float = 3.0):
+    """The feedback record of an answer; the bot files it just after posting the answer."""
+    assert message_id is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (record := await bot.feedback.answer(message_id)) is None:
+        assert loop.time() < deadline, f"answer {message_id} was never recorded"
+        await asyncio.sleep(0.02)
+    return record
+
+
 def assert_no_pings(reply: BotAction) -> None:
     assert reply.allowed_mentions is not None and reply.allowed_mentions.get("parse") == []
     assert not reply.pinged_user_ids and not reply.pinged_everyone
+
+
+class LoopWatch:
+    """The longest time the event loop went without running a task: a blocked loop would also
+    starve the gateway heartbeat."""
+
+    def __init__(self, tick: float = 0.01) -> None:
+        self.tick = tick
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    async def stop(self) -> float:
+        """Stop watching; the longest stall seen, in seconds."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return self.longest
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.tick)
+            now = loop.time()
+            self.longest = max(self.longest, now - last - self.tick)
+            last = now

@@ -15,6 +15,7 @@ from .bot_harness import (
     assert_no_pings,
     citation_fields,
     markdown_article,
+    recorded_answer,
 )
 
 
@@ -56,6 +57,10 @@ async def test_ask_defers_then_follows_up_with_citations(
     assert_no_pings(reply)
     assert "m-i-l-k" in reply.embeds[0]["description"]
     assert citation_fields(reply)[0]["name"].startswith("[1] Trump says NAFTA deal")
+    record = await recorded_answer(tradetalk, reply.message_id)
+    assert record.question == BUNDLED_QUESTION and record.passages and not record.abstained
+    click = await fake_discord.send_component(reply.message_id, "tradetalk:vote:down")
+    assert "👎 is recorded" in (await click.reply()).content
 
 
 async def test_unanswerable_question_gets_a_plain_not_covered_reply(
@@ -224,3 +229,32 @@ async def test_unexpected_failure_is_private_with_an_error_id(
     await fake.send_message(BUNDLED_QUESTION, mentions_bot=True)
     public = await fake.wait_for_message()
     assert re.fullmatch(r"Something went wrong \(error [0-9a-f]{8}\)\.", public.content)
+
+
+async def test_bare_mention_gets_help(fake_discord: FakeDiscord, tradetalk) -> None:
+    await fake_discord.send_message("", mentions_bot=True)
+    reply = await fake_discord.wait_for_message()
+    assert "Ask me about the trade talks" in reply.content and "/about" in reply.content
+
+
+async def test_answers_only_in_configured_channels(fake_discord: FakeDiscord, start_bot) -> None:
+    fake = fake_discord
+    news = fake.channels["trade-news"]
+    async with start_bot(channel_ids=[news]):
+        await fake.send_message(BUNDLED_QUESTION, mentions_bot=True)  # in #general
+        await fake.send_message(BUNDLED_QUESTION, mentions_bot=True, channel_id=news)
+        reply = await fake.wait_for_message()
+        assert reply.channel_id == news and "m-i-l-k" in reply.text
+        assert not fake.actions.matching(lambda a: a.channel_id == fake.channel_id)
+
+
+async def test_late_interaction_is_still_answered_in_the_channel(
+    fake_discord: FakeDiscord, tradetalk
+) -> None:
+    fake = fake_discord
+    # Discord created it 4 s ago (the bot was unreachable): too late to acknowledge.
+    await fake.send_interaction("ask", {"question": BUNDLED_QUESTION}, age=4.0)
+    assert (await fake.wait_for_rejection(code=limits.UNKNOWN_INTERACTION)).status == 404
+    posted = await fake.wait_for_message()
+    assert "m-i-l-k" in posted.text and posted.interaction_id is None
+    assert_no_pings(posted)

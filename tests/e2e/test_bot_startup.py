@@ -60,10 +60,8 @@ def restore_logging() -> Iterator[None]:
 
 def _one_error_line(captured: str) -> str:
     lines = [line for line in captured.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
-    assert len(errors) == 1, captured
-    assert "Traceback" not in captured
-    return errors[0]
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured
+    return lines[0]
 
 
 def test_missing_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -393,7 +393,9 @@ def test_whats_new_lists_issues_that_gained_developments(fresh):
     found = briefings.whats_new(before)
     assert {u.issue.id for u in found.updates} == {"culture", "dairy", "fast-track"}
     assert all(u.article_ids == (added.id,) for u in found.updates)
-    assert "culture: 1 new sentence" in updates_text(list(found.updates))
+    assert "culture: 2 new sentences (Cultural industries exemption)" in updates_text(
+        list(found.updates)
+    )
     assert briefings.whats_new(found.articles).updates == ()
     dairy_after = briefings.briefing("dairy")
     assert dairy_after is not dairy_before

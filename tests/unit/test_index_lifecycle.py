@@ -13,7 +13,7 @@ from conftest import ARTICLES, HashingEncoder
 
 import retrieval.index as index_module
 from retrieval.manifest import FORMAT_VERSION, MANIFEST_NAME
-from tradetalk.errors import ArticleNotFound, ReadOnlyArticle
+from tradetalk.errors import ArticleNotFound, ReadOnlyArticle, StorageError
 
 WIRE = ARTICLES / "2018-09-26-continental-press-trump-rebuffs-trudeau.md"
 WIRE_COPY = ARTICLES / "2018-09-26-lakeshore-daily-trump-snubs-trudeau.md"
@@ -97,7 +97,7 @@ def test_a_crash_mid_build_leaves_the_previous_index_serving(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_module, "write_records", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="No space left"):
         engine.ingest_path(OTHER)
     assert engine.index.directory == before
     assert [a.id for a in engine.articles()] == [
