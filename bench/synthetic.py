@@ -55,9 +55,9 @@ def unit_vectors(
 class TextGenerator:
     """Sentences of 8-28 words: Zipf-distributed filler with trade-talk words mixed in."""
 
-    def __init__(self, seed: int, vocabulary: int = 30_000) -> None:
+    def __init__(self, seed: int, vocabulary: int = 20_000) -> None:
         self.rng = np.random.default_rng(seed)
-        syllables = ["ka", "lo", "mer", "tin", "sa", "ve", "ro", "du", "pa", "nel", "ar", "ost"]
+        syllables = "ka lo mer tin sa ve ro du pa nel ar ost bi fen gu ith".split()
         words = set()
         while len(words) < vocabulary:
             parts = self.rng.integers(0, len(syllables), self.rng.integers(2, 5))

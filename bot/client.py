@@ -15,6 +15,7 @@ from bot.cooldown import QuestionCooldown
 from bot.feedback_store import FeedbackStore
 from config.settings import Settings
 from corpus.fetch import ArticleFetcher
+from tradetalk.audit import AuditLog
 from tradetalk.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class TradeTalkBot(commands.Bot):
         self.engine = engine
         self.feedback = feedback
         self.fetcher = fetcher
+        self.audit = AuditLog(settings.audit_db)
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.conversations = ConversationMemory()
 

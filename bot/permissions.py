@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection
 from typing import TypeVar
@@ -26,6 +27,11 @@ def is_admin(user: discord.abc.User, admin_role_ids: Collection[int]) -> bool:
     return any(role.id in admin_role_ids for role in user.roles)
 
 
+def actor_of(user: discord.abc.User) -> str:
+    """How a Discord user appears in the audit log: stable id first, name for reading."""
+    return f"discord:{user.id} ({user.name})"
+
+
 def admin_only() -> Callable[[T], T]:
     """App-command check run on our side too: ``default_permissions`` only hides the command in
     Discord's client, and server owners can change who sees it."""
@@ -36,6 +42,11 @@ def admin_only() -> Callable[[T], T]:
             return True
         command = interaction.command.qualified_name if interaction.command else "?"
         log.warning("refused /%s for user %s: not an admin", command, interaction.user.id)
+        audit = getattr(interaction.client, "audit", None)
+        if audit is not None:
+            await asyncio.to_thread(
+                audit.record, actor_of(interaction.user), command, "-", "refused", "not an admin"
+            )
         raise NotAdmin("Only server admins (Manage Server) can use this command.")
 
     return app_commands.check(predicate)

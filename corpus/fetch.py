@@ -29,8 +29,13 @@ AddressPolicy = Callable[[IPAddress], bool]
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Content type -> the file suffix that tells the article parser how to read the body.
-CONTENT_TYPES = {"text/html": ".html", "application/xhtml+xml": ".html", "text/plain": ".txt",
-                 "text/markdown": ".md", "text/x-markdown": ".md"}
+CONTENT_TYPES = {
+    "text/html": ".html",
+    "application/xhtml+xml": ".html",
+    "text/plain": ".txt",
+    "text/markdown": ".md",
+    "text/x-markdown": ".md",
+}
 USER_AGENT = "TradeTalk/0.1 (article fetcher for a trade-news Q&A bot)"
 _CHUNK = 64 * 1024
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -64,8 +69,12 @@ def is_public_address(ip: IPAddress) -> bool:
         if wrapped is not None:
             return is_public_address(wrapped)
     return ip.is_global and not (
-        ip.is_multicast or ip.is_private or ip.is_loopback or ip.is_link_local
-        or ip.is_reserved or ip.is_unspecified
+        ip.is_multicast
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_unspecified
     )
 
 
@@ -121,7 +130,9 @@ class ArticleFetcher:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.close()
@@ -209,12 +220,15 @@ class ArticleFetcher:
             raise FetchError(f"{_short(url)}: the server answered HTTP {response.status}")
         mime = response.content_type.lower()
         if mime not in CONTENT_TYPES:
-            raise FetchError(f"{_short(url)}: {mime or 'no content type'} is not an article page "
-                             "(expected HTML, plain text or Markdown)")
+            raise FetchError(
+                f"{_short(url)}: {mime or 'no content type'} is not an article page "
+                "(expected HTML, plain text or Markdown)"
+            )
         declared = response.content_length
         if declared is not None and declared > self.max_bytes:
-            raise FetchError(f"{_short(url)}: {declared:,} bytes is over the "
-                             f"{self.max_bytes:,}-byte limit")
+            raise FetchError(
+                f"{_short(url)}: {declared:,} bytes is over the {self.max_bytes:,}-byte limit"
+            )
         body = bytearray()
         # Content-Length can lie or be absent (chunked), so count what actually arrives.
         async for chunk in response.content.iter_chunked(_CHUNK):

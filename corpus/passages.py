@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sentencex import segment
@@ -49,6 +50,23 @@ def sentence_spans(paragraph: str) -> list[tuple[int, int]]:
     return spans or [(0, len(paragraph))]
 
 
+def _split_long_sentences(
+    spans: list[tuple[int, int]], paragraph: str, max_words: int
+) -> list[tuple[int, int]]:
+    """A "sentence" longer than a passage (a list, a run-on, a missing full stop) is cut at
+    word boundaries, so no passage is ever longer than `max_words`."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        words = list(re.finditer(r"\S+", paragraph[start:end]))
+        if len(words) <= max_words:
+            out.append((start, end))
+            continue
+        for first in range(0, len(words), max_words):
+            chunk = words[first : first + max_words]
+            out.append((start + chunk[0].start(), start + chunk[-1].end()))
+    return out
+
+
 def _group_sentences(
     spans: list[tuple[int, int]], paragraph: str, max_words: int
 ) -> list[list[tuple[int, int]]]:
@@ -75,7 +93,7 @@ def split_passages(article: Article, max_words: int = MAX_PASSAGE_WORDS) -> list
     passages: list[Passage] = []
     offset = 0
     for number, paragraph in enumerate(article.paragraphs, start=1):
-        spans = sentence_spans(paragraph)
+        spans = _split_long_sentences(sentence_spans(paragraph), paragraph, max_words)
         for part, group in enumerate(_group_sentences(spans, paragraph, max_words)):
             start, end = group[0][0], group[-1][1]
             passages.append(

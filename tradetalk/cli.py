@@ -300,3 +300,13 @@ def show_audit(
         for e in AuditLog(settings().audit_db).recent(limit):
             detail = f" — {e.detail}" if e.detail else ""
             out.print(f"{e.at} {e.actor} {e.action} {e.target}: {e.outcome}{detail}", markup=False)
+
+
+@app.command()
+def run() -> None:
+    """Start the Discord bot (settings from the environment / .env)."""
+    with failures():
+        from bot.cli_run import run_bot
+
+        code = run_bot(settings())
+    raise typer.Exit(code)

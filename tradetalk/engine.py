@@ -185,6 +185,13 @@ class Engine:
     def _publish(self, data: IndexData) -> PassageIndex:
         return PassageIndex(self.storage.publish(data), verify=False)
 
+    def close(self) -> None:
+        """Release the open index files (SQLite connections)."""
+        for index in [*self._retired, self._index]:
+            if index is not None:
+                index.close()
+        self._retired, self._index = [], None
+
     def _swap(self, index: PassageIndex) -> None:
         # Searches in flight keep using the old build; close it one swap later.
         for old in self._retired:
@@ -247,16 +254,35 @@ class Engine:
         return self.ingest_article(article, progress)
 
     def ingest_bytes(
-        self, data: bytes, name: str, defaults: dict[str, object] | None = None
+        self,
+        data: bytes,
+        name: str,
+        defaults: dict[str, object] | None = None,
+        *,
+        wait: bool = True,
     ) -> IngestResult:
         article = parse_article(
             data, name, max_bytes=self.settings.max_article_bytes, defaults=defaults
         )
-        return self.ingest_article(article)
+        return self.ingest_article(article, wait=wait)
 
-    def ingest_article(self, article: Article, progress: Progress | None = None) -> IngestResult:
+    @contextlib.contextmanager
+    def _writing(self, wait: bool) -> Iterator[None]:
+        """The write lock, in this process and across processes. With ``wait=False`` a busy
+        index raises `IndexBusy` at once instead of queueing behind a rebuild."""
+        if not self._write_lock.acquire(blocking=wait):
+            raise IndexBusy("a reindex or ingest is running; try again when it finishes")
+        try:
+            with self.storage.lock():
+                yield
+        finally:
+            self._write_lock.release()
+
+    def ingest_article(
+        self, article: Article, progress: Progress | None = None, *, wait: bool = True
+    ) -> IngestResult:
         """Store an article and index it (embedding only its passages). Idempotent."""
-        with self._write_lock, self.storage.lock():
+        with self._writing(wait):
             index = self.index
             existing = index.articles.get(article.id)
             if existing and existing.content_hash == article.content_hash:
@@ -292,8 +318,8 @@ class Engine:
     def _duplicate_of(self, info: ArticleInfo) -> ArticleInfo | None:
         return self.index.articles.get(info.duplicate_of) if info.duplicate_of else None
 
-    def remove(self, article_id: str) -> ArticleInfo:
-        with self._write_lock, self.storage.lock():
+    def remove(self, article_id: str, *, wait: bool = True) -> ArticleInfo:
+        with self._writing(wait):
             index = self.index
             info = index.articles.get(article_id)
             if info is None:

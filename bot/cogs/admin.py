@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -20,10 +21,10 @@ from discord.ext import commands
 
 from bot import formatting, replies
 from bot.issues import touched_issues
-from bot.permissions import admin_only, is_admin
+from bot.permissions import actor_of, admin_only, is_admin
 from corpus.articles import SUFFIXES
 from tradetalk.engine import IngestResult
-from tradetalk.errors import ArticleError, IndexBusy
+from tradetalk.errors import ArticleError
 
 if TYPE_CHECKING:
     from bot.client import TradeTalkBot
@@ -45,10 +46,23 @@ class RebuildProgress:
         self.counts = (done, total)
 
 
-def _refuse_while_rebuilding(bot: TradeTalkBot) -> None:
-    # Changes wait for the rebuild's lock; better to say so than to hang for minutes.
-    if bot.engine.rebuilding:
-        raise IndexBusy("a reindex is running; try again when it has finished")
+@contextlib.asynccontextmanager
+async def audited(bot: TradeTalkBot, interaction: discord.Interaction, action: str, target: str):
+    """Record the admin action in the audit log: "ok", or "failed" with the reason."""
+    outcome = {"value": "ok", "target": target, "detail": ""}
+    try:
+        yield outcome
+    except Exception as exc:
+        outcome["value"], outcome["detail"] = "failed", str(exc).splitlines()[0][:300]
+        raise
+    finally:
+        try:
+            await asyncio.to_thread(
+                bot.audit.record, actor_of(interaction.user), action, outcome["target"],
+                outcome["value"], outcome["detail"],
+            )
+        except OSError:
+            log.warning("could not write the audit log", exc_info=True)
 
 
 class Admin(commands.Cog):
@@ -79,16 +93,21 @@ class Admin(commands.Cog):
             return
         if not await replies.defer(interaction, ephemeral=True):
             return
-        _refuse_while_rebuilding(self.bot)
-        if file is not None:
-            data, name, defaults = await self._download_attachment(file), file.filename, None
-        else:
-            assert url is not None
-            page = await self.bot.fetcher.fetch(url)
-            data, name, defaults = page.data, page.filename, page.defaults
-        result: IngestResult = await asyncio.to_thread(
-            self.bot.engine.ingest_bytes, data, name, defaults
-        )
+        source = file.filename if file is not None else str(url)
+        async with audited(self.bot, interaction, "ingest", source) as outcome:
+            if file is not None:
+                data, name, defaults = await self._download_attachment(file), file.filename, None
+            else:
+                assert url is not None
+                page = await self.bot.fetcher.fetch(url)
+                data, name, defaults = page.data, page.filename, page.defaults
+            # wait=False: during a rebuild, say so at once rather than hang for minutes.
+            result: IngestResult = await asyncio.to_thread(
+                functools.partial(self.bot.engine.ingest_bytes, data, name, defaults, wait=False)
+            )
+            outcome.update(target=result.article.id, detail=source)
+            if result.status == "unchanged":
+                outcome["value"] = "unchanged"
         issues = await asyncio.to_thread(touched_issues, result.article)
         log.info("user %s ingested %s (%s)", interaction.user.id, result.article.id, result.status)
         await replies.send(interaction, formatting.ingest_text(result, issues), ephemeral=True)
@@ -124,7 +143,11 @@ class Admin(commands.Cog):
                 return
             await replies.send(interaction, formatting.progress_text(0, 0), ephemeral=True)
             log.info("user %s started a reindex", interaction.user.id)
-            await replies.edit(interaction, await self._run_rebuild(interaction, progress))
+            async with audited(self.bot, interaction, "reindex", "all") as outcome:
+                final = await self._run_rebuild(interaction, progress)
+                if final.startswith("Reindex failed"):
+                    outcome.update(value="failed", detail=final)
+            await replies.edit(interaction, final)
         finally:
             self._rebuild = None
 
@@ -173,8 +196,10 @@ class Admin(commands.Cog):
     async def remove(self, interaction: discord.Interaction, article_id: str) -> None:
         if not await replies.defer(interaction, ephemeral=True):
             return
-        _refuse_while_rebuilding(self.bot)
-        info = await asyncio.to_thread(self.bot.engine.remove, article_id.strip())
+        async with audited(self.bot, interaction, "remove", article_id.strip()):
+            info = await asyncio.to_thread(
+                functools.partial(self.bot.engine.remove, article_id.strip(), wait=False)
+            )
         log.info("user %s removed article %s", interaction.user.id, info.id)
         await replies.send(interaction, formatting.removed_text(info), ephemeral=True)
 

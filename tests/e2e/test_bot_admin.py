@@ -58,6 +58,10 @@ async def test_admin_ingests_an_attachment_then_it_answers(
         "ingest", user=fake.admin_id, attachments={"file": article_upload()}
     )
     assert "nothing changed" in (await again.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content
+    trail = tradetalk.audit.recent()
+    assert [(e.action, e.outcome) for e in trail[:2]] == [("ingest", "unchanged"), ("ingest", "ok")]
+    assert trail[1].actor.startswith(f"discord:{fake.admin_id} ")
+    assert trail[1].target.startswith("2018-10-02-beyond-milk")
 
 
 async def test_bad_attachment_is_refused_with_the_reason(
@@ -89,6 +93,9 @@ async def test_non_admin_is_refused_and_nothing_changes(
     assert engine.index.version == version and engine.articles() == articles
     refusals = [r for r in caplog.records if "not an admin" in r.getMessage()]
     assert len(refusals) == 2 and all(str(fake.member_id) in r.getMessage() for r in refusals)
+    trail = tradetalk.audit.recent()
+    assert [(e.action, e.outcome) for e in trail] == [("ingest", "refused"), ("reindex", "refused")]
+    assert all(e.actor.startswith(f"discord:{fake.member_id} ") for e in trail)
 
 
 async def test_admin_role_from_settings_is_an_admin(

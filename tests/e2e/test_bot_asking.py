@@ -133,9 +133,10 @@ async def test_oversized_answer_stays_within_discord_limits(
     fake_discord: FakeDiscord, start_bot, tmp_path
 ) -> None:
     fake = fake_discord
-    filler = " ".join(f"clause{n} of the zebra quota annex covers ```code``` and **bold**"
+    filler = " ".join(f"clause{n} of the annex covers ```code``` and **bold**"
                       for n in range(400))
-    # One 26,000-character sentence, a 580-character title, a 420-character outlet name.
+    # One 22,000-character sentence (the engine cuts it into passage-sized pieces, each still
+    # far over an embed field), a 580-character title, a 420-character outlet name.
     body = f"Negotiators agreed the zebra quota would rise to 9,000 head, and {filler}."
     data = markdown_article(
         "Zebra quota " + "very long headline " * 30, "Outlet " * 60, body,

@@ -65,3 +65,12 @@ def test_weekdays_resolve_to_the_most_recent_day_on_or_before_publication() -> N
         annotate_dates("on Sunday", dt.date(2018, 10, 1), spelled=True)
         == "on Sunday (September 30, 2018)"
     )
+
+
+def test_a_run_on_sentence_longer_than_a_passage_is_cut_between_words() -> None:
+    run_on = " ".join(f"word{i}" for i in range(700)) + "."
+    a = article(run_on)
+    passages = split_passages(a)
+    assert len(passages) == -(-700 // MAX_PASSAGE_WORDS)
+    assert all(len(p.text.split()) <= MAX_PASSAGE_WORDS for p in passages)
+    assert " ".join(p.text for p in passages) == run_on
