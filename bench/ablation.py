@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 import retrieval.build as build_module  # noqa: E402
 import retrieval.index as index_module  # noqa: E402
 import retrieval.search as search_module  # noqa: E402
+import retrieval.text as text_module  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from corpus.normalize import normalize_for_search  # noqa: E402
 from retrieval.encoder import load_encoder  # noqa: E402
@@ -85,11 +86,10 @@ def main() -> None:
         ("passage + sentence (no BM25)", ScoringWeights(0.4, 0.6, 0.0), []),
         ("no relative dates spelled out", base,
          [(build_module, "search_text", lambda text, date: normalize_for_search(text)),
-          (index_module, "search_text", lambda text, date: normalize_for_search(text))]),
+          (text_module, "search_text", lambda text, date: normalize_for_search(text))]),
         ("no article title in BM25", base,
-         [(index_module.IndexData, "lexical_tokens",
-           lambda self, r: tokenize(index_module.search_text(
-               r.text, self.articles[r.article_id].date)))]),
+         [(index_module, "passage_terms",
+           lambda text, date, title: tokenize(text_module.search_text(text, date)))]),
         ("TradeTalk (all of the above)", base, []),
     ]
     print(

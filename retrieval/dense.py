@@ -1,11 +1,15 @@
-"""Dense vector search with FAISS: exact inner product for small corpora, an inverted-file
-index (IVF) above a size threshold.
+"""Dense vector search with FAISS, in three tiers by corpus size (measured by ``python -m
+bench``; the figures are in docs/PERFORMANCE.md):
 
-Why IVF rather than HNSW (measured by ``python -m bench``, see docs/PERFORMANCE.md): at a
-million passages an IVF index builds in about a minute where HNSW takes tens of minutes on two
-cores, FAISS memory-maps its inverted lists at load (HNSW is always read whole into memory),
-and both reach recall@10 ≥ 0.95 against exact search with these parameters. Builds made with
-HNSW by earlier versions still load."""
+- ``flat``: exact inner product. Below `HNSW_THRESHOLD` passages, scanning every vector costs
+  about a millisecond or less, and nothing is approximate.
+- ``hnsw``: a graph index. Recall@10 ≥ 0.95 against exact search at any size we tried, but its
+  build time grows fast (about a minute at 100k passages on two cores, tens of minutes at a
+  million) and FAISS always reads it whole into memory.
+- ``ivf``: an inverted-file index, from `IVF_THRESHOLD` passages. It builds in a few minutes at
+  a million passages and FAISS memory-maps its lists at load. Its recall needs enough vectors per
+  list, which is why it only takes over from HNSW at a couple of hundred thousand passages.
+"""
 
 from __future__ import annotations
 
@@ -18,22 +22,21 @@ import numpy as np
 
 from tradetalk.errors import IndexCorrupt
 
-# Passages from which the approximate index is used. Below it, exact search of every vector
-# costs no more than an IVF probe (see the "exact vs IVF" rows in docs/PERFORMANCE.md).
-APPROXIMATE_THRESHOLD = 20_000
-IVF_LISTS_PER_SQRT = 4  # nlist = 4·√n: FAISS's usual starting point
-IVF_TRAIN_PER_LIST = 40  # training sample per list (FAISS warns below 39); k-means is the
-IVF_TRAIN_ITERATIONS = 10  # bulk of a build: at 1M, 40 per list and 10 rounds keep it ~1 min
-# Lists scanned per query: at least IVF_NPROBE, and enough lists to cover IVF_MIN_SCANNED
-# vectors (small corpora have few vectors per list). Recall@10 ≥ 0.95 from the threshold to 1M.
-IVF_NPROBE = 16
-IVF_MIN_SCANNED = 2000
-TRAIN_SEED = 1234  # builds of the same vectors give the same index
+HNSW_THRESHOLD = 20_000
+IVF_THRESHOLD = 200_000
 
-# Read-only: kept so that builds made before IVF still load and search.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+
+IVF_LISTS_PER_SQRT = 4  # nlist = 4·√n: FAISS's usual starting point
+IVF_TRAIN_PER_LIST = 40  # training sample per list (FAISS warns below 39); k-means is the
+IVF_TRAIN_ITERATIONS = 10  # bulk of a build: at 1M, 40 per list and 10 rounds keep it short
+# Lists scanned per query: at least IVF_NPROBE, and enough lists to cover IVF_MIN_SCANNED
+# vectors. Recall@10 ≥ 0.95 from IVF_THRESHOLD to 1M passages (benchmarked).
+IVF_NPROBE = 16
+IVF_MIN_SCANNED = 2000
+TRAIN_SEED = 1234  # builds of the same vectors give the same index
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,10 @@ class DenseHits:
     scores: np.ndarray  # float32 cosine similarities
 
 
-def choose_kind(count: int, threshold: int = APPROXIMATE_THRESHOLD) -> str:
-    return "ivf" if count >= threshold else "flat"
+def choose_kind(count: int) -> str:
+    if count >= IVF_THRESHOLD:
+        return "ivf"
+    return "hnsw" if count >= HNSW_THRESHOLD else "flat"
 
 
 def ivf_probes(count: int, lists: int) -> int:
@@ -106,7 +111,7 @@ class DenseIndex:
 
     @classmethod
     def load(cls, path: Path, kind: str, *, mmap: bool = True) -> DenseIndex:
-        """Read a saved index. Flat and IVF indexes are memory-mapped (FAISS reads HNSW whole)."""
+        """Read a saved index. Flat and IVF indexes are memory-mapped; FAISS reads HNSW whole."""
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
         try:
             index = faiss.read_index(str(path), flags)

@@ -16,8 +16,7 @@ from retrieval.dense import DenseIndex, choose_kind
 from retrieval.lexical import LexicalIndex
 from retrieval.manifest import Manifest, checksum_files, read_manifest, verify_files, write_manifest
 from retrieval.records import ArticleInfo, PassageRecord, RecordStore, write_records
-from retrieval.text import search_text
-from retrieval.tokenize import tokenize
+from retrieval.text import passage_terms
 from tradetalk.errors import IndexCorrupt
 
 RECORDS = "records.sqlite"
@@ -101,10 +100,8 @@ class IndexData:
         )
 
     def lexical_tokens(self, record: PassageRecord) -> list[str]:
-        """BM25 terms of a passage: its text with dates spelled out, plus its article's title
-        (a passage often leaves out the topic its headline names)."""
         article = self.articles[record.article_id]
-        return tokenize(search_text(record.text, article.date)) + tokenize(article.title)
+        return passage_terms(record.text, article.date, article.title)
 
     def write(self, directory: Path, *, index_kind: str | None = None) -> Manifest:
         """Write every file, then the manifest (last: its presence marks a complete build)."""

@@ -12,6 +12,7 @@ from corpus.normalize import normalize_for_search
 from retrieval.encoder import Encoder
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo, PassageRecord
+from retrieval.text import passage_terms
 from retrieval.tokenize import tokenize
 
 
@@ -41,6 +42,7 @@ class PassageHit:
     lexical: float
     sentences: tuple[ScoredSentence, ...]
     also_in: tuple[str, ...] = ()  # other articles carrying a near-copy of this passage
+    coverage: float = 0.0  # IDF-weighted share of the question's terms this passage contains
 
 
 @dataclass(frozen=True)
@@ -156,11 +158,20 @@ class Searcher:
                     if records[c].article_id != record.article_id
                 )
             )
+            article = index.articles[record.article_id]
+            present = set(passage_terms(record.text, article.date, article.title))
+            total_weight = sum(weights.values())
+            coverage = (
+                sum(w for t, w in weights.items() if t in present) / total_weight
+                if total_weight
+                else 0.0
+            )
             hits.append(
                 PassageHit(
                     rank=rank,
                     record=record,
-                    article=index.articles[record.article_id],
+                    article=article,
+                    coverage=coverage,
                     score=float(fused[p]),
                     dense=float(passage_sim[p]),
                     lexical=float(lexical_norm[p]),

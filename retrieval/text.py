@@ -6,6 +6,7 @@ import datetime as dt
 
 from corpus.dates import annotate_dates
 from corpus.normalize import normalize_for_search
+from retrieval.tokenize import tokenize
 
 
 def search_text(text: str, date: dt.date | str | None) -> str:
@@ -14,3 +15,9 @@ def search_text(text: str, date: dt.date | str | None) -> str:
     if isinstance(date, str):
         date = dt.date.fromisoformat(date)
     return normalize_for_search(annotate_dates(text, date, spelled=True))
+
+
+def passage_terms(text: str, date: dt.date | str | None, title: str) -> list[str]:
+    """BM25 terms of a passage: its text with dates spelled out, plus its article's title
+    (a passage often leaves out the topic its headline names)."""
+    return tokenize(search_text(text, date)) + tokenize(title)

@@ -26,15 +26,28 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+def _starts_sentence(text: str, position: int) -> bool:
+    before = text[:position].rstrip()
+    return not before or before[-1] in ".!?:;\"'"
+
+
+def _is_name(word: str, text: str, position: int) -> bool:
+    """An acronym ("US", "IT") or a capitalised word inside a sentence ("Liu He", "in May")
+    is a name, not the stop word it spells."""
+    if word.isupper() and len(word) > 1:
+        return True
+    return word[:1].isupper() and not _starts_sentence(text, position)
+
+
 def tokenize(text: str) -> list[str]:
     """Stemmed content tokens of `text`."""
     words = []
-    for match in _WORD.finditer(normalize_for_search(text)):
+    normalised = normalize_for_search(text)
+    for match in _WORD.finditer(normalised):
         word = match.group(0)
         word = word[: word.find("'")] if "'" in word else word
         lower = word.lower()
-        # An all-caps acronym ("US", "IT") is a name, not the stop word it spells.
-        if lower in STOP_WORDS and not (word.isupper() and len(word) > 1):
+        if lower in STOP_WORDS and not _is_name(word, normalised, match.start()):
             continue
         if len(lower) == 1 and not lower.isdigit():
             continue

@@ -16,7 +16,10 @@ from retrieval.tokenize import tokenize
 MAX_ANSWER_CHARS = 600
 MAX_SENTENCES = 3
 ANSWER_POOL = 3  # sentences are drawn from the top passages only
-SENTENCE_MARGIN = 0.12  # further sentences must score within this of the best one
+SENTENCE_MARGIN = 0.12
+# A question whose terms the top passage mostly contains ("What happened on December 13,
+# 2019?" against "on Friday (December 13, 2019)") is answered even when the cosine is low.
+LEXICAL_RESCUE = 0.5  # further sentences must score within this of the best one
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ def compose_answer(result: SearchResult, policy: AnswerPolicy, *, coverage: str 
         reason = "no articles"
     elif names:
         reason = f"names not in any article: {', '.join(names)}"
-    elif confidence < policy.threshold:
+    elif confidence < policy.threshold and result.hits[0].coverage < LEXICAL_RESCUE:
         reason = f"low confidence {confidence:.2f}"
     picked: list[tuple[float, PassageHit, int]] = []
     if not reason:
