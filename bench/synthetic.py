@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -181,3 +183,49 @@ def synthetic_data(
         sources=dict(base.sources) if base else {},
         encoder=encoder,
     )
+
+
+def news_sentences() -> list[str]:
+    """Every sentence of the fixture articles and the bundled article."""
+    from corpus.articles import read_article
+    from corpus.library import BUNDLED_DIR
+    from corpus.passages import split_passages
+
+    root = Path(__file__).resolve().parents[1]
+    paths = sorted((root / "tests" / "fixtures" / "articles").glob("*.md"))
+    sentences = []
+    for path in [*paths, *sorted(BUNDLED_DIR.glob("*.md"))]:
+        article = read_article(path, max_bytes=10_000_000)
+        for passage in split_passages(article):
+            sentences.extend(s.strip() for s in passage.sentence_texts(article.text))
+    return [s for s in sentences if len(s.split()) >= 4]
+
+
+def write_news_articles(directory: Path, count: int, *, seed: int) -> int:
+    """`count` Markdown articles of 10 paragraphs of 1-3 real news sentences each (so passage
+    and sentence lengths are those of real articles); returns the number of paragraphs."""
+    rng = random.Random(seed)
+    pool = news_sentences()
+    directory.mkdir(parents=True, exist_ok=True)
+    paragraphs = 0
+    for number in range(count):
+        date = dt.date(2018, 8, 1) + dt.timedelta(days=rng.randrange(90))
+        body = []
+        for _ in range(PASSAGES_PER_ARTICLE):
+            body.append(" ".join(rng.sample(pool, rng.choice((1, 1, 2, 2, 3)))))
+        title = " ".join(rng.choice(pool).split()[:9]).rstrip(".,;:")
+        text = (
+            f"---\ntitle: {json_string(f'Roundup {number}: {title}')}\n"
+            f"source: Bench Wire {number % 11}\ndate: {date.isoformat()}\n"
+            f"url: https://example.com/bench/{number}\n---\n\n" + "\n\n".join(body) + "\n"
+        )
+        (directory / f"bench-{number:05d}.md").write_text(text, encoding="utf-8")
+        paragraphs += len(body)
+    return paragraphs
+
+
+def json_string(text: str) -> str:
+    """A YAML-safe double-quoted scalar (JSON strings are valid YAML)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)

@@ -16,6 +16,7 @@ import discord
 
 from bot.client import TradeTalkBot
 from bot.feedback_store import FILE_NAME, FeedbackStore
+from bot.redaction import redacted_logs
 from config.settings import Settings
 from corpus.fetch import ArticleFetcher
 from tradetalk.engine import Engine
@@ -62,27 +63,29 @@ async def serve(
         timeout=settings.fetch_timeout,
         max_bytes=settings.max_article_bytes,
     )
-    async with (
-        FeedbackStore(settings.data_dir / FILE_NAME) as feedback,
-        fetcher,
-        bot_class(settings, engine, feedback=feedback, fetcher=fetcher, **bot_options) as bot,
-    ):
-        try:
-            await bot.login(token)  # checks the token before the slow index load
-        except discord.LoginFailure:
-            raise ConfigError(REJECTED_TOKEN) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise TradeTalkError(f"cannot reach Discord ({type(exc).__name__})") from exc
-        log.info("loading the articles and the index")
-        await asyncio.to_thread(engine.open)
-        try:
-            await bot.connect()
-        except discord.PrivilegedIntentsRequired:
-            raise ConfigError(MISSING_INTENT) from None
-        except discord.ConnectionClosed as exc:
-            if exc.code == 4004:  # authentication failed at the gateway
+    # The token, and interaction tokens discord.py logs at DEBUG, never reach a log handler.
+    with redacted_logs(token):
+        async with (
+            FeedbackStore(settings.data_dir / FILE_NAME) as feedback,
+            fetcher,
+            bot_class(settings, engine, feedback=feedback, fetcher=fetcher, **bot_options) as bot,
+        ):
+            try:
+                await bot.login(token)  # checks the token before the slow index load
+            except discord.LoginFailure:
                 raise ConfigError(REJECTED_TOKEN) from None
-            raise
+            except (aiohttp.ClientError, OSError) as exc:
+                raise TradeTalkError(f"cannot reach Discord ({type(exc).__name__})") from exc
+            log.info("loading the articles and the index")
+            await asyncio.to_thread(engine.open)
+            try:
+                await bot.connect()
+            except discord.PrivilegedIntentsRequired:
+                raise ConfigError(MISSING_INTENT) from None
+            except discord.ConnectionClosed as exc:
+                if exc.code == 4004:  # authentication failed at the gateway
+                    raise ConfigError(REJECTED_TOKEN) from None
+                raise
 
 
 def run_bot(settings: Settings) -> int:
@@ -93,17 +96,18 @@ def run_bot(settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     setup_logging(settings.data_dir, settings.log_level)
-    try:
-        asyncio.run(serve(settings))
-    except TradeTalkError as exc:
-        log.info("bot stopped: %s", exc, exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except Exception:
-        log.exception("the bot stopped unexpectedly")
-        print(f"error: the bot stopped unexpectedly; details are in {log_file(settings.data_dir)}",
-              file=sys.stderr)
-        return 1
+    with redacted_logs(bot_token(settings)):  # also over the tracebacks logged below
+        try:
+            asyncio.run(serve(settings))
+        except TradeTalkError as exc:
+            log.info("bot stopped: %s", exc, exc_info=True)
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            return 130
+        except Exception:
+            log.exception("the bot stopped unexpectedly")
+            print("error: the bot stopped unexpectedly; details are in "
+                  f"{log_file(settings.data_dir)}", file=sys.stderr)
+            return 1
     return 0

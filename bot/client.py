@@ -25,6 +25,8 @@ EXTENSIONS = (
     "bot.cogs.library",
     "bot.cogs.admin",
     "bot.cogs.feedback",
+    "bot.cogs.audit",
+    "bot.cogs.issues",
 )
 
 

@@ -66,15 +66,32 @@ def trim(text: str, limit: int) -> str:
     return text[:cut].rstrip() + ELLIPSIS
 
 
+# Bidi embedding, override and isolate controls: inside a quote they would reorder the rest of
+# the line, citation numbers included. They carry no words, so dropping them keeps the quote.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Mentions escape_mentions leaves alone: channels, slash commands, timestamps. They ping nobody
+# but would render as links; a zero-width space after "<" shows them as written.
+_OTHER_MENTIONS = re.compile(r"<(?=#\d+>|/[^<>\n]+:\d+>|t:-?\d+(?::[tTdDfFR])?>|id:\w+>)")
+# Headings, quotes and list items escape_markdown misses: indented ones, and those after a blank
+# line (its "^\s*-" pattern starts on the blank line and escapes that instead).
+_LINE_START_MARKUP = re.compile(r"^([ \t]*)(?=[#>-])", re.M)
+
+
 def escape(text: str) -> str:
     """Show Markdown and mentions literally (backslashes and zero-width spaces are invisible)."""
-    return escape_mentions(escape_markdown(text))
+    # escape_markdown's masked-link pattern is greedy: given "[a](x) ``` [b](y)" it escapes the
+    # first bracket only and leaves everything up to the last ")" as it was. Escaping the pieces
+    # between brackets, it never sees one.
+    pieces = _BIDI_CONTROLS.sub("", text).split("[")
+    text = _LINE_START_MARKUP.sub(r"\1\\", "\\[".join(escape_markdown(p) for p in pieces))
+    return _OTHER_MENTIONS.sub("<\u200b", escape_mentions(text))
 
 
 def fit(text: str, limit: int, *, escaped: bool = True) -> str:
     """``text`` trimmed so that, once escaped, it is at most ``limit`` characters."""
     if not escaped:
         return trim(text, limit)
+    text = _BIDI_CONTROLS.sub("", text)  # escape() drops them: don't spend the limit on them
     budget = limit
     while True:
         out = escape(trim(text, budget))
@@ -100,6 +117,16 @@ def outlet_line(source: str, date: str | None, url: str | None) -> str:
     return " · ".join(parts)
 
 
+def shares(wanted: Sequence[int], room: int) -> list[int]:
+    """``room`` characters split among parts wanting ``wanted`` each: a part wanting less than
+    an even share gets all it wants, and what it leaves is split among the longer ones."""
+    given = [0] * len(wanted)
+    for left, i in enumerate(sorted(range(len(wanted)), key=lambda i: wanted[i])):
+        given[i] = min(wanted[i], max(room, 0) // (len(wanted) - left))
+        room -= given[i]
+    return given
+
+
 def embed_size(embed: discord.Embed) -> int:
     """Characters Discord counts towards the 6,000 limit."""
     total = len(embed.title or "") + len(embed.description or "")
@@ -117,11 +144,7 @@ def answer_body(answer: Answer, limit: int = ANSWER_DESCRIPTION_MAX) -> str:
     sentences = answer.sentences[:SENTENCES_SHOWN]
     parts = [(sentence_with_dates(s), f" [{s.citation}]") for s in sentences]
     room = limit - sum(len(marker) + 1 for _, marker in parts)
-    budgets: dict[int, int] = {}
-    for left, i in enumerate(sorted(range(len(parts)), key=lambda i: len(parts[i][0]))):
-        share = room // (len(parts) - left)
-        budgets[i] = min(len(escape(parts[i][0])), share)
-        room -= budgets[i]
+    budgets = shares([len(escape(text)) for text, _ in parts], room)
     return " ".join(fit(text, budgets[i]) + marker for i, (text, marker) in enumerate(parts))
 
 

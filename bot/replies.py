@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -46,14 +47,17 @@ async def send(
     content: str | None = None,
     *,
     embed: discord.Embed | None = None,
+    embeds: Sequence[discord.Embed] = (),
     view: discord.ui.View | None = None,
     ephemeral: bool = False,
 ) -> discord.Message | None:
     """Answer ``interaction`` (response, followup, or channel message when it has expired) and
-    return the message shown, if there is one to return."""
+    return the message shown, if there is one to return. Give ``embed`` or ``embeds``."""
     kwargs: dict[str, Any] = {"allowed_mentions": NO_PINGS}
     if embed is not None:
         kwargs["embed"] = embed
+    elif embeds:
+        kwargs["embeds"] = list(embeds)
     if view is not None:
         kwargs["view"] = view
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from briefings.briefing import Briefing, CitedSentence, IssueStatus, IssueUpdate
+from tradetalk.render import source_line
 
 STATUS_CHARS = 90
 
@@ -16,13 +17,7 @@ def _number(briefing: Briefing) -> dict[str, int]:
 
 
 def _source_line(number: int, sentence: CitedSentence) -> str:
-    parts = [f"“{sentence.title}”", sentence.source]
-    if sentence.date:
-        parts.append(sentence.date)
-    line = f"[{number}] " + ", ".join(parts)
-    if sentence.url:
-        line += f" <{sentence.url}>"
-    return line
+    return source_line(number, sentence.title, sentence.source, sentence.date, sentence.url)
 
 
 def briefing_text(briefing: Briefing) -> str:
@@ -71,9 +66,13 @@ def briefing_text(briefing: Briefing) -> str:
 
 def sentence_json(sentence: CitedSentence) -> dict[str, object]:
     return {
-        "text": sentence.text, "article_id": sentence.article_id,
-        "passage_id": sentence.passage_id, "title": sentence.title, "source": sentence.source,
-        "date": sentence.date, "url": sentence.url,
+        "text": sentence.text,
+        "article_id": sentence.article_id,
+        "passage_id": sentence.passage_id,
+        "title": sentence.title,
+        "source": sentence.source,
+        "date": sentence.date,
+        "url": sentence.url,
         "also_in": [{"article_id": a, "source": s} for a, s in sentence.also_in],
         "dates": dict(sentence.dates),
     }
@@ -83,16 +82,25 @@ def briefing_json(briefing: Briefing) -> dict[str, object]:
     """``{"issue", "mentioned", "article_count", "where_it_stands", "positions", "timeline"}``."""
     issue = briefing.issue
     return {
-        "issue": {"id": issue.id, "title": issue.title, "description": issue.description,
-                  "aliases": list(issue.aliases), "parties": list(issue.parties)},
+        "issue": {
+            "id": issue.id,
+            "title": issue.title,
+            "description": issue.description,
+            "aliases": list(issue.aliases),
+            "parties": list(issue.parties),
+        },
         "mentioned": briefing.mentioned,
         "article_count": briefing.article_count,
         "where_it_stands": [sentence_json(s) for s in briefing.standing],
         "positions": [
-            {"party": party, "name": name, "sentences": [
-                {**sentence_json(p.sentence), "speaker": p.speaker, "stance": p.stance}
-                for p in briefing.positions_of(party)
-            ]}
+            {
+                "party": party,
+                "name": name,
+                "sentences": [
+                    {**sentence_json(p.sentence), "speaker": p.speaker, "stance": p.stance}
+                    for p in briefing.positions_of(party)
+                ],
+            }
             for party, name in briefing.parties
         ],
         "timeline": [
@@ -147,6 +155,7 @@ def updates_text(updates: list[IssueUpdate]) -> str:
     lines = ["Issues with new developments:"]
     for update in updates:
         n = len(update.sentences)
-        lines.append(f"  {update.issue.id}: {n} new sentence{'s' if n != 1 else ''} "
-                     f"({update.issue.title})")
+        lines.append(
+            f"  {update.issue.id}: {n} new sentence{'s' if n != 1 else ''} ({update.issue.title})"
+        )
     return "\n".join(lines)

@@ -144,11 +144,13 @@ class PassageIndex:
             verify_files(directory, self.manifest)
         m = self.manifest
         try:
-            self.passage_vectors = np.load(
-                directory / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False
+            # Plain arrays over the mapped files: np.memmap's per-index Python overhead shows in
+            # every search's candidate scoring.
+            self.passage_vectors = np.asarray(
+                np.load(directory / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False)
             )
-            self.sentence_vectors = np.load(
-                directory / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False
+            self.sentence_vectors = np.asarray(
+                np.load(directory / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
             )
             self.sentence_ptr = np.load(directory / SENTENCE_PTR, allow_pickle=False)
         except (OSError, ValueError) as exc:

@@ -114,6 +114,12 @@ def export(source: Path, directory: Path, *, check_texts: list[str] | None = Non
     reference = SentenceTransformerEncoder(source)
     directory.mkdir(parents=True)
     try:
+        import onnx  # noqa: F401  (torch's exporter needs it; say so rather than fail deep inside)
+    except ImportError as exc:
+        raise ModelError(
+            "exporting the model to ONNX needs the onnx package (pip install onnx)"
+        ) from exc
+    try:
         _export_graph(reference, directory / "model.onnx")
     except Exception as exc:  # torch.onnx raises many types; the user needs one line
         raise ModelError(f"cannot export the embedding model to ONNX: {exc}") from exc

@@ -80,6 +80,7 @@ class Engine:
         self._write_lock = threading.Lock()  # one change at a time in this process
         self._index: PassageIndex | None = None
         self._retired: list[PassageIndex] = []
+        self._coverage: tuple[PassageIndex, str] | None = None  # (index, its summary)
         self.rebuilding = False
 
     # -- set-up ---------------------------------------------------------------------------
@@ -224,7 +225,18 @@ class Engine:
         return compose_answer(result, policy, coverage=self.coverage_summary())
 
     def coverage_summary(self) -> str:
-        articles = [a for a in self.index.articles.values() if not a.duplicate_of]
+        # Asked with every answer; at 100k articles building it costs more than the search.
+        index = self.index
+        cached = self._coverage
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        summary = self._coverage_of(index)
+        self._coverage = (index, summary)
+        return summary
+
+    @staticmethod
+    def _coverage_of(index: PassageIndex) -> str:
+        articles = [a for a in index.articles.values() if not a.duplicate_of]
         if not articles:
             return "I have no articles yet."
         dates = sorted(a.date for a in articles if a.date)

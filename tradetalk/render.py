@@ -55,14 +55,19 @@ def sentence_with_dates(sentence: AnswerSentence) -> str:
     return "".join(out) + text[cursor:]
 
 
+def source_line(number: int, title: str, source: str, date: str | None, url: str | None) -> str:
+    """``[1] “Title”, Outlet, 2018-09-11 <url>``: how every citation reads in text."""
+    parts = [f"“{title}”", source]
+    if date:
+        parts.append(date)
+    line = f"[{number}] " + ", ".join(parts)
+    return f"{line} <{url}>" if url else line
+
+
 def citation_line(citation: Citation) -> str:
-    parts = [f"“{citation.title}”", citation.source]
-    if citation.date:
-        parts.append(citation.date)
-    line = f"[{citation.number}] " + ", ".join(parts)
-    if citation.url:
-        line += f" <{citation.url}>"
-    return line
+    return source_line(
+        citation.number, citation.title, citation.source, citation.date, citation.url
+    )
 
 
 def answer_text(answer: Answer) -> str:

@@ -19,8 +19,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import formatting, replies
-from bot.issues import touched_issues
+from bot import briefing_format, formatting, replies
+from bot.issues import article_hashes, new_developments, touched_issues
 from bot.permissions import actor_of, admin_only, is_admin
 from corpus.articles import SUFFIXES
 from tradetalk.engine import IngestResult
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from bot.client import TradeTalkBot
 
 log = logging.getLogger(__name__)
+
+# Content types Discord may give a text article besides text/*: nothing is downloaded otherwise.
+TEXT_LIKE_TYPES = frozenset({"application/xhtml+xml", "application/octet-stream"})
 
 # Discord allows about five edits per message in five seconds; progress needs far fewer.
 PROGRESS_EDIT_SECONDS = 2.0
@@ -94,6 +97,7 @@ class Admin(commands.Cog):
         if not await replies.defer(interaction, ephemeral=True):
             return
         source = file.filename if file is not None else str(url)
+        before = await asyncio.to_thread(article_hashes, self.bot.engine)
         async with audited(self.bot, interaction, "ingest", source) as outcome:
             if file is not None:
                 data, name, defaults = await self._download_attachment(file), file.filename, None
@@ -108,14 +112,21 @@ class Admin(commands.Cog):
             outcome.update(target=result.article.id, detail=source)
             if result.status == "unchanged":
                 outcome["value"] = "unchanged"
-        issues = await asyncio.to_thread(touched_issues, result.article)
+        issues = await asyncio.to_thread(touched_issues, self.bot.engine, result.article)
         log.info("user %s ingested %s (%s)", interaction.user.id, result.article.id, result.status)
-        await replies.send(interaction, formatting.ingest_text(result, issues), ephemeral=True)
+        text = formatting.ingest_text(result, issues)
+        if result.status != "unchanged":
+            updates = await asyncio.to_thread(new_developments, self.bot.engine, before)
+            text = briefing_format.with_developments(text, updates)
+        await replies.send(interaction, text, ephemeral=True)
 
     async def _download_attachment(self, file: discord.Attachment) -> bytes:
         limit = self.bot.settings.max_article_bytes
         if Path(file.filename).suffix.lower() not in SUFFIXES:
             raise ArticleError(f"{file.filename}: unsupported file type (use .md, .txt or .html)")
+        kind = (file.content_type or "").split(";")[0].strip().lower()
+        if kind and not kind.startswith("text/") and kind not in TEXT_LIKE_TYPES:
+            raise ArticleError(f"{file.filename}: sent as {kind}, not as a text file")
         if file.size > limit:
             raise ArticleError(f"{file.filename}: {file.size:,} bytes is over the "
                                f"{limit:,}-byte limit")
@@ -143,10 +154,14 @@ class Admin(commands.Cog):
                 return
             await replies.send(interaction, formatting.progress_text(0, 0), ephemeral=True)
             log.info("user %s started a reindex", interaction.user.id)
+            before = await asyncio.to_thread(article_hashes, self.bot.engine)
             async with audited(self.bot, interaction, "reindex", "all") as outcome:
                 final = await self._run_rebuild(interaction, progress)
                 if final.startswith("Reindex failed"):
                     outcome.update(value="failed", detail=final)
+                else:
+                    updates = await asyncio.to_thread(new_developments, self.bot.engine, before)
+                    final = briefing_format.with_developments(final, updates)
             await replies.edit(interaction, final)
         finally:
             self._rebuild = None

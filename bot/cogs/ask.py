@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -33,6 +33,27 @@ HELP_TEXT = (
     "Ask me about the trade talks in the articles I have, e.g. "
     "`@TradeTalk what is blocking the deal?` — `/about` says what I cover."
 )
+
+
+# discord.py retries a 500, 502 or 504 itself but gives up on a 503, which Discord's edge answers
+# while the API is briefly unavailable (the message was not created).
+RETRIED_STATUSES = frozenset({503})
+RETRY_DELAY = 1.0
+
+
+async def reply_to(message: discord.Message, content: str | None = None, **kwargs: Any
+                   ) -> discord.Message:
+    """``message.reply`` pinging nobody, tried once more after a 503."""
+    kwargs.setdefault("allowed_mentions", replies.NO_PINGS)
+    try:
+        return await message.reply(content, **kwargs)
+    except discord.DiscordServerError as exc:
+        if exc.status not in RETRIED_STATUSES:
+            raise
+        log.warning("Discord answered %s to a reply to message %s; trying again",
+                    exc.status, message.id)
+    await asyncio.sleep(RETRY_DELAY)
+    return await message.reply(content, **kwargs)
 
 
 async def answer_question(engine: Engine, question: str, previous: str | None) -> Answer:
@@ -75,7 +96,7 @@ class Ask(commands.Cog):
         except Exception as exc:
             text = replies.describe_failure(exc, where=f"a question from user {message.author.id}")
             try:
-                await message.reply(text, allowed_mentions=replies.NO_PINGS)
+                await reply_to(message, text)
             except discord.HTTPException:
                 log.exception("could not tell user %s about a failure", message.author.id)
 
@@ -96,14 +117,13 @@ class Ask(commands.Cog):
         bot_id = self.bot.user.id if self.bot.user else 0
         question = question_text(message.content, bot_id, role_id)
         if not question:
-            await message.reply(HELP_TEXT, allowed_mentions=replies.NO_PINGS)
+            await reply_to(message, HELP_TEXT)
             return
         wait = self.bot.cooldown.retry_after(message.author.id)
         if wait is not None:
             # A channel message can't be private: say it once per wait, then stay quiet.
             if self.bot.cooldown.first_refusal(message.author.id, wait):
-                await message.reply(formatting.cooldown_text(wait),
-                                    allowed_mentions=replies.NO_PINGS)
+                await reply_to(message, formatting.cooldown_text(wait))
             return
         thread_id = message.channel.id if isinstance(message.channel, discord.Thread) else None
         previous = None
@@ -114,14 +134,13 @@ class Ask(commands.Cog):
         try:
             answer = await answer_question(self.bot.engine, question, previous)
         except TradeTalkError as exc:  # empty, too long, gibberish: the message says which
-            await message.reply(str(exc), allowed_mentions=replies.NO_PINGS)
+            await reply_to(message, str(exc))
             return
         if answer.abstained:
-            sent = await message.reply(formatting.not_covered_text(answer),
-                                       allowed_mentions=replies.NO_PINGS)
+            sent = await reply_to(message, formatting.not_covered_text(answer))
         else:
-            sent = await message.reply(embed=formatting.answer_embed(answer), view=vote_view(),
-                                       allowed_mentions=replies.NO_PINGS)
+            sent = await reply_to(message, embed=formatting.answer_embed(answer),
+                                  view=vote_view())
         await self._remember(answer, sent, message.author.id, previous, thread_id)
 
     async def _remember(

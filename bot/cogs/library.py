@@ -30,7 +30,7 @@ class Library(commands.Cog):
     async def about(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)  # if too late, the reply goes to the channel
         articles = await asyncio.to_thread(self.bot.engine.articles)
-        issues = await asyncio.to_thread(covered_issues)
+        issues = await asyncio.to_thread(covered_issues, self.bot.engine)
         await replies.send(interaction, embed=formatting.about_embed(articles, issues))
 
 

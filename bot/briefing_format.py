@@ -1,0 +1,343 @@
+"""Issue briefings, the issue list and "what's new" as Discord messages: pure functions, no I/O.
+
+A briefing is one message of up to three embeds: the briefing itself (what the issue is, where
+it stands, each party's positions), its timeline, and the numbered sources. Every sentence is
+quoted word for word, escaped so Markdown and mentions in it show as written; when room runs
+short, each is cut at a sentence end or between words (marked " …"), and the sections share
+Discord's 6,000 characters so that one long sentence can't crowd out the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import discord
+
+from bot.formatting import (
+    ANSWER_COLOUR,
+    CHOICE_NAME_MAX,
+    CHOICES_MAX,
+    CONTENT_MAX,
+    DESCRIPTION_MAX,
+    EMBED_TOTAL_MAX,
+    FIELD_VALUE_MAX,
+    embed_size,
+    escape,
+    fit,
+    outlet_line,
+    shares,
+    trim,
+)
+from briefings.briefing import Briefing, CitedSentence, IssueStatus, IssueUpdate
+from briefings.catalogue import Issue, name_key
+from briefings.render import status_line
+
+# Our budgets inside Discord's limits (characters as sent, escapes included).
+ISSUE_TITLE_MAX = 200
+ISSUE_DESCRIPTION_MAX = 600
+STANDING_MAX = 1200
+TIMELINE_MAX = 2400
+TIMELINE_SENTENCE_MAX = 300  # a timeline entry is a one-liner
+POSITION_SENTENCE_MAX = 500
+SOURCES_MAX = 1200
+SOURCE_TITLE_MAX = 150
+PARTIES_SHOWN = 10
+MIN_QUOTE = 60  # less than this says too little: show fewer sentences and count the rest
+STATUS_LINE_MAX = 240
+UPDATE_QUOTE_MAX = 240
+DEVELOPMENTS_MAX = 600
+TOPIC_SHOWN_MAX = 60
+SLACK = 20  # characters kept spare under the 6,000 total
+
+NO_POSITION = "*No stated position in the articles.*"
+NOT_MENTIONED = "No article mentions this issue yet."
+BRIEFING_FOOTER = "Quoted word for word from the articles · /issues lists every issue"
+STATUSES_FOOTER = "/issue <topic> shows where an issue stands, who wants what, and when"
+NO_UPDATES = "No issue has new developments since the last check."
+NO_DEVELOPMENTS = "No issue gained new developments."
+DEVELOPMENTS_FAILED = "(Could not check the issues for new developments; the log has details.)"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _one_line(text: str) -> str:
+    """The sentence's words with its line breaks as spaces, so each quote is one line."""
+    return " ".join(text.split())
+
+
+# -- quotes sharing a budget --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One line of a section: fixed text (already escaped) around a verbatim sentence."""
+
+    prefix: str
+    text: str  # the sentence as in the article; escaped and trimmed when rendered
+    suffix: str
+    cap: int  # most characters the sentence may take
+
+    @property
+    def wanted(self) -> int:
+        return min(len(escape(_one_line(self.text))), self.cap)
+
+    @property
+    def fixed(self) -> int:
+        return len(self.prefix) + len(self.suffix) + 1  # + the line break
+
+
+def wanted_room(quotes: Sequence[Quote]) -> int:
+    """Characters the quotes take when nothing has to be cut (beyond each one's cap)."""
+    return sum(q.fixed + q.wanted for q in quotes)
+
+
+def quote_lines(quotes: Sequence[Quote], room: int, hidden_noun: str) -> str:
+    """The quotes one per line within ``room`` characters, each sentence getting a fair share.
+    When even a short share is too little, the earliest quotes are left out and counted on a
+    first line ("…2 earlier statements not shown")."""
+    if not quotes:
+        return ""
+    shown = list(quotes)
+    while True:
+        hidden = len(quotes) - len(shown)
+        note = f"*…{_plural(hidden, 'earlier ' + hidden_noun)} not shown*" if hidden else ""
+        left = room - sum(q.fixed for q in shown) - (len(note) + 1 if note else 0)
+        enough = min(MIN_QUOTE, *(q.wanted for q in shown))
+        if len(shown) == 1 or left >= enough * len(shown):
+            break
+        shown = shown[1:]
+    budgets = shares([q.wanted for q in shown], left)
+    lines = [note] if note else []
+    lines += [
+        q.prefix + fit(_one_line(q.text), b) + q.suffix
+        for q, b in zip(shown, budgets, strict=True)
+    ]
+    # Only a room too small for the markers themselves needs this last cut.
+    return "\n".join(lines)[: max(room, 0)]
+
+
+# -- /issue -------------------------------------------------------------------------------------
+
+
+def citation_numbers(briefing: Briefing) -> dict[str, int]:
+    """One number per article, in order of first use (as ``tradetalk issue`` numbers them)."""
+    numbers: dict[str, int] = {}
+    for sentence in briefing.citations:
+        numbers.setdefault(sentence.article_id, len(numbers) + 1)
+    return numbers
+
+
+def _sources(briefing: Briefing, numbers: dict[str, int]) -> str:
+    """Numbered sources, one line each: title, outlet, date, link, and outlets of copies."""
+    first: dict[str, CitedSentence] = {}
+    copies: dict[str, dict[str, None]] = {}
+    for sentence in briefing.citations:
+        first.setdefault(sentence.article_id, sentence)
+        copies.setdefault(sentence.article_id, {}).update(
+            dict.fromkeys(source for _, source in sentence.also_in)
+        )
+    lines: list[str] = []
+    used = 0
+    budget = SOURCES_MAX - 40  # room for the "…and N more" line
+    for n, (article_id, s) in enumerate(first.items()):
+        number = f"**[{numbers[article_id]}]** {fit(s.title, SOURCE_TITLE_MAX)} — "
+        line = number + outlet_line(s.source, s.date, s.url)
+        if copies[article_id]:
+            line += " (also in " + fit(", ".join(copies[article_id]), 200) + ")"
+        if len(line) > 500:  # only hostile metadata gets here: keep the outlet's name
+            line = number + fit(s.source, 150)
+        if used + len(line) + 1 > budget:
+            lines.append(f"…and {len(first) - n} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join(lines)
+
+
+def _position_quotes(briefing: Briefing, party: str, numbers: dict[str, int]) -> list[Quote]:
+    quotes = []
+    for p in briefing.positions_of(party):
+        speaker = f" — {fit(p.speaker, 80)}" if p.speaker else ""
+        quotes.append(Quote("• ", p.sentence.text, f" [{numbers[p.sentence.article_id]}]{speaker}",
+                            POSITION_SENTENCE_MAX))
+    return quotes
+
+
+def _timeline_quotes(briefing: Briefing, numbers: dict[str, int]) -> list[Quote]:
+    return [
+        Quote(f"**{e.date or 'undated'}** · ", e.sentence.text,
+              f" [{numbers[e.sentence.article_id]}]", TIMELINE_SENTENCE_MAX)
+        for e in briefing.timeline
+    ]
+
+
+def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
+    """The briefing on one issue: the briefing, its timeline and its sources (one embed each),
+    within Discord's limits for a single message."""
+    issue = briefing.issue
+    title = fit(issue.title, ISSUE_TITLE_MAX)
+    about = fit(_one_line(issue.description), ISSUE_DESCRIPTION_MAX)
+    if not briefing.mentioned:
+        embed = discord.Embed(title=title, description=f"{about}\n\n{NOT_MENTIONED}",
+                              colour=ANSWER_COLOUR)
+        embed.set_footer(text=BRIEFING_FOOTER)
+        return [embed]
+
+    numbers = citation_numbers(briefing)
+    head = f"{about}\n*Mentioned in {_plural(briefing.article_count, 'article')}.*"
+    head += "\n\n**Where it stands**\n" if briefing.standing else ""
+    standing = [Quote("> ", s.text, f" [{numbers[s.article_id]}]", STANDING_MAX)
+                for s in briefing.standing]
+    parties = briefing.parties[:PARTIES_SHOWN]
+    hidden_parties = len(briefing.parties) - len(parties)
+    field_names = [fit(f"Positions: {name}", 100) for _, name in parties]
+    positions = [_position_quotes(briefing, party, numbers) for party, _ in parties]
+    timeline = _timeline_quotes(briefing, numbers)
+    sources = _sources(briefing, numbers)
+    more_parties = f"…and {_plural(hidden_parties, 'more party')}" if hidden_parties else ""
+
+    fixed = (len(title) + len(head) + sum(map(len, field_names)) + len("Timeline")
+             + len("Sources") + len(sources) + len(BRIEFING_FOOTER)
+             + (len("More parties") + len(more_parties) if more_parties else 0)
+             + sum(len(NO_POSITION) for quotes in positions if not quotes))
+    # Each section wants its whole text, up to what its part of an embed can hold; they share
+    # what the 6,000-character total leaves.
+    filled = [quotes for quotes in positions if quotes]
+    sections = [standing, *filled, timeline]
+    caps = [min(STANDING_MAX, DESCRIPTION_MAX - len(head)), *[FIELD_VALUE_MAX] * len(filled),
+            TIMELINE_MAX]
+    wanted = [min(wanted_room(q), cap) for q, cap in zip(sections, caps, strict=True)]
+    standing_room, *party_rooms, timeline_room = shares(wanted, EMBED_TOTAL_MAX - SLACK - fixed)
+
+    main = discord.Embed(
+        title=title, description=head + quote_lines(standing, standing_room, "sentence"),
+        colour=ANSWER_COLOUR,
+    )
+    rooms = iter(party_rooms)
+    for name, quotes in zip(field_names, positions, strict=True):
+        value = quote_lines(quotes, next(rooms), "statement") if quotes else NO_POSITION
+        main.add_field(name=name, value=value or NO_POSITION, inline=False)
+    if more_parties:
+        main.add_field(name="More parties", value=more_parties, inline=False)
+    embeds = [main]
+    if timeline:
+        lines = quote_lines(timeline, timeline_room, "development")
+        embeds.append(discord.Embed(title="Timeline", description=lines, colour=ANSWER_COLOUR))
+    last = discord.Embed(title="Sources", description=sources, colour=ANSWER_COLOUR)
+    last.set_footer(text=BRIEFING_FOOTER)
+    embeds.append(last)
+    assert sum(embed_size(e) for e in embeds) <= EMBED_TOTAL_MAX, "briefing budget overrun"
+    return embeds
+
+
+def unknown_issue_text(topic: str, suggestions: Sequence[Issue]) -> str:
+    """"No such issue 'x'. Did you mean …?" (or where to find the issues)."""
+    shown = fit(_one_line(topic), TOPIC_SHOWN_MAX) or "(empty)"
+    if not suggestions:
+        return f"No such issue '{shown}'. /issues lists every issue I brief on."
+    names = [f"**{fit(s.title, 100)}** (`{s.id}`)" for s in suggestions[:5]]
+    return fit(f"No such issue '{shown}'. Did you mean {' or '.join(names)}?", CONTENT_MAX,
+               escaped=False)
+
+
+def issue_choices(
+    issues: Sequence[Issue], typed: str, limit: int = CHOICES_MAX
+) -> list[discord.app_commands.Choice[str]]:
+    """Autocomplete choices: each issue's title, plus the name typed when it is an alias
+    ("Dairy and supply management (milk)"); the value is the issue id."""
+    key = name_key(typed)
+    choices = []
+    for issue in issues[:limit]:
+        alias = next((a for a in issue.aliases if key and name_key(a).startswith(key)), None)
+        matched_title = key and (name_key(issue.title).startswith(key)
+                                 or name_key(issue.id).startswith(key))
+        suffix = f" ({trim(alias, 40)})" if alias and not matched_title else ""
+        name = trim(issue.title, CHOICE_NAME_MAX - len(suffix)) + suffix
+        choices.append(discord.app_commands.Choice(name=name, value=issue.id))
+    return choices
+
+
+# -- /issues ------------------------------------------------------------------------------------
+
+
+def statuses_embed(statuses: Sequence[IssueStatus]) -> discord.Embed:
+    """Every issue: title, id, how many articles mention it and its latest sentence."""
+    embed = discord.Embed(title=f"Negotiation issues ({len(statuses)})", colour=ANSWER_COLOUR)
+    embed.set_footer(text=STATUSES_FOOTER)
+    if not statuses:
+        embed.description = "The issue catalogue is empty."
+        return embed
+    lines: list[str] = []
+    used = 0
+    budget = DESCRIPTION_MAX - 60  # room for the "…and N more" line
+    for n, status in enumerate(statuses):
+        count = _plural(status.article_count, "article")
+        line = (f"**{fit(status.issue.title, 100)}** (`{status.issue.id}`) · {count}\n"
+                f"{fit(_one_line(status_line(status)), STATUS_LINE_MAX)}")
+        if used + len(line) + 1 > budget:
+            lines.append(f"…and {len(statuses) - n} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed.description = "\n".join(lines)
+    return embed
+
+
+# -- /whatsnew, /ingest, /reindex ---------------------------------------------------------------
+
+
+def _outlets(update: IssueUpdate) -> str:
+    outlets = dict.fromkeys(s.source for s in update.sentences)
+    return ", ".join(outlets)
+
+
+def whatsnew_text(updates: Sequence[IssueUpdate]) -> str:
+    """Issues with new developments since the last check, each with its newest sentence."""
+    if not updates:
+        return NO_UPDATES
+    header = "**New developments since the last check**"
+    footer = "`/issue <topic>` shows the full briefing."
+    room = CONTENT_MAX - len(header) - len(footer) - 2
+    share = room // len(updates)
+    if share < 60:  # too many issues to say anything about each: list as many as fit
+        names, used = [], 0
+        for n, update in enumerate(updates):
+            name = f"`{update.issue.id}`"
+            if used + len(name) + 40 > room:
+                names.append(f"…and {len(updates) - n} more")
+                break
+            names.append(name)
+            used += len(name) + 2
+        return f"{header}\n{', '.join(names)}\n{footer}"
+    blocks = []
+    for update in updates:
+        count = _plural(len(update.sentences), "new sentence")
+        bullet = (f"• **{fit(update.issue.title, 100)}** (`{update.issue.id}`): {count}, from "
+                  f"{fit(_outlets(update), 200)}")
+        bullet = bullet if len(bullet) <= share - 1 else fit(update.issue.title, share - 1)
+        left = min(share - len(bullet) - 3, UPDATE_QUOTE_MAX)  # "\n> "
+        newest = update.sentences[-1]
+        quote = fit(_one_line(newest.text), left) if left >= MIN_QUOTE // 2 else ""
+        blocks.append(f"{bullet}\n> {quote}" if quote else bullet)
+    return "\n".join([header, *blocks, footer])
+
+
+def developments_line(updates: Sequence[IssueUpdate] | None) -> str:
+    """One line for the /ingest and /reindex replies: which issues gained developments."""
+    if updates is None:
+        return DEVELOPMENTS_FAILED
+    if not updates:
+        return NO_DEVELOPMENTS
+    names = ", ".join(
+        f"{u.issue.title} ({_plural(len(u.sentences), 'new sentence')})" for u in updates
+    )
+    return "New developments on: " + fit(names, DEVELOPMENTS_MAX) + ". See /whatsnew or /issue."
+
+
+def with_developments(text: str, updates: Sequence[IssueUpdate] | None) -> str:
+    """``text`` (already fit for Discord) followed by `developments_line`, within one message."""
+    line = developments_line(updates)
+    return trim(text, CONTENT_MAX - len(line) - 1) + "\n" + line

@@ -1,0 +1,89 @@
+"""/audit: who added, removed or reindexed what, and when, from the audit log (admins only)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import formatting, replies
+from bot.permissions import admin_only
+from tradetalk.audit import AuditEntry
+
+if TYPE_CHECKING:
+    from bot.client import TradeTalkBot
+
+ENTRIES_SHOWN = 15
+# Per-part caps, so fifteen hostile entries still fit in one description (4,096 characters).
+TARGET_MAX = 70
+ACTOR_MAX = 60
+DETAIL_MAX = 90
+
+
+def _when(at: str) -> str:
+    """``2018-09-30 14:05`` (UTC) from the stored ISO timestamp; as stored if unreadable."""
+    try:
+        stamp = dt.datetime.fromisoformat(at).astimezone(dt.UTC)
+    except ValueError:
+        return formatting.fit(at, 25)
+    return stamp.strftime("%Y-%m-%d %H:%M")
+
+
+def audit_line(entry: AuditEntry) -> str:
+    """One entry: time, action, target, outcome, who, and why when there is a reason."""
+    parts = [
+        formatting.fit(entry.action, 20),
+        formatting.fit(entry.target, TARGET_MAX),
+        formatting.fit(entry.outcome, 20),
+        "by " + formatting.fit(entry.actor, ACTOR_MAX),
+    ]
+    if entry.detail:
+        parts.append(formatting.fit(" ".join(entry.detail.split()), DETAIL_MAX))
+    return f"`{_when(entry.at)}` " + " · ".join(parts)
+
+
+def audit_embed(entries: Sequence[AuditEntry]) -> discord.Embed:
+    """The entries, newest first, as many as fit in one embed."""
+    embed = discord.Embed(title="Audit log", colour=formatting.ANSWER_COLOUR)
+    if not entries:
+        embed.description = "No admin actions recorded yet."
+        return embed
+    lines: list[str] = []
+    used = 0
+    budget = formatting.DESCRIPTION_MAX - 40  # room for the "…and N more" line
+    for n, entry in enumerate(entries):
+        line = audit_line(entry)
+        if used + len(line) + 1 > budget:
+            lines.append(f"…and {len(entries) - n} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed.description = "\n".join(lines)
+    embed.set_footer(text="Newest first · times in UTC · the CLI shows more: tradetalk audit")
+    return embed
+
+
+class Audit(commands.Cog):
+    def __init__(self, bot: TradeTalkBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name="audit", description="Who added, removed or reindexed what, and when"
+    )
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @admin_only()
+    async def audit(self, interaction: discord.Interaction) -> None:
+        if not await replies.defer(interaction, ephemeral=True):
+            return
+        entries = await asyncio.to_thread(self.bot.audit.recent, ENTRIES_SHOWN)
+        await replies.send(interaction, embed=audit_embed(entries), ephemeral=True)
+
+
+async def setup(bot: TradeTalkBot) -> None:
+    await bot.add_cog(Audit(bot))

@@ -1,0 +1,77 @@
+"""Issue briefings: /issue shows where one negotiation issue stands, /issues lists them all,
+/whatsnew says which gained developments since the last check. Answers are public: they are
+about the news, like /ask's."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import briefing_format, replies
+from bot.formatting import CHOICES_MAX
+from briefings import IssueBriefings, briefings_for, since_last_check
+from tradetalk.errors import TradeTalkError, UnknownIssue
+
+if TYPE_CHECKING:
+    from bot.client import TradeTalkBot
+
+log = logging.getLogger(__name__)
+
+
+class Issues(commands.Cog):
+    def __init__(self, bot: TradeTalkBot) -> None:
+        self.bot = bot
+
+    @property
+    def briefings(self) -> IssueBriefings:
+        return briefings_for(self.bot.engine)
+
+    @app_commands.command(name="issue", description="Where a negotiation issue stands: "
+                          "each side's position, a timeline and sources")
+    @app_commands.describe(topic="The issue, e.g. dairy, milk, ch 19 (start typing to pick one)")
+    async def issue(self, interaction: discord.Interaction, topic: str) -> None:
+        # At once: the first briefing on a new index scans it, well past Discord's 3 seconds.
+        await replies.defer(interaction)  # if too late, the reply goes to the channel
+        briefings = self.briefings
+        try:
+            briefing = await asyncio.to_thread(briefings.briefing, topic)
+        except UnknownIssue:
+            similar = await asyncio.to_thread(lambda: briefings.catalogue().similar(topic))
+            await replies.send(interaction, briefing_format.unknown_issue_text(topic, similar),
+                               ephemeral=True)
+            return
+        await replies.send(interaction, embeds=briefing_format.briefing_embeds(briefing))
+
+    @issue.autocomplete("topic")
+    async def topic_choices(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        try:
+            issues = await asyncio.to_thread(self.briefings.suggest, typed, CHOICES_MAX)
+        except TradeTalkError as exc:  # a broken catalogue: /issue itself says what is wrong
+            log.warning("no issue choices for %r: %s", typed[:100], exc)
+            return []
+        return briefing_format.issue_choices(issues, typed)
+
+    @app_commands.command(name="issues", description="List the negotiation issues and where "
+                          "each stands")
+    async def issues(self, interaction: discord.Interaction) -> None:
+        await replies.defer(interaction)
+        statuses = await asyncio.to_thread(self.briefings.statuses)
+        await replies.send(interaction, embed=briefing_format.statuses_embed(statuses))
+
+    @app_commands.command(name="whatsnew", description="Which issues gained new developments "
+                          "since the last check")
+    async def whatsnew(self, interaction: discord.Interaction) -> None:
+        await replies.defer(interaction)
+        updates = await asyncio.to_thread(since_last_check, self.briefings)
+        await replies.send(interaction, briefing_format.whatsnew_text(updates))
+
+
+async def setup(bot: TradeTalkBot) -> None:
+    await bot.add_cog(Issues(bot))
