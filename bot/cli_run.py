@@ -57,7 +57,8 @@ async def serve(
     """Run the bot until it is closed. Raises `ConfigError` (one line) for a missing or rejected
     token or a missing intent, other `TradeTalkError`s for an unusable index or model."""
     token = bot_token(settings)
-    engine = engine or Engine(settings)
+    # Questions from many members at once share model calls (micro-batches).
+    engine = engine or Engine(settings, batch_queries=True)
     fetcher = ArticleFetcher(
         allow_private=settings.allow_private_urls,
         timeout=settings.fetch_timeout,

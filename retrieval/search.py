@@ -12,7 +12,7 @@ from corpus.normalize import normalize_for_search
 from retrieval.encoder import Encoder
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo, PassageRecord
-from retrieval.text import passage_terms
+from retrieval.text import term_set
 from retrieval.tokenize import tokenize
 
 
@@ -159,7 +159,7 @@ class Searcher:
                 )
             )
             article = index.articles[record.article_id]
-            present = set(passage_terms(record.text, article.date, article.title))
+            present = term_set(record.text, article.date, article.title)
             total_weight = sum(weights.values())
             coverage = (
                 sum(w for t, w in weights.items() if t in present) / total_weight

@@ -22,12 +22,20 @@ ARTICLES = FIXTURES / "articles"
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export (the default backend) per test session, shared by every data dir: an
+    export takes ~15 s, and what it does is tested on its own (test_onnx_backend)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("TRADETALK_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRADETALK_MODEL_CACHE_DIR", str(model_cache))
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)

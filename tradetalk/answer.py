@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from corpus.dates import resolve_relative_dates
 from corpus.normalize import clean_unicode
 from retrieval.search import PassageHit, SearchResult
-from retrieval.text import search_text
+from retrieval.text import term_set
 from retrieval.tokenize import tokenize
 
 MAX_ANSWER_CHARS = 600
@@ -122,7 +122,7 @@ def _overlap(weights: dict[str, float], sentence: str, date: str | None) -> floa
     total = sum(weights.values())
     if not total:
         return 0.0
-    present = set(tokenize(search_text(sentence, date)))
+    present = term_set(sentence, date)
     return sum(w for t, w in weights.items() if t in present) / total
 
 

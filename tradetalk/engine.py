@@ -66,8 +66,13 @@ class Engine:
         *,
         encoder: Encoder | None = None,
         encoder_factory: Callable[[], Encoder] | None = None,
+        batch_queries: bool = False,
     ) -> None:
+        """`batch_queries` merges questions encoded at the same moment from several threads
+        into one model call (`retrieval.batching`): for the bot, where a whole server asks at
+        once; a one-shot CLI gains nothing from it."""
         self.settings = settings
+        self._batch_queries = batch_queries
         self.library = ArticleLibrary(
             settings.articles_dir,
             max_bytes=settings.max_article_bytes,
@@ -86,11 +91,16 @@ class Engine:
     # -- set-up ---------------------------------------------------------------------------
 
     def _default_encoder(self) -> Encoder:
-        return load_encoder(
+        encoder = load_encoder(
             self.settings.model_path,
             backend=self.settings.backend,
-            cache_dir=self.settings.data_dir / "models",  # where the ONNX export is kept
+            cache_dir=self.settings.model_cache,  # where the ONNX export is kept
         )
+        if self._batch_queries:
+            from retrieval.batching import BatchingEncoder
+
+            return BatchingEncoder(encoder)
+        return encoder
 
     @property
     def encoder(self) -> Encoder:
@@ -103,6 +113,12 @@ class Engine:
         if self._encoder is not None:
             return self._encoder.model_id
         return model_fingerprint(Path(self.settings.model_path or default_model_path()))
+
+    def expected_backend(self) -> str:
+        """The backend the index must be built with: the given encoder's, else the setting's."""
+        if self._encoder is not None:
+            return str(getattr(self._encoder, "backend", self.settings.backend))
+        return self.settings.backend
 
     @property
     def index(self) -> PassageIndex:
@@ -122,7 +138,7 @@ class Engine:
             return True
         return (
             manifest.model_id != self.expected_model_id()
-            or manifest.backend != self.settings.backend
+            or manifest.backend != self.expected_backend()
         )
 
     def open(self, progress: Progress | None = None) -> None:
@@ -161,7 +177,7 @@ class Engine:
         return (
             m.format_version == FORMAT_VERSION
             and m.model_id == self.expected_model_id()
-            and m.backend == self.settings.backend
+            and m.backend == self.expected_backend()
         )
 
     def _read_sources(self, sources: list[SourceFile]) -> list[SourcedArticle]:
@@ -178,7 +194,7 @@ class Engine:
         empty = IndexData.empty(
             encoder.model_id,
             encoder.dimension,
-            self.settings.backend,
+            self.expected_backend(),
             getattr(encoder, "description", None),
         )
         return add_articles(empty, self._read_sources(list(scan.values())), encoder, progress)

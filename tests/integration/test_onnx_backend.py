@@ -73,7 +73,9 @@ def test_the_onnx_engine_records_its_model_and_answers_like_torch(
     exported, real_encoder, tmp_path
 ) -> None:
     onnx_engine = Engine(
-        Settings(data_dir=data_dir_with_export(tmp_path, exported), backend="onnx")
+        Settings(
+            data_dir=data_dir_with_export(tmp_path, exported), backend="onnx", model_cache_dir=None
+        )
     )
     onnx_engine.open()
     manifest = json.loads((onnx_engine.index.directory / MANIFEST_NAME).read_text())
@@ -82,7 +84,9 @@ def test_the_onnx_engine_records_its_model_and_answers_like_torch(
     info = json.loads((exported / EXPORT_INFO).read_text())
     assert manifest["encoder"]["onnx_sha256"] == info["sha256"]
 
-    torch_engine = Engine(Settings(data_dir=tmp_path / "torch"), encoder=real_encoder)
+    torch_engine = Engine(
+        Settings(data_dir=tmp_path / "torch", backend="torch"), encoder=real_encoder
+    )
     torch_engine.open()
     onnx_answer, torch_answer = onnx_engine.ask(QUESTION), torch_engine.ask(QUESTION)
     assert onnx_answer.text == torch_answer.text
@@ -95,11 +99,11 @@ def test_switching_the_backend_rebuilds_once_then_opens_as_is(
     exported, real_encoder, tmp_path
 ) -> None:
     data = data_dir_with_export(tmp_path, exported)
-    torch_engine = Engine(Settings(data_dir=data), encoder=real_encoder)
+    torch_engine = Engine(Settings(data_dir=data, backend="torch"), encoder=real_encoder)
     torch_engine.open()
     torch_build = torch_engine.index.directory
     torch_engine.close()
-    onnx_settings = Settings(data_dir=data, backend="onnx")
+    onnx_settings = Settings(data_dir=data, backend="onnx", model_cache_dir=None)
     first = Engine(onnx_settings)
     assert first.needs_build()  # the CLI shows a progress bar for it
     first.open()

@@ -157,3 +157,28 @@ def test_real_model_vectors_match_when_batched(real_encoder) -> None:
     for question, vector in results.items():
         np.testing.assert_allclose(vector, real_encoder.encode([question]), atol=1e-5)
     assert batching.stats.batches <= 16
+
+
+@pytest.mark.model
+def test_the_bot_engine_batches_questions_asked_at_once(settings) -> None:
+    """What `tradetalk run` builds: the default (ONNX) model behind a batching encoder. Members
+    asking at once get the answers they would have got one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tradetalk.engine import Engine
+
+    engine = Engine(settings, batch_queries=True)
+    engine.open()
+    assert isinstance(engine.encoder, BatchingEncoder)
+    assert engine.index.manifest.backend == settings.backend == "onnx"
+    questions = [
+        "What is blocking the deal?",
+        "Who is Lighthizer?",
+        "What does the U.S. want on Chapter 19?",
+        "When is the deadline?",
+    ] * 6
+    one_at_a_time = {q: engine.ask(q).text for q in questions[:4]}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(engine.ask, questions))
+    assert [a.text for a in together] == [one_at_a_time[q] for q in questions]
+    engine.close()
