@@ -25,6 +25,21 @@ def _encoder(backend: str, model_cache: Path):
     return load_encoder(backend=backend, cache_dir=model_cache)
 
 
+class _Relabelled:
+    """An encoder that reports another backend. A synthetic build's vectors come from no model
+    at all, so either backend's encoder may serve it; without this the engine would rightly
+    see an index built "with another backend" and rebuild it from the (bundled) articles."""
+
+    def __init__(self, inner, backend: str) -> None:
+        self.inner = inner
+        self.backend = backend
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        return self.inner.encode(texts, batch_size=batch_size)
+
+
 def _settings(data_dir: Path, backend: str, **extra):
     from config.settings import Settings
 
@@ -56,7 +71,8 @@ def serve(args: argparse.Namespace) -> dict:
     model_rss = rss_mb()
     # A synthetic build is labelled with the backend it was made for; any encoder can serve it.
     index_backend = args.index_backend or args.backend
-    engine = Engine(_settings(args.data_dir, index_backend), encoder=encoder)
+    served_by = encoder if index_backend == args.backend else _Relabelled(encoder, index_backend)
+    engine = Engine(_settings(args.data_dir, index_backend), encoder=served_by)
     open_s = common.timed(engine.open)
     open_rss = rss_mb()
     questions = common.questions()
@@ -403,6 +419,7 @@ def main() -> None:
         p.add_argument("--users", type=int, default=20)
         p.add_argument("--questions", type=int, default=200)
         p.add_argument("--batching", type=int, default=1)
+        p.add_argument("--bot-process", type=int, default=0)
     args = parser.parse_args()
     started = time.perf_counter()
     result = args.fn(args)

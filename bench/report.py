@@ -117,8 +117,12 @@ def goals(results: dict) -> list[str]:
         "no",
         ["–" if v is None else ("yes" if not v else "**no**") for v in rebuilt],
     )
-    for via in ("discord", "threads"):
-        label = "Discord (loopback)" if via == "discord" else "engine in threads"
+    labels = {
+        "process": "Discord (loopback), bot in its own process",
+        "discord": "Discord (loopback), bot and fake in one process",
+        "threads": "engine in threads",
+    }
+    for via, label in labels.items():
         load = [_get(results, "load", f"{via}_{b}_batched") for b in BACKENDS]
         answered = [
             None if not x or "answered" not in x else x["answered"] / x["questions"] for x in load

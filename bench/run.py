@@ -311,6 +311,18 @@ def load(work: Path, models: Path) -> dict:
             )
         except RuntimeError as exc:  # the bot is another engineer's, and may be mid-change
             out[f"discord_{backend}_batched"] = {"error": str(exc)[-2000:]}
+    for backend in BACKENDS:
+        say(f"under load, through the loopback Discord, bot in its own process, {backend}")
+        try:
+            out[f"process_{backend}_batched"] = run_child(
+                [
+                    *("load-discord", "--backend", backend, "--batching", "1"),
+                    *("--bot-process", "1", "--data-dir", str(work / "load")),
+                    *("--model-cache", str(models)),
+                ]
+            )
+        except RuntimeError as exc:
+            out[f"process_{backend}_batched"] = {"error": str(exc)[-2000:]}
     return out
 
 

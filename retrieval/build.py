@@ -30,14 +30,16 @@ class SourcedArticle:
 
 
 def _encode(encoder: Encoder, texts: list[str], progress: Callable[[int], None]) -> np.ndarray:
-    parts = []
+    """Vectors for `texts`, in chunks (for the progress bar). The chunks are cut from the texts
+    sorted by length, as the encoder itself does within a call: a chunk of mixed lengths is
+    mostly padding, which made a rebuild 27% slower than one `encode` call on the same texts."""
+    out = np.zeros((len(texts), encoder.dimension), np.float32)
+    order = np.argsort([-len(t) for t in texts], kind="stable")
     for start in range(0, len(texts), ENCODE_CHUNK):
-        chunk = texts[start : start + ENCODE_CHUNK]
-        parts.append(encoder.encode(chunk))
-        progress(len(chunk))
-    if not parts:
-        return np.zeros((0, encoder.dimension), np.float32)
-    return np.concatenate(parts).astype(np.float32, copy=False)
+        rows = order[start : start + ENCODE_CHUNK]
+        out[rows] = encoder.encode([texts[i] for i in rows])
+        progress(len(rows))
+    return out
 
 
 def article_info(article: Article, passage_count: int) -> ArticleInfo:
@@ -80,7 +82,10 @@ def add_articles(
             sentences = passage.sentence_texts(item.article.text)
             sentence_texts.extend(search_text(s, item.article.date) for s in sentences)
             sentence_counts.append(len(sentences))
-    total = len(passage_texts) + len(sentence_texts)
+    # A one-sentence paragraph is its own sentence, and wire copies repeat whole paragraphs:
+    # each distinct text is embedded once (13% of the texts of the test articles).
+    unique = list(dict.fromkeys(passage_texts + sentence_texts))
+    total = len(unique)
     done = 0
 
     def advance(count: int) -> None:
@@ -91,8 +96,10 @@ def add_articles(
 
     if progress:
         progress(0, total)
-    passage_vectors = _encode(encoder, passage_texts, advance)
-    sentence_vectors = _encode(encoder, sentence_texts, advance)
+    vectors = _encode(encoder, unique, advance)
+    row = {text: n for n, text in enumerate(unique)}
+    passage_vectors = vectors[[row[t] for t in passage_texts]].reshape(-1, encoder.dimension)
+    sentence_vectors = vectors[[row[t] for t in sentence_texts]].reshape(-1, encoder.dimension)
 
     first_new = len(data.passages)
     passages = list(data.passages)

@@ -187,26 +187,39 @@ def _article_paths(paths: list[Path]) -> Iterator[Path]:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Article files or folders (.md .txt .html).")],
 ) -> None:
-    """Add articles (embedding only their passages)."""
+    """Add articles (embedding only their passages), all in one index build."""
+    from corpus.articles import Article, read_article
+
     with failures():
         eng = engine()
         failed = 0
+        read: list[tuple[Path, Article]] = []
         for path in _article_paths(paths):
             try:
-                with progress_bar(f"Embedding {path.name}") as update:
-                    result = eng.ingest_path(path, progress=update)
+                read.append((path, read_article(path, max_bytes=settings().max_article_bytes)))
             except ArticleError as exc:
                 failed += 1
                 audit("ingest", str(path), "failed", str(exc))
                 err.print(f"error: {exc}", markup=False)
-                continue
-            a = result.article
-            audit("ingest", a.id, "ok" if result.status != "unchanged" else "unchanged", str(path))
-            note = f" (near-duplicate of {result.duplicate_of.id})" if result.duplicate_of else ""
-            out.print(
-                f"{result.status}: {a.id} — {a.title} ({a.passage_count} passages){note}",
-                markup=False,
-            )
+        if read:
+            label = read[0][0].name if len(read) == 1 else f"{len(read)} articles"
+            with progress_bar(f"Embedding {label}") as update:
+                outcomes = eng.ingest_articles([article for _, article in read], progress=update)
+            for (path, _), result in zip(read, outcomes, strict=True):
+                if isinstance(result, TradeTalkError):
+                    failed += 1
+                    audit("ingest", str(path), "failed", str(result))
+                    err.print(f"error: {path}: {result}", markup=False)
+                    continue
+                a = result.article
+                outcome = "ok" if result.status != "unchanged" else "unchanged"
+                audit("ingest", a.id, outcome, str(path))
+                twin = result.duplicate_of
+                dup = f" (near-duplicate of {twin.id})" if twin else ""
+                out.print(
+                    f"{result.status}: {a.id} — {a.title} ({a.passage_count} passages){dup}",
+                    markup=False,
+                )
         if failed:
             raise typer.Exit(1)
 

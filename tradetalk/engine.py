@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -310,38 +310,78 @@ class Engine:
         self, article: Article, progress: Progress | None = None, *, wait: bool = True
     ) -> IngestResult:
         """Store an article and index it (embedding only its passages). Idempotent."""
+        (outcome,) = self.ingest_articles([article], progress, wait=wait)
+        if isinstance(outcome, TradeTalkError):
+            raise outcome
+        return outcome
+
+    def ingest_articles(
+        self, articles: Sequence[Article], progress: Progress | None = None, *, wait: bool = True
+    ) -> list[IngestResult | TradeTalkError]:
+        """Store several articles and index them in one build: one embedding pass and one
+        write, where a build per article would copy the whole index once per file. Returns,
+        in order, each article's result, or the error that refused it (a bundled article can't
+        be replaced). A failure to embed or write refuses them all and restores their files."""
         with self._writing(wait):
             index = self.index
-            existing = index.articles.get(article.id)
-            if existing and existing.content_hash == article.content_hash:
-                return IngestResult("unchanged", existing, self._duplicate_of(existing))
-            if existing and existing.bundled:
-                raise ReadOnlyArticle(
-                    f"{article.id} is in the bundled corpus and can't be replaced"
-                )
-            path = self.library.path_for(article.id)
-            previous = path.read_bytes() if path.exists() else None
-            with storage_errors("save the article"):
-                saved = self.library.save(article)
-            try:
-                key = f"added/{saved.name}"
+            outcomes: dict[int, IngestResult | TradeTalkError] = {}
+            latest = {article.id: n for n, article in enumerate(articles)}  # same id: last wins
+            todo: list[tuple[int, Article]] = []
+            for n, article in enumerate(articles):
+                existing = index.articles.get(article.id)
+                if latest[article.id] != n:
+                    continue  # answered with the later copy's result below
+                if existing and existing.content_hash == article.content_hash:
+                    outcomes[n] = IngestResult("unchanged", existing, self._duplicate_of(existing))
+                elif existing and existing.bundled:
+                    outcomes[n] = ReadOnlyArticle(
+                        f"{article.id} is in the bundled corpus and can't be replaced"
+                    )
+                else:
+                    todo.append((n, article))
+            if todo:
+                self._add(index, todo, outcomes, progress)
+            return [outcomes[latest[article.id]] for article in articles]
+
+    def _add(
+        self,
+        index: PassageIndex,
+        todo: list[tuple[int, Article]],
+        outcomes: dict[int, IngestResult | TradeTalkError],
+        progress: Progress | None,
+    ) -> None:
+        backups: dict[Path, bytes | None] = {}
+        items: list[tuple[int, SourcedArticle]] = []
+        try:
+            for n, article in todo:
+                path = self.library.path_for(article.id)
+                previous = path.read_bytes() if path.exists() else None
+                with storage_errors("save the article"):
+                    saved = self.library.save(article)
+                backups[saved] = previous
                 sha = hashlib.sha256(saved.read_bytes()).hexdigest()
                 stored = read_article(saved, max_bytes=self.settings.max_article_bytes)
-                data = add_articles(
-                    index.to_data(), [SourcedArticle(key, sha, stored)], self.encoder, progress
-                )
-                with storage_errors("write the index"):
-                    new_index = self._publish(data)
-            except BaseException:
-                # Nothing half-done: put the article file back as it was.
-                if previous is None:
-                    saved.unlink(missing_ok=True)
-                else:
-                    saved.write_bytes(previous)
-                raise
-            self._swap(new_index)
-            info = new_index.articles[stored.id]
-            return IngestResult("updated" if existing else "added", info, self._duplicate_of(info))
+                items.append((n, SourcedArticle(f"added/{saved.name}", sha, stored)))
+            sourced = [item for _, item in items]
+            data = add_articles(index.to_data(), sourced, self.encoder, progress)
+            with storage_errors("write the index"):
+                new_index = self._publish(data)
+        except BaseException:
+            # Nothing half-done: put every article file back as it was.
+            for path, previous in backups.items():
+                try:
+                    if previous is None:
+                        path.unlink(missing_ok=True)
+                    else:
+                        path.write_bytes(previous)
+                except OSError:  # the error being raised is the one the admin needs
+                    log.exception("could not restore %s", path)
+            raise
+        self._swap(new_index)
+        for n, item in items:
+            info = new_index.articles[item.article.id]
+            status = "updated" if item.article.id in index.articles else "added"
+            outcomes[n] = IngestResult(status, info, self._duplicate_of(info))
 
     def _duplicate_of(self, info: ArticleInfo) -> ArticleInfo | None:
         return self.index.articles.get(info.duplicate_of) if info.duplicate_of else None
