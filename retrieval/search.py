@@ -119,13 +119,16 @@ class Searcher:
         candidates = np.union1d(dense_hits.ids[0][dense_hits.ids[0] >= 0], lexical_top)
 
         passage_sim = np.asarray(index.passage_vectors[candidates] @ q, dtype=np.float32)
-        sentence_best = np.empty(len(candidates), np.float32)
-        sentence_sims: dict[int, np.ndarray] = {}
+        # Every candidate's sentences in one gather and one product, not a loop per passage.
         ptr = index.sentence_ptr
-        for i, row in enumerate(candidates):
-            sims = np.asarray(index.sentence_vectors[ptr[row] : ptr[row + 1]] @ q, np.float32)
-            sentence_sims[int(row)] = sims
-            sentence_best[i] = sims.max() if len(sims) else passage_sim[i]
+        starts, counts = ptr[candidates], ptr[candidates + 1] - ptr[candidates]
+        offsets = np.cumsum(counts) - counts  # where each candidate's sentences begin in `sims`
+        rows = np.arange(counts.sum()) + np.repeat(starts - offsets, counts)
+        sims = np.asarray(index.sentence_vectors[rows] @ q, np.float32)
+        sentence_best = passage_sim.copy()  # a passage without sentences stands for itself
+        has = counts > 0
+        if has.any():
+            sentence_best[has] = np.maximum.reduceat(sims, offsets[has])
         top_lexical = float(lexical[lexical_top].max()) if len(lexical_top) else 0.0
         lexical_norm = (
             lexical[candidates] / top_lexical
@@ -153,10 +156,10 @@ class Searcher:
         for rank, row in enumerate(chosen, start=1):
             record = records[row]
             p = position_of[row]
-            sims = sentence_sims[row]
+            sims_here = sims[offsets[p] : offsets[p] + counts[p]]
             sentences = tuple(
                 ScoredSentence(s, e, record.text[s - record.start : e - record.start], float(sim))
-                for (s, e), sim in zip(record.sentences, sims, strict=True)
+                for (s, e), sim in zip(record.sentences, sims_here, strict=True)
             )
             also = tuple(
                 dict.fromkeys(
