@@ -86,11 +86,25 @@ def run_threads(args: argparse.Namespace) -> dict:
         thread.join()
     wall = time.perf_counter() - began
     engine.close()
+    return _result("engine in threads", args, single, latencies, wall, failures,
+                   _batch_stats(encoder))  # fmt: skip
+
+
+def _result(
+    via: str,
+    args: argparse.Namespace,
+    single: list[float],
+    latencies: list[float],
+    wall: float,
+    failures: list[str],
+    counts: dict,
+) -> dict:
+    """One load run's figures: the single-question rate against the rate under load."""
     return {
-        "via": "engine in threads",
+        "via": via,
         "backend": args.backend,
         "batching": bool(args.batching),
-        "questions": len(questions),
+        "questions": len(single),
         "users": args.users,
         "answered": len(latencies),
         "failures": failures[:5],
@@ -98,7 +112,7 @@ def run_threads(args: argparse.Namespace) -> dict:
         "single_rate": round(len(single) / sum(single), 1),
         "load": summary(latencies),
         "rate": round(len(latencies) / wall, 1),
-        **_batch_stats(encoder),
+        **counts,
     }
 
 
@@ -253,17 +267,4 @@ async def _discord(args: argparse.Namespace) -> dict:
     via = "Discord (fake in-process with the bot)"
     if args.bot_process:
         via = "Discord (bot in its own process, as `tradetalk run`)"
-    return {
-        "via": via,
-        "backend": args.backend,
-        "batching": bool(args.batching),
-        "questions": len(questions),
-        "users": args.users,
-        "answered": len(latencies),
-        "failures": failures[:5],
-        "single": summary(single),
-        "single_rate": round(len(single) / sum(single), 1),
-        "load": summary(latencies),
-        "rate": round(len(latencies) / wall, 1),
-        **counts,
-    }
+    return _result(via, args, single, latencies, wall, failures, counts)

@@ -25,6 +25,7 @@ from bot.formatting import (
     embed_size,
     escape,
     fit,
+    lines_that_fit,
     outlet_line,
     shares,
     trim,
@@ -270,19 +271,11 @@ def statuses_embed(statuses: Sequence[IssueStatus]) -> discord.Embed:
     if not statuses:
         embed.description = "The issue catalogue is empty."
         return embed
-    lines: list[str] = []
-    used = 0
-    budget = DESCRIPTION_MAX - 60  # room for the "…and N more" line
-    for n, status in enumerate(statuses):
-        count = _plural(status.article_count, "article")
-        line = (f"**{fit(status.issue.title, 100)}** (`{status.issue.id}`) · {count}\n"
-                f"{fit(_one_line(status_line(status)), STATUS_LINE_MAX)}")
-        if used + len(line) + 1 > budget:
-            lines.append(f"…and {len(statuses) - n} more")
-            break
-        lines.append(line)
-        used += len(line) + 1
-    embed.description = "\n".join(lines)
+    embed.description = lines_that_fit(
+        f"**{fit(s.issue.title, 100)}** (`{s.issue.id}`) · {_plural(s.article_count, 'article')}\n"
+        f"{fit(_one_line(status_line(s)), STATUS_LINE_MAX)}"
+        for s in statuses
+    )
     return embed
 
 

@@ -10,7 +10,7 @@ layout; the words themselves are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import discord
 from discord.utils import escape_markdown, escape_mentions
@@ -200,6 +200,22 @@ def _date_range(articles: Sequence[ArticleInfo]) -> str:
     return f"dated {dates[0]}" if dates[0] == dates[-1] else f"dated {dates[0]} to {dates[-1]}"
 
 
+def lines_that_fit(lines: Iterable[str], limit: int = DESCRIPTION_MAX) -> str:
+    """As many whole lines as fit in `limit` characters, then "…and N more" for the rest
+    (lists of articles, issues or audit entries in one embed description)."""
+    lines = list(lines)
+    kept: list[str] = []
+    used = 0
+    budget = limit - 60  # room for the "…and N more" line
+    for n, line in enumerate(lines):
+        if used + len(line) + 1 > budget:
+            kept.append(f"…and {len(lines) - n} more")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)
+
+
 def sources_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
     """Every article with its outlet, date and link, as many as fit; newest last."""
     originals = [a for a in articles if not a.duplicate_of]
@@ -209,18 +225,9 @@ def sources_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
     if not originals:
         embed.description = "I have no articles yet; an admin can add some with /ingest."
         return embed
-    lines: list[str] = []
-    used = 0
-    budget = DESCRIPTION_MAX - 60  # room for the "…and N more" line
-    for n, article in enumerate(originals):
-        where = outlet_line(article.source, article.date, article.url)
-        line = f"• **{fit(article.title, 200)}** — {where}"
-        if used + len(line) + 1 > budget:
-            lines.append(f"…and {len(originals) - n} more")
-            break
-        lines.append(line)
-        used += len(line) + 1
-    embed.description = "\n".join(lines)
+    embed.description = lines_that_fit(
+        f"• **{fit(a.title, 200)}** — {outlet_line(a.source, a.date, a.url)}" for a in originals
+    )
     if copies:
         embed.set_footer(text=f"Near-copies of listed articles not shown: {copies}")
     return embed

@@ -53,17 +53,7 @@ def audit_embed(entries: Sequence[AuditEntry]) -> discord.Embed:
     if not entries:
         embed.description = "No admin actions recorded yet."
         return embed
-    lines: list[str] = []
-    used = 0
-    budget = formatting.DESCRIPTION_MAX - 40  # room for the "…and N more" line
-    for n, entry in enumerate(entries):
-        line = audit_line(entry)
-        if used + len(line) + 1 > budget:
-            lines.append(f"…and {len(entries) - n} more")
-            break
-        lines.append(line)
-        used += len(line) + 1
-    embed.description = "\n".join(lines)
+    embed.description = formatting.lines_that_fit(audit_line(entry) for entry in entries)
     embed.set_footer(text="Newest first · times in UTC · the CLI shows more: tradetalk audit")
     return embed
 

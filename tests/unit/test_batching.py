@@ -181,4 +181,6 @@ def test_the_bot_engine_batches_questions_asked_at_once(settings) -> None:
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(engine.ask, questions))
     assert [a.text for a in together] == [one_at_a_time[q] for q in questions]
+    # Every question's encode went through the queue (the engine does not bypass it).
+    assert engine.encoder.stats.requests >= len(questions) + 4
     engine.close()
