@@ -84,12 +84,25 @@ def main() -> None:
         ("BM25 only", ScoringWeights(0.0, 0.0, 1.0), []),
         ("passage + BM25 (no sentence scoring)", ScoringWeights(0.5, 0.0, 0.5), []),
         ("passage + sentence (no BM25)", ScoringWeights(0.4, 0.6, 0.0), []),
-        ("no relative dates spelled out", base,
-         [(build_module, "search_text", lambda text, date: normalize_for_search(text)),
-          (text_module, "search_text", lambda text, date: normalize_for_search(text))]),
-        ("no article title in BM25", base,
-         [(index_module, "passage_terms",
-           lambda text, date, title: tokenize(text_module.search_text(text, date)))]),
+        (
+            "no relative dates spelled out",
+            base,
+            [
+                (build_module, "search_text", lambda text, date: normalize_for_search(text)),
+                (text_module, "search_text", lambda text, date: normalize_for_search(text)),
+            ],
+        ),
+        (
+            "no article title in BM25",
+            base,
+            [
+                (
+                    index_module,
+                    "passage_terms",
+                    lambda text, date, title: tokenize(text_module.search_text(text, date)),
+                )
+            ],
+        ),
         ("TradeTalk (all of the above)", base, []),
     ]
     print(

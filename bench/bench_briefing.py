@@ -65,9 +65,11 @@ def main() -> None:
         started = time.perf_counter()
         engine = build_engine(root, args.copies)
         index = engine.index
-        print(f"index: {len(index.articles)} articles, {index.manifest.passage_count} passages, "
-              f"{index.manifest.sentence_count} sentences (built in "
-              f"{time.perf_counter() - started:.1f} s)")
+        print(
+            f"index: {len(index.articles)} articles, {index.manifest.passage_count} passages, "
+            f"{index.manifest.sentence_count} sentences (built in "
+            f"{time.perf_counter() - started:.1f} s)"
+        )
         IssueBriefings(engine).briefing("dairy")  # encodes the issues once, caches them on disk
 
         print(f"{'issue':<16}{'cold ms':>10}{'cached ms':>12}{'ratio':>10}  articles")
@@ -85,8 +87,10 @@ def main() -> None:
             cached = statistics.median(runs)
             cold_all.append(cold)
             cached_all.append(cached)
-            print(f"{issue.id:<16}{ms(cold):>10}{ms(cached):>12}{cold / cached:>10.0f}  "
-                  f"{briefing.article_count}")
+            print(
+                f"{issue.id:<16}{ms(cold):>10}{ms(cached):>12}{cold / cached:>10.0f}  "
+                f"{briefing.article_count}"
+            )
         cold, cached = statistics.median(cold_all), statistics.median(cached_all)
         print(f"{'median':<16}{ms(cold):>10}{ms(cached):>12}{cold / cached:>10.0f}")
         started = time.perf_counter()
@@ -101,8 +105,10 @@ def main() -> None:
         engine.ingest_path(extra)
         started = time.perf_counter()
         warm.briefing("culture")
-        print(f"first briefing after adding an article: "
-              f"{ms(time.perf_counter() - started).strip()} ms")
+        print(
+            f"first briefing after adding an article: "
+            f"{ms(time.perf_counter() - started).strip()} ms"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

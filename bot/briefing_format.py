@@ -113,8 +113,7 @@ def quote_lines(quotes: Sequence[Quote], room: int, hidden_noun: str) -> str:
     budgets = shares([q.wanted for q in shown], left)
     lines = [note] if note else []
     lines += [
-        q.prefix + fit(_one_line(q.text), b) + q.suffix
-        for q, b in zip(shown, budgets, strict=True)
+        q.prefix + fit(_one_line(q.text), b) + q.suffix for q, b in zip(shown, budgets, strict=True)
     ]
     # Only a room too small for the markers themselves needs this last cut.
     return "\n".join(lines)[: max(room, 0)]
@@ -162,15 +161,25 @@ def _position_quotes(briefing: Briefing, party: str, numbers: dict[str, int]) ->
     quotes = []
     for p in briefing.positions_of(party):
         speaker = f" — {fit(p.speaker, 80)}" if p.speaker else ""
-        quotes.append(Quote("• ", p.sentence.text, f" [{numbers[p.sentence.article_id]}]{speaker}",
-                            POSITION_SENTENCE_MAX))
+        quotes.append(
+            Quote(
+                "• ",
+                p.sentence.text,
+                f" [{numbers[p.sentence.article_id]}]{speaker}",
+                POSITION_SENTENCE_MAX,
+            )
+        )
     return quotes
 
 
 def _timeline_quotes(briefing: Briefing, numbers: dict[str, int]) -> list[Quote]:
     return [
-        Quote(f"**{e.date or 'undated'}** · ", e.sentence.text,
-              f" [{numbers[e.sentence.article_id]}]", TIMELINE_SENTENCE_MAX)
+        Quote(
+            f"**{e.date or 'undated'}** · ",
+            e.sentence.text,
+            f" [{numbers[e.sentence.article_id]}]",
+            TIMELINE_SENTENCE_MAX,
+        )
         for e in briefing.timeline
     ]
 
@@ -182,16 +191,18 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
     title = fit(issue.title, ISSUE_TITLE_MAX)
     about = fit(_one_line(issue.description), ISSUE_DESCRIPTION_MAX)
     if not briefing.mentioned:
-        embed = discord.Embed(title=title, description=f"{about}\n\n{NOT_MENTIONED}",
-                              colour=ANSWER_COLOUR)
+        embed = discord.Embed(
+            title=title, description=f"{about}\n\n{NOT_MENTIONED}", colour=ANSWER_COLOUR
+        )
         embed.set_footer(text=BRIEFING_FOOTER)
         return [embed]
 
     numbers = citation_numbers(briefing)
     head = f"{about}\n*Mentioned in {_plural(briefing.article_count, 'article')}.*"
     head += "\n\n**Where it stands**\n" if briefing.standing else ""
-    standing = [Quote("> ", s.text, f" [{numbers[s.article_id]}]", STANDING_MAX)
-                for s in briefing.standing]
+    standing = [
+        Quote("> ", s.text, f" [{numbers[s.article_id]}]", STANDING_MAX) for s in briefing.standing
+    ]
     parties = briefing.parties[:PARTIES_SHOWN]
     hidden_parties = len(briefing.parties) - len(parties)
     field_names = [fit(f"Positions: {name}", 100) for _, name in parties]
@@ -200,21 +211,32 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
     sources = _sources(briefing, numbers)
     more_parties = f"…and {_plural(hidden_parties, 'more party')}" if hidden_parties else ""
 
-    fixed = (len(title) + len(head) + sum(map(len, field_names)) + len("Timeline")
-             + len("Sources") + len(sources) + len(BRIEFING_FOOTER)
-             + (len("More parties") + len(more_parties) if more_parties else 0)
-             + sum(len(NO_POSITION) for quotes in positions if not quotes))
+    fixed = (
+        len(title)
+        + len(head)
+        + sum(map(len, field_names))
+        + len("Timeline")
+        + len("Sources")
+        + len(sources)
+        + len(BRIEFING_FOOTER)
+        + (len("More parties") + len(more_parties) if more_parties else 0)
+        + sum(len(NO_POSITION) for quotes in positions if not quotes)
+    )
     # Each section wants its whole text, up to what its part of an embed can hold; they share
     # what the 6,000-character total leaves.
     filled = [quotes for quotes in positions if quotes]
     sections = [standing, *filled, timeline]
-    caps = [min(STANDING_MAX, DESCRIPTION_MAX - len(head)), *[FIELD_VALUE_MAX] * len(filled),
-            TIMELINE_MAX]
+    caps = [
+        min(STANDING_MAX, DESCRIPTION_MAX - len(head)),
+        *[FIELD_VALUE_MAX] * len(filled),
+        TIMELINE_MAX,
+    ]
     wanted = [min(wanted_room(q), cap) for q, cap in zip(sections, caps, strict=True)]
     standing_room, *party_rooms, timeline_room = shares(wanted, EMBED_TOTAL_MAX - SLACK - fixed)
 
     main = discord.Embed(
-        title=title, description=head + quote_lines(standing, standing_room, "sentence"),
+        title=title,
+        description=head + quote_lines(standing, standing_room, "sentence"),
         colour=ANSWER_COLOUR,
     )
     rooms = iter(party_rooms)
@@ -235,13 +257,14 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
 
 
 def unknown_issue_text(topic: str, suggestions: Sequence[Issue]) -> str:
-    """"No such issue 'x'. Did you mean …?" (or where to find the issues)."""
+    """ "No such issue 'x'. Did you mean …?" (or where to find the issues)."""
     shown = fit(_one_line(topic), TOPIC_SHOWN_MAX) or "(empty)"
     if not suggestions:
         return f"No such issue '{shown}'. /issues lists every issue I brief on."
     names = [f"**{fit(s.title, 100)}** (`{s.id}`)" for s in suggestions[:5]]
-    return fit(f"No such issue '{shown}'. Did you mean {' or '.join(names)}?", CONTENT_MAX,
-               escaped=False)
+    return fit(
+        f"No such issue '{shown}'. Did you mean {' or '.join(names)}?", CONTENT_MAX, escaped=False
+    )
 
 
 def issue_choices(
@@ -253,8 +276,9 @@ def issue_choices(
     choices = []
     for issue in issues[:limit]:
         alias = next((a for a in issue.aliases if key and name_key(a).startswith(key)), None)
-        matched_title = key and (name_key(issue.title).startswith(key)
-                                 or name_key(issue.id).startswith(key))
+        matched_title = key and (
+            name_key(issue.title).startswith(key) or name_key(issue.id).startswith(key)
+        )
         suffix = f" ({trim(alias, 40)})" if alias and not matched_title else ""
         name = trim(issue.title, CHOICE_NAME_MAX - len(suffix)) + suffix
         choices.append(discord.app_commands.Choice(name=name, value=issue.id))
@@ -308,8 +332,10 @@ def whatsnew_text(updates: Sequence[IssueUpdate]) -> str:
     blocks = []
     for update in updates:
         count = _plural(len(update.sentences), "new sentence")
-        bullet = (f"• **{fit(update.issue.title, 100)}** (`{update.issue.id}`): {count}, from "
-                  f"{fit(_outlets(update), 200)}")
+        bullet = (
+            f"• **{fit(update.issue.title, 100)}** (`{update.issue.id}`): {count}, from "
+            f"{fit(_outlets(update), 200)}"
+        )
         bullet = bullet if len(bullet) <= share - 1 else fit(update.issue.title, share - 1)
         left = min(share - len(bullet) - 3, UPDATE_QUOTE_MAX)  # "\n> "
         newest = update.sentences[-1]

@@ -108,7 +108,10 @@ def run_bot(settings: Settings) -> int:
             return 130
         except Exception:
             log.exception("the bot stopped unexpectedly")
-            print("error: the bot stopped unexpectedly; details are in "
-                  f"{log_file(settings.data_dir)}", file=sys.stderr)
+            print(
+                "error: the bot stopped unexpectedly; details are in "
+                f"{log_file(settings.data_dir)}",
+                file=sys.stderr,
+            )
             return 1
     return 0

@@ -105,5 +105,6 @@ class TradeTalkBot(commands.Bot):
 
     async def on_ready(self) -> None:
         user = self.user
-        log.info("connected as %s (%s) to %d servers", user, user.id if user else "?",
-                 len(self.guilds))
+        log.info(
+            "connected as %s (%s) to %d servers", user, user.id if user else "?", len(self.guilds)
+        )

@@ -105,7 +105,9 @@ class FeedbackStore:
         return await self.open()
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.close()
@@ -123,9 +125,16 @@ class FeedbackStore:
                 return
             await self.db.execute(
                 "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?)",
-                (record.message_id, record.channel_id, record.user_id, record.question,
-                 record.answer, json.dumps(list(record.passages)), int(record.abstained),
-                 _now()),
+                (
+                    record.message_id,
+                    record.channel_id,
+                    record.user_id,
+                    record.question,
+                    record.answer,
+                    json.dumps(list(record.passages)),
+                    int(record.abstained),
+                    _now(),
+                ),
             )
             await self.db.commit()
 
@@ -136,13 +145,15 @@ class FeedbackStore:
     async def _answer(self, message_id: int) -> AnswerRecord | None:
         async with self.db.execute(
             "SELECT message_id, channel_id, user_id, question, answer, passages, abstained "
-            "FROM answers WHERE message_id = ?", (message_id,),
+            "FROM answers WHERE message_id = ?",
+            (message_id,),
         ) as cursor:
             row = await cursor.fetchone()
         if row is None:
             return None
-        return AnswerRecord(row[0], row[1], row[2], row[3], row[4],
-                            tuple(json.loads(row[5])), bool(row[6]))
+        return AnswerRecord(
+            row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), bool(row[6])
+        )
 
     async def vote(self, message_id: int, user_id: int, vote: int) -> bool:
         """Record (or change) ``user_id``'s vote, +1 or -1, on an answer. False when the message
@@ -178,10 +189,14 @@ class FeedbackStore:
             "SELECT a.question, a.answer, sum(v.vote = 1), sum(v.vote = -1) "
             "FROM answers a JOIN votes v USING (message_id) GROUP BY a.message_id "
             "HAVING sum(v.vote = -1) > 0 ORDER BY sum(v.vote = -1) DESC, max(v.voted_at) DESC "
-            "LIMIT ?", (worst,),
+            "LIMIT ?",
+            (worst,),
         ) as cursor:
             rows = await cursor.fetchall()
         return FeedbackSummary(
-            answers=row[0], voted=row[1], up=row[2], down=row[3],
+            answers=row[0],
+            voted=row[1],
+            up=row[2],
+            down=row[3],
             worst=tuple(VotedAnswer(r[0], r[1], r[2], r[3]) for r in rows),
         )

@@ -165,7 +165,8 @@ def _citation_field(citation: Citation, name_max: int, value_max: int) -> tuple[
 def answer_embed(answer: Answer) -> discord.Embed:
     """A cited answer: the sentences, then one field per source with the passage behind it."""
     embed = discord.Embed(
-        title=fit(answer.question, TITLE_MAX), description=answer_body(answer),
+        title=fit(answer.question, TITLE_MAX),
+        description=answer_body(answer),
         colour=ANSWER_COLOUR,
     )
     embed.set_footer(text=ANSWER_FOOTER)
@@ -246,14 +247,15 @@ def about_embed(articles: Sequence[ArticleInfo], issues: Sequence[str]) -> disco
         "",
         "**How to ask**",
         "• Mention me with a question: `@TradeTalk what is blocking the deal?`",
-        "• Reply to one of my answers to follow up (\"and what about dairy?\").",
+        '• Reply to one of my answers to follow up ("and what about dairy?").',
         "• Or use `/ask`. `/sources` lists the articles.",
         "",
         "Answers quote the articles word for word, with numbered sources. If the articles "
         "don't cover something, I say so rather than guess. Rate answers with 👍 / 👎.",
     ]
-    return discord.Embed(title="About TradeTalk", description="\n".join(lines),
-                         colour=ANSWER_COLOUR)
+    return discord.Embed(
+        title="About TradeTalk", description="\n".join(lines), colour=ANSWER_COLOUR
+    )
 
 
 def article_label(article: ArticleInfo, limit: int = CHOICE_NAME_MAX) -> str:
@@ -268,14 +270,14 @@ def removable_choices(
     """Added (not bundled) articles whose id or title contains what was typed, newest first."""
     needle = typed.strip().lower()
     matches = [
-        a for a in articles
-        if not a.bundled and len(a.id) <= CHOICE_NAME_MAX
+        a
+        for a in articles
+        if not a.bundled
+        and len(a.id) <= CHOICE_NAME_MAX
         and (needle in a.id.lower() or needle in a.title.lower())
     ]
     matches.sort(key=lambda a: (a.date or "", a.id), reverse=True)
-    return [
-        discord.app_commands.Choice(name=article_label(a), value=a.id) for a in matches[:limit]
-    ]
+    return [discord.app_commands.Choice(name=article_label(a), value=a.id) for a in matches[:limit]]
 
 
 def ingest_text(result: IngestResult, issues: Sequence[str]) -> str:
@@ -286,8 +288,9 @@ def ingest_text(result: IngestResult, issues: Sequence[str]) -> str:
         return fit(f"Already have {what}; nothing changed.", CONTENT_MAX, escaped=False)
     verb = "Added" if result.status == "added" else "Updated"
     lines = [f"{verb} {what}: {a.passage_count} passages, answerable now."]
-    lines.append("Known issues it touches: " + (fit(", ".join(issues), 500) if issues else "none")
-                 + ".")
+    lines.append(
+        "Known issues it touches: " + (fit(", ".join(issues), 500) if issues else "none") + "."
+    )
     if result.duplicate_of is not None:
         d = result.duplicate_of
         lines.append(f"Note: it is a near-copy of “{fit(d.title, 300)}” (id `{d.id}`).")
@@ -304,13 +307,17 @@ def removed_text(article: ArticleInfo) -> str:
 
 def cooldown_text(retry_after: float) -> str:
     seconds = max(1, round(retry_after))
-    return (f"You're asking faster than I can keep up with; please try again in {seconds} "
-            f"second{'s' if seconds != 1 else ''}.")
+    return (
+        f"You're asking faster than I can keep up with; please try again in {seconds} "
+        f"second{'s' if seconds != 1 else ''}."
+    )
 
 
 def progress_text(done: int, total: int) -> str:
     if total <= 0:
         return "Reindexing all articles… reading them now. Questions are still answered meanwhile."
     percent = 100 * done // total
-    return (f"Reindexing all articles… {done:,}/{total:,} passages embedded ({percent}%). "
-            "Questions are still answered from the current index meanwhile.")
+    return (
+        f"Reindexing all articles… {done:,}/{total:,} passages embedded ({percent}%). "
+        "Questions are still answered from the current index meanwhile."
+    )

@@ -32,9 +32,11 @@ def touched_issues(engine: Engine, article: ArticleInfo) -> list[str]:
         _log_failure("the issues an article touches", exc)
         return []
     return [
-        update.issue.title for update in everything
-        if any(s.article_id == article.id or article.id in dict(s.also_in)
-               for s in update.sentences)
+        update.issue.title
+        for update in everything
+        if any(
+            s.article_id == article.id or article.id in dict(s.also_in) for s in update.sentences
+        )
     ]
 
 

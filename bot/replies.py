@@ -135,8 +135,12 @@ def describe_failure(error: BaseException, *, where: str) -> str:
         log.info("%s: check failed: %s", where, original)
         return str(original) or "You can't use that command here."
     error_id = new_error_id()
-    log.error("error %s in %s", error_id, where,
-              exc_info=(type(original), original, original.__traceback__))
+    log.error(
+        "error %s in %s",
+        error_id,
+        where,
+        exc_info=(type(original), original, original.__traceback__),
+    )
     return f"Something went wrong (error {error_id})."
 
 

@@ -23,7 +23,9 @@ class VoteButton(
         emoji, label = ("👍", "Helpful") if vote == "up" else ("👎", "Not helpful")
         super().__init__(
             discord.ui.Button(
-                style=discord.ButtonStyle.secondary, emoji=emoji, label=label,
+                style=discord.ButtonStyle.secondary,
+                emoji=emoji,
+                label=label,
                 custom_id=f"tradetalk:vote:{vote}",
             )
         )

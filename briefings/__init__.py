@@ -18,7 +18,18 @@ from briefings.issue_briefings import IssueBriefings, WhatsNew, briefings_for
 from briefings.whatsnew import since_last_check
 
 __all__ = [
-    "Briefing", "Catalogue", "CatalogueError", "CitedSentence", "Issue", "IssueBriefings",
-    "IssueStatus", "IssueUpdate", "Position", "TimelineEntry", "WhatsNew", "briefings_for",
-    "load_catalogue", "since_last_check",
+    "Briefing",
+    "Catalogue",
+    "CatalogueError",
+    "CitedSentence",
+    "Issue",
+    "IssueBriefings",
+    "IssueStatus",
+    "IssueUpdate",
+    "Position",
+    "TimelineEntry",
+    "WhatsNew",
+    "briefings_for",
+    "load_catalogue",
+    "since_last_check",
 ]

@@ -72,8 +72,11 @@ class Briefing:
     @property
     def citations(self) -> tuple[CitedSentence, ...]:
         """Every sentence quoted, in order of first appearance."""
-        quoted = [*self.standing, *(p.sentence for p in self.positions),
-                  *(e.sentence for e in self.timeline)]
+        quoted = [
+            *self.standing,
+            *(p.sentence for p in self.positions),
+            *(e.sentence for e in self.timeline),
+        ]
         return tuple(dict.fromkeys(quoted))
 
 
@@ -102,12 +105,19 @@ class IssueUpdate:
 def cite(group: SentenceGroup) -> CitedSentence:
     ref = group.sentence
     a = ref.article
-    also = tuple(dict.fromkeys(
-        (c.sentence.article.id, c.sentence.article.source) for c in group.copies
-    ))
+    also = tuple(
+        dict.fromkeys((c.sentence.article.id, c.sentence.article.source) for c in group.copies)
+    )
     return CitedSentence(
-        text=ref.text, article_id=a.id, passage_id=ref.passage_id, title=a.title,
-        source=a.source, date=a.date, url=a.url, also_in=also, dates=resolved_dates(ref),
+        text=ref.text,
+        article_id=a.id,
+        passage_id=ref.passage_id,
+        title=a.title,
+        source=a.source,
+        date=a.date,
+        url=a.url,
+        also_in=also,
+        dates=resolved_dates(ref),
     )
 
 
@@ -133,14 +143,16 @@ def _standing(groups: list[SentenceGroup]) -> list[SentenceGroup]:
     recent = _recent_articles(groups)
     pool = sorted(
         (g for g in groups if g.sentence.article.id in recent),
-        key=lambda g: (g.sentence.article.date or "", g.item.relevance), reverse=True,
+        key=lambda g: (g.sentence.article.date or "", g.item.relevance),
+        reverse=True,
     )
     if not pool:
         return []
     first = pool[0]
     others = sorted(pool[1:], key=lambda g: -g.item.relevance)
     chosen = [first] + [
-        g for g in others[: STANDING_SENTENCES - 1]
+        g
+        for g in others[: STANDING_SENTENCES - 1]
         if g.item.relevance >= first.item.relevance - STANDING_MARGIN
     ]
     return sorted(chosen, key=_chronological, reverse=True)
@@ -172,9 +184,7 @@ def _timeline(groups: list[SentenceGroup]) -> list[TimelineEntry]:
     entries = []
     for group in sorted(chosen, key=_chronological):
         date, dated_by = event_date(group.sentence)
-        entries.append(
-            TimelineEntry(date.isoformat() if date else None, dated_by, cite(group))
-        )
+        entries.append(TimelineEntry(date.isoformat() if date else None, dated_by, cite(group)))
     return entries
 
 
@@ -184,16 +194,18 @@ def compose_briefing(
     """The briefing on `issue` from the sentences about it (`IssueMatcher.scan`)."""
     groups = group_copies(items)
     positions, order = _positions(groups, issue, catalogue)
-    parties = tuple(
-        (p, catalogue.parties[p].name if p in catalogue.parties else p) for p in order
-    )
+    parties = tuple((p, catalogue.parties[p].name if p in catalogue.parties else p) for p in order)
     articles = {g.sentence.article.id for g in groups} | {
         c.sentence.article.id for g in groups for c in g.copies
     }
     return Briefing(
-        issue=issue, parties=parties, standing=tuple(cite(g) for g in _standing(groups)),
-        positions=tuple(positions), timeline=tuple(_timeline(groups)),
-        article_count=len(articles), index_version=index_version,
+        issue=issue,
+        parties=parties,
+        standing=tuple(cite(g) for g in _standing(groups)),
+        positions=tuple(positions),
+        timeline=tuple(_timeline(groups)),
+        article_count=len(articles),
+        index_version=index_version,
     )
 
 
@@ -201,8 +213,11 @@ def new_developments(items: list[IssueSentence], before: Mapping[str, str]) -> l
     """Sentences from articles that are new or changed since `before` (article id -> content
     hash) and that no article already there carried, oldest first."""
     fresh = [
-        group for group in group_copies(items)
-        if all(before.get(m.sentence.article.id) != m.sentence.article.content_hash
-               for m in (group.item, *group.copies))
+        group
+        for group in group_copies(items)
+        if all(
+            before.get(m.sentence.article.id) != m.sentence.article.content_hash
+            for m in (group.item, *group.copies)
+        )
     ]
     return [cite(g) for g in sorted(fresh, key=_chronological)]

@@ -112,9 +112,12 @@ class Catalogue:
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes a briefing changes (caches key on it)."""
         payload = json.dumps(
-            {"parties": {k: v.model_dump() for k, v in sorted(self.parties.items())},
-             "issues": [issue.model_dump() for issue in self.issues]},
-            sort_keys=True, ensure_ascii=False,
+            {
+                "parties": {k: v.model_dump() for k, v in sorted(self.parties.items())},
+                "issues": [issue.model_dump() for issue in self.issues],
+            },
+            sort_keys=True,
+            ensure_ascii=False,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

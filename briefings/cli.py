@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from tradetalk.engine import Engine
 
+
 def issue_command(engine: Engine, topic: str, as_json: bool = False) -> str:
     """The briefing on `topic` as text (or one JSON object). Raises `UnknownIssue`."""
     briefing = briefings_for(engine).briefing(topic)
@@ -35,8 +36,11 @@ def issues_command(engine: Engine) -> str:
 
 
 def register_commands(
-    app: typer.Typer, *, engine: Callable[[], Engine],
-    failures: Callable[[], AbstractContextManager[None]], out: Console,
+    app: typer.Typer,
+    *,
+    engine: Callable[[], Engine],
+    failures: Callable[[], AbstractContextManager[None]],
+    out: Console,
 ) -> None:
     """Add ``issue`` and ``issues`` to `app`, using the CLI's engine factory, error handler
     and console."""

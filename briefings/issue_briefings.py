@@ -111,8 +111,15 @@ class IssueBriefings:
         for issue in scan.catalogue.issues:
             b = self.briefing(issue)
             latest = b.standing[0] if b.standing else None
-            named = [m.start for m in scan.matcher.terms.mentions(latest.text)
-                     if m.issue_id == issue.id] if latest else []
+            named = (
+                [
+                    m.start
+                    for m in scan.matcher.terms.mentions(latest.text)
+                    if m.issue_id == issue.id
+                ]
+                if latest
+                else []
+            )
             statuses.append(IssueStatus(issue, b.article_count, latest, min(named, default=0)))
         return statuses
 

@@ -132,7 +132,10 @@ class IssueMatcher:
             article = index.articles[record.article_id]
             for number, text in enumerate(record.sentence_texts()):
                 ref = SentenceRef(
-                    text=text, article=article, passage_id=record.id, passage_row=record.row,
+                    text=text,
+                    article=article,
+                    passage_id=record.id,
+                    passage_row=record.row,
                     original_row=record.dup_of if record.dup_of >= 0 else record.row,
                     order=(record.paragraph, record.part, number),
                 )
@@ -174,19 +177,20 @@ class IssueMatcher:
         about: dict[str, list[Stance]] = {issue_id: [] for issue_id in members}
         for i, stance in enumerate(stances):
             targets = (
-                stance_issues(stance, stances[i + 1 :], ref.text, mentions)
-                if mentions else members
+                stance_issues(stance, stances[i + 1 :], ref.text, mentions) if mentions else members
             )
             for issue_id in targets & members:
                 about[issue_id].append(stance)
         column = {issue_id: i for i, issue_id in enumerate(self.issue_ids)}
         return [
             IssueSentence(
-                sentence=ref, issue_id=issue_id,
+                sentence=ref,
+                issue_id=issue_id,
                 relevance=float(sims[column[issue_id]])
                 + TERM_BONUS * min(len(named.get(issue_id, ())), 3),
                 terms=tuple(sorted(named.get(issue_id, ()))),
                 stances=tuple(about[issue_id]),
             )
-            for issue_id in self.issue_ids if issue_id in members
+            for issue_id in self.issue_ids
+            if issue_id in members
         ]

@@ -105,10 +105,16 @@ class StanceReader:
                 continue
             subject = match.group("subject")
             party = self._party_of[subject]
-            found.append(Stance(
-                party=party, subject=subject, verb=match.group("verb"), start=match.start(),
-                verb_end=match.end("verb"), speaker=self._speaker(sentence, subject, party),
-            ))
+            found.append(
+                Stance(
+                    party=party,
+                    subject=subject,
+                    verb=match.group("verb"),
+                    start=match.start(),
+                    verb_end=match.end("verb"),
+                    speaker=self._speaker(sentence, subject, party),
+                )
+            )
         if found:
             # "Canada kept the panels ... and preserved the carve-out": the verb shares the
             # sentence's first subject.
@@ -116,10 +122,16 @@ class StanceReader:
             taken = {s.verb_end for s in found}
             for match in _COORDINATED.finditer(sentence, first.verb_end):
                 if match.end("verb") not in taken and not self._names.search(match.group(0)):
-                    found.append(Stance(
-                        party=first.party, subject=first.subject, verb=match.group("verb"),
-                        start=match.start(), verb_end=match.end("verb"), speaker=first.speaker,
-                    ))
+                    found.append(
+                        Stance(
+                            party=first.party,
+                            subject=first.subject,
+                            verb=match.group("verb"),
+                            start=match.start(),
+                            verb_end=match.end("verb"),
+                            speaker=first.speaker,
+                        )
+                    )
             found.sort(key=lambda s: s.start)
         return found
 
@@ -153,8 +165,9 @@ def _strip_titles(name: str) -> str:
     return " ".join(words)
 
 
-def stance_issues(stance: Stance, later: Iterable[Stance], sentence: str,
-                  mentions: list[Mention]) -> set[str]:
+def stance_issues(
+    stance: Stance, later: Iterable[Stance], sentence: str, mentions: list[Mention]
+) -> set[str]:
     """The issues a stance is about: those mentioned in its object (up to the next clause or
     stance); else the nearest one mentioned before it ("panels, which the U.S. wants to
     remove"); else the nearest after it."""

@@ -54,15 +54,17 @@ def group_copies(items: list[IssueSentence]) -> list[SentenceGroup]:
         text = normalize_for_search(ref.text).lower()
         group = next(
             (
-                g for g in by_passage.get(ref.original_row, ())
+                g
+                for g in by_passage.get(ref.original_row, ())
                 if kept[g].sentence.article.id != ref.article.id
                 and fuzz.ratio(text, texts[g]) >= LINKED_SIMILARITY
             ),
             None,
         )
         if group is None and texts:
-            best = process.extractOne(text, texts, scorer=fuzz.ratio,
-                                      score_cutoff=UNLINKED_SIMILARITY)
+            best = process.extractOne(
+                text, texts, scorer=fuzz.ratio, score_cutoff=UNLINKED_SIMILARITY
+            )
             if best and kept[best[2]].sentence.article.id != ref.article.id:
                 group = best[2]
         if group is None:

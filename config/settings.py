@@ -6,6 +6,7 @@ bot's ``main``, and tests build `Settings(...)` directly.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -40,14 +41,17 @@ class Settings(BaseSettings):
         "onnx", description="Embedding backend: onnx (exported locally on first use) or torch."
     )
     model_cache_dir: Path | None = Field(
-        None, description="Where the ONNX export is kept (default: DATA_DIR/models)."
+        None,
+        description="Where the ONNX export is kept (default: the user's cache directory, "
+        "$XDG_CACHE_HOME/tradetalk/models or ~/.cache/tradetalk/models).",
     )
     top_k: int = Field(5, ge=1, le=20, description="Passages returned with each answer.")
     abstain_threshold: float = Field(
-        0.2,
+        0.22,
         ge=-1.0,
         le=1.0,
-        description="Cosine of the best sentence below which the bot says it can't answer.",
+        description="If no candidate sentence has a cosine this high, the bot declines at once "
+        "(above it the evidence model decides).",
     )
     max_article_bytes: int = Field(
         2_000_000, ge=1_000, description="Largest article file or download accepted."
@@ -100,7 +104,12 @@ class Settings(BaseSettings):
 
     @property
     def model_cache(self) -> Path:
-        return self.model_cache_dir or self.data_dir / "models"
+        """One export serves every data dir of this user: it depends only on the model, and
+        making it takes ~15 s (a scratch data dir would otherwise pay that each time)."""
+        if self.model_cache_dir:
+            return self.model_cache_dir
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(base) / "tradetalk" / "models"
 
     @property
     def audit_db(self) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import frontmatter
 import yaml
 
-from corpus.cleaning import clean_paragraphs, split_paragraphs
+from corpus.cleaning import clean_paragraphs, is_furniture, split_paragraphs
 from corpus.normalize import clean_unicode
 from tradetalk.errors import ArticleError
 
@@ -113,11 +113,12 @@ def _build(
     path: Path | None,
 ) -> Article:
     title = clean_unicode(str(meta.get("title") or "")).strip()
-    paragraphs = clean_paragraphs(raw_paragraphs)
-    if not title and paragraphs and _looks_like_headline(paragraphs[0]):
-        title, paragraphs = paragraphs[0], paragraphs[1:]
-    if paragraphs and title and clean_unicode(paragraphs[0]).strip() == title:
-        paragraphs = paragraphs[1:]  # HTML extraction often repeats the headline
+    if not title:  # a text file's first line may be its headline
+        first = next((p for p in raw_paragraphs if not is_furniture(p, labels=False)), "")
+        if first and _looks_like_headline(first):
+            title = clean_unicode(first).strip()
+            raw_paragraphs = raw_paragraphs[raw_paragraphs.index(first) + 1 :]
+    paragraphs = clean_paragraphs(raw_paragraphs, title, str(meta.get("source") or ""))
     if not title:
         title = (
             Path(name).stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Untitled"

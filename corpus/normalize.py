@@ -56,6 +56,19 @@ _MONTH_DAY = re.compile(
 )
 
 
+# "G-20", "COVID-19", "TPP-11": a hyphenated label of letters and digits is one word ("G20"),
+# so "g20" in a question finds it (the tokenizer drops the lone "G" otherwise).
+_LABEL = re.compile(r"\b([A-Za-z]{1,5})-(\d{1,4})\b")
+# "$250bn", "$250billion", "25%", "25 per cent": one spelling of an amount for search.
+_AMOUNTS = [
+    (re.compile(r"(\d)\s*(?:bn|billion)\b", re.I), r"\1 billion"),
+    (re.compile(r"(\d)\s*(?:tn|trillion)\b", re.I), r"\1 trillion"),
+    (re.compile(r"(\d)\s*(?:mn|mln|million)\b", re.I), r"\1 million"),
+    (re.compile(r"(\d)\s*%"), r"\1 percent"),
+    (re.compile(r"\bper\s+cent\b", re.I), "percent"),
+]
+
+
 def clean_unicode(text: str) -> str:
     """NFKC, straight quotes, plain dashes, no invisible characters."""
     text = unicodedata.normalize("NFKC", text)
@@ -69,4 +82,7 @@ def normalize_for_search(text: str) -> str:
     text = _SPELLED.sub(lambda m: m.group(0).replace("-", ""), text)
     text = _ACRONYM.sub(lambda m: m.group(1).replace(".", ""), text)
     text = _MONTH_DAY.sub(lambda m: _MONTHS[m.group(1).lower()], text)
+    text = _LABEL.sub(r"\1\2", text)
+    for pattern, replacement in _AMOUNTS:
+        text = pattern.sub(replacement, text)
     return _SPACES.sub(" ", text).strip()

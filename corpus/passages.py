@@ -33,20 +33,47 @@ class Passage:
         return [article_text[s:e] for s, e in self.sentences]
 
 
+# List items are sentences of their own: a line break (lists keep one item per line, see
+# `corpus.cleaning`) or a bullet inside a line ("• Dairy: … • Autos: …") ends one.
+_ITEM_BREAK = re.compile(r"\n|[•●▪◦‣]")
+
+
+# "WASHINGTON • The United States …": a dateline before a bullet is not a list item.
+_DATELINE = re.compile(r"[A-Z][A-Z.,'/ -]{1,40}")
+
+
+def _pieces(paragraph: str) -> list[tuple[int, int]]:
+    """Spans of the paragraph between line breaks and bullets, marks and spaces left out."""
+    spans, cursor = [], 0
+    for match in [*_ITEM_BREAK.finditer(paragraph), None]:
+        end = match.start() if match else len(paragraph)
+        chunk = paragraph[cursor:end]
+        if match and cursor == 0 and match.group() != "\n" and _DATELINE.fullmatch(chunk.strip()):
+            continue  # keep the dateline with the sentence it opens
+        if chunk.strip():
+            lead = len(chunk) - len(chunk.lstrip())
+            spans.append((cursor + lead, cursor + len(chunk.rstrip())))
+        cursor = match.end() if match else end
+    return spans
+
+
 def sentence_spans(paragraph: str) -> list[tuple[int, int]]:
-    """Sentence offsets within `paragraph`; knows "U.S.", "Mr." and quotes (sentencex)."""
+    """Sentence offsets within `paragraph`; knows "U.S.", "Mr." and quotes (sentencex), and
+    takes each list item as a sentence."""
     spans: list[tuple[int, int]] = []
-    cursor = 0
-    for sentence in segment("en", paragraph):
-        text = sentence.strip()
-        if not text:
-            continue
-        start = paragraph.find(text, cursor)
-        if start < 0:  # the segmenter altered the text; fall back to the rest of the paragraph
-            spans.append((cursor, len(paragraph)))
-            break
-        spans.append((start, start + len(text)))
-        cursor = start + len(text)
+    for piece_start, piece_end in _pieces(paragraph):
+        piece = paragraph[piece_start:piece_end]
+        cursor = 0
+        for sentence in segment("en", piece):
+            text = sentence.strip()
+            if not text:
+                continue
+            start = piece.find(text, cursor)
+            if start < 0:  # the segmenter altered the text; fall back to the rest of the piece
+                spans.append((piece_start + cursor, piece_end))
+                break
+            spans.append((piece_start + start, piece_start + start + len(text)))
+            cursor = start + len(text)
     return spans or [(0, len(paragraph))]
 
 

@@ -6,6 +6,7 @@ that serves searches. A build is written whole into its own directory (see `stor
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from retrieval.lexical import LexicalIndex
 from retrieval.manifest import Manifest, checksum_files, read_manifest, verify_files, write_manifest
 from retrieval.records import ArticleInfo, PassageRecord, RecordStore, write_records
 from retrieval.text import passage_terms
+from retrieval.tokenize import tokenize
 from tradetalk.errors import IndexCorrupt
 
 RECORDS = "records.sqlite"
@@ -172,6 +174,12 @@ class PassageIndex:
 
     def __len__(self) -> int:
         return self.manifest.passage_count
+
+    @functools.cached_property
+    def metadata_terms(self) -> frozenset[str]:
+        """Stems of the outlets' names: "what did Bloomberg report?" names a source the
+        article text may never mention (titles are in BM25 already)."""
+        return frozenset(t for a in self.articles.values() for t in tokenize(a.source))
 
     @property
     def version(self) -> str:

@@ -14,6 +14,7 @@ from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo, PassageRecord
 from retrieval.text import term_set
 from retrieval.tokenize import tokenize
+from retrieval.vocabulary import equivalents
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,14 @@ class Searcher:
         self.encoder = encoder
         self.weights = weights or ScoringWeights()
 
+    def knows(self, token: str) -> bool:
+        """Is `token` (a stem) in the articles: their text and titles, their outlets' names, or
+        as an equivalent ("canadian" when they say "Canada")?"""
+        index = self.index
+        if index.lexical.knows(token) or token in index.metadata_terms:
+            return True
+        return any(all(index.lexical.knows(t) for t in p) for p in equivalents(token))
+
     def encode_query(self, question: str) -> np.ndarray:
         return self.encoder.encode([prepare_query(question)])[0]
 
@@ -106,7 +115,16 @@ class Searcher:
         index, w = self.index, self.weights
         tokens = tokenize(question)
         context_tokens = [t for t in tokenize(context) if t not in tokens] if context else []
-        unknown = tuple(t for t in tokens if not index.lexical.knows(t))
+        # "Canadian" finds "Canada", "Beijing" finds "China", "rep" finds "representative".
+        expansions = [
+            t
+            for token in tokens
+            for phrase in equivalents(token)
+            if all(index.lexical.knows(t) for t in phrase)
+            for t in phrase
+            if t not in tokens
+        ]
+        unknown = tuple(t for t in tokens if not self.knows(t))
         weights = {t: index.lexical.idf(t) for t in tokens}
         if len(index) == 0:
             return SearchResult(question, (), tuple(tokens), unknown, weights)
@@ -114,7 +132,7 @@ class Searcher:
 
         pool = max(w.candidates, 4 * k)
         dense_hits = index.dense.search(q[None, :], pool)
-        lexical = index.lexical.scores(tokens + context_tokens)
+        lexical = index.lexical.scores(tokens + context_tokens + list(dict.fromkeys(expansions)))
         lexical_top = _top(lexical, pool)
         candidates = np.union1d(dense_hits.ids[0][dense_hits.ids[0] >= 0], lexical_top)
 

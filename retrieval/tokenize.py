@@ -21,6 +21,66 @@ STOP_WORDS = frozenset(
 )
 
 
+# Irregular verb forms the Snowball stemmer leaves apart from their base ("took" vs "take",
+# "bought" vs "buy"): a question asks "when did it take effect?", the article says "took effect".
+_IRREGULAR = {
+    form: base
+    for base, forms in (
+        ("take", "took taken"),
+        ("buy", "bought"),
+        ("go", "went gone"),
+        ("make", "made"),
+        ("give", "gave given"),
+        ("hold", "held"),
+        ("meet", "met"),
+        ("seek", "sought"),
+        ("win", "won"),
+        ("lose", "lost"),
+        ("begin", "began begun"),
+        ("fall", "fell fallen"),
+        ("rise", "rose risen"),
+        ("strike", "struck stricken"),
+        ("lead", "led"),
+        ("tell", "told"),
+        ("think", "thought"),
+        ("bring", "brought"),
+        ("come", "came"),
+        ("run", "ran"),
+        ("sell", "sold"),
+        ("speak", "spoke spoken"),
+        ("write", "wrote written"),
+        ("choose", "chose chosen"),
+        ("drive", "drove driven"),
+        ("grow", "grew grown"),
+        ("know", "knew known"),
+        ("see", "saw seen"),
+        ("break", "broke broken"),
+        ("stand", "stood"),
+        ("keep", "kept"),
+        ("feel", "felt"),
+        ("pay", "paid"),
+        ("build", "built"),
+        ("send", "sent"),
+        ("spend", "spent"),
+        ("mean", "meant"),
+        ("deal", "dealt"),
+        ("freeze", "froze frozen"),
+        ("withdraw", "withdrew withdrawn"),
+        ("draw", "drew drawn"),
+        ("throw", "threw thrown"),
+        ("fly", "flew flown"),
+        ("become", "became"),
+        ("catch", "caught"),
+        ("teach", "taught"),
+        ("fight", "fought"),
+        ("shake", "shook shaken"),
+        ("forget", "forgot forgotten"),
+        ("hang", "hung"),
+    )
+    for form in forms.split()
+}
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
@@ -51,5 +111,5 @@ def tokenize(text: str) -> list[str]:
             continue
         if len(lower) == 1 and not lower.isdigit():
             continue
-        words.append(lower)
+        words.append(_IRREGULAR.get(lower, lower))
     return _stemmer().stemWords(words)

@@ -275,15 +275,19 @@ def index(
 
 @app.command("eval")
 def evaluate(
-    questions: Annotated[Path, typer.Argument(help="JSONL: {id, question, evidence}.")],
+    questions: Annotated[Path, typer.Argument(help="JSONL: {id, question, evidence[, kind]}.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    split: Annotated[
+        str | None, typer.Option("--split", help='Only the questions of this split ("tune").')
+    ] = None,
 ) -> None:
-    """Score retrieval and answers on questions with known evidence (as score.py does)."""
+    """Score retrieval and answers on questions with known evidence (as score.py does), with
+    the figures broken down by question kind."""
     from tradetalk.evaluate import load_questions, score
     from tradetalk.render import answer_json
 
     with failures():
-        items = load_questions(questions)
+        items = load_questions(questions, split=split)
         eng = engine()
 
         def reply(question: str) -> dict:
@@ -294,11 +298,19 @@ def evaluate(
 
         result = score(items, reply)
         misses = result.pop("misses")
+        kinds = result.pop("by_kind")
         if as_json:
-            print(json.dumps(result))
+            print(json.dumps({**result, "by_kind": kinds}))
             return
         for line in misses:
             out.print(line, markup=False)
+        answered = ("R@3", "MRR", "answer_hit", "false_abstain")
+        table = Table("kind", "answerable", "unanswerable", *answered, "abstain_recall")
+        for kind, f in kinds.items():
+            cells = [str(f[c]) if f["answerable"] else "–" for c in answered]
+            cells.append(str(f["abstain_recall"]) if f["unanswerable"] else "–")
+            table.add_row(kind, str(f["answerable"]), str(f["unanswerable"]), *cells)
+        out.print(table)
         out.print(json.dumps(result), markup=False)
 
 

@@ -6,6 +6,7 @@ threads while a rebuild or an ingest prepares the next index build, which is swa
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import threading
@@ -25,9 +26,11 @@ from retrieval.encoder import (
 )
 from retrieval.index import IndexData, PassageIndex
 from retrieval.manifest import FORMAT_VERSION, read_manifest
+from retrieval.question_analysis import analyze_question
 from retrieval.records import ArticleInfo
 from retrieval.search import Searcher, SearchResult
 from retrieval.storage import IndexStorage
+from tradetalk.abstention import AbstentionPolicy
 from tradetalk.answer import Answer, AnswerPolicy, compose_answer
 from tradetalk.errors import (
     ArticleError,
@@ -40,6 +43,9 @@ from tradetalk.errors import (
 from tradetalk.questions import FOLLOW_UP_WEIGHT, check_question, is_follow_up
 
 log = logging.getLogger(__name__)
+
+# Passages whose sentences compete for the answer (the answer is chosen across all of them).
+CANDIDATE_PASSAGES = 16
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class Engine:
         self._retired: list[PassageIndex] = []
         self._coverage: tuple[PassageIndex, str] | None = None  # (index, its summary)
         self.rebuilding = False
+        self._answer_policy: AnswerPolicy | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -236,9 +243,37 @@ class Engine:
         """Answer one question (in the context of `previous`, when it is a follow-up).
         Raises `QuestionError` for empty, over-long or gibberish input."""
         text = check_question(question, max_chars=self.settings.max_question_chars)
-        result = self.search(text, previous=previous)
-        policy = AnswerPolicy(threshold=self.settings.abstain_threshold)
-        return compose_answer(result, policy, coverage=self.coverage_summary())
+        analysis = analyze_question(text, today=self.today(), years=self._years())
+        pool = max(CANDIDATE_PASSAGES, self.settings.top_k)
+        result = self.search(text, pool, previous=previous)
+        return compose_answer(
+            result, analysis, self.answer_policy, coverage=self.coverage_summary()
+        )
+
+    @property
+    def answer_policy(self) -> AnswerPolicy:
+        """How answers are chosen and when to decline (the bench's calibration replaces it)."""
+        if self._answer_policy is None:
+            self._answer_policy = AnswerPolicy(
+                top_k=self.settings.top_k,
+                abstention=AbstentionPolicy(min_cosine=self.settings.abstain_threshold),
+            )
+        return self._answer_policy
+
+    @answer_policy.setter
+    def answer_policy(self, policy: AnswerPolicy) -> None:
+        self._answer_policy = policy
+
+    def today(self) -> dt.date:
+        """The date "last week" is counted from (a method, so tests can fix it)."""
+        return dt.date.today()
+
+    def _years(self) -> range:
+        """The years the articles cover: "in March" means March of one of these."""
+        dates = [a.date for a in self.index.articles.values() if a.date]
+        if not dates:
+            return range(self.today().year, self.today().year + 1)
+        return range(int(min(dates)[:4]), int(max(dates)[:4]) + 1)
 
     def coverage_summary(self) -> str:
         # Asked with every answer; at 100k articles building it costs more than the search.

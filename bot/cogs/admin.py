@@ -61,8 +61,12 @@ async def audited(bot: TradeTalkBot, interaction: discord.Interaction, action: s
     finally:
         try:
             await asyncio.to_thread(
-                bot.audit.record, actor_of(interaction.user), action, outcome["target"],
-                outcome["value"], outcome["detail"],
+                bot.audit.record,
+                actor_of(interaction.user),
+                action,
+                outcome["target"],
+                outcome["value"],
+                outcome["detail"],
             )
         except OSError:
             log.warning("could not write the audit log", exc_info=True)
@@ -91,8 +95,9 @@ class Admin(commands.Cog):
         url: str | None = None,
     ) -> None:
         if (file is None) == (url is None):
-            await replies.send(interaction, "Give either a file or a url (one of them).",
-                               ephemeral=True)
+            await replies.send(
+                interaction, "Give either a file or a url (one of them).", ephemeral=True
+            )
             return
         if not await replies.defer(interaction, ephemeral=True):
             return
@@ -128,8 +133,9 @@ class Admin(commands.Cog):
         if kind and not kind.startswith("text/") and kind not in TEXT_LIKE_TYPES:
             raise ArticleError(f"{file.filename}: sent as {kind}, not as a text file")
         if file.size > limit:
-            raise ArticleError(f"{file.filename}: {file.size:,} bytes is over the "
-                               f"{limit:,}-byte limit")
+            raise ArticleError(
+                f"{file.filename}: {file.size:,} bytes is over the {limit:,}-byte limit"
+            )
         try:
             return await file.read()
         except discord.HTTPException as exc:
@@ -145,8 +151,11 @@ class Admin(commands.Cog):
         if self._rebuild is not None:  # checked on the event loop, so two commands can't race
             done, total = self._rebuild.counts
             so_far = f" ({done:,}/{total:,} passages so far)" if total else ""
-            await replies.send(interaction, f"A reindex is already running{so_far}; questions "
-                               "are still answered meanwhile.", ephemeral=True)
+            await replies.send(
+                interaction,
+                f"A reindex is already running{so_far}; questions are still answered meanwhile.",
+                ephemeral=True,
+            )
             return
         progress = self._rebuild = RebuildProgress()
         try:
@@ -183,8 +192,10 @@ class Admin(commands.Cog):
             await reporter
         m = index.manifest
         seconds = time.monotonic() - started
-        return (f"Reindex finished in {seconds:.1f} s: {m.passage_count:,} passages from "
-                f"{len(m.articles):,} articles (index {index.version}).")
+        return (
+            f"Reindex finished in {seconds:.1f} s: {m.passage_count:,} passages from "
+            f"{len(m.articles):,} articles (index {index.version})."
+        )
 
     async def _show_progress(
         self, interaction: discord.Interaction, progress: RebuildProgress, finished: asyncio.Event

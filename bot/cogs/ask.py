@@ -41,8 +41,9 @@ RETRIED_STATUSES = frozenset({503})
 RETRY_DELAY = 1.0
 
 
-async def reply_to(message: discord.Message, content: str | None = None, **kwargs: Any
-                   ) -> discord.Message:
+async def reply_to(
+    message: discord.Message, content: str | None = None, **kwargs: Any
+) -> discord.Message:
     """``message.reply`` pinging nobody, tried once more after a 503."""
     kwargs.setdefault("allowed_mentions", replies.NO_PINGS)
     try:
@@ -50,8 +51,9 @@ async def reply_to(message: discord.Message, content: str | None = None, **kwarg
     except discord.DiscordServerError as exc:
         if exc.status not in RETRIED_STATUSES:
             raise
-        log.warning("Discord answered %s to a reply to message %s; trying again",
-                    exc.status, message.id)
+        log.warning(
+            "Discord answered %s to a reply to message %s; trying again", exc.status, message.id
+        )
     await asyncio.sleep(RETRY_DELAY)
     return await message.reply(content, **kwargs)
 
@@ -139,12 +141,15 @@ class Ask(commands.Cog):
         if answer.abstained:
             sent = await reply_to(message, formatting.not_covered_text(answer))
         else:
-            sent = await reply_to(message, embed=formatting.answer_embed(answer),
-                                  view=vote_view())
+            sent = await reply_to(message, embed=formatting.answer_embed(answer), view=vote_view())
         await self._remember(answer, sent, message.author.id, previous, thread_id)
 
     async def _remember(
-        self, answer: Answer, sent: discord.Message, asker: int, previous: str | None,
+        self,
+        answer: Answer,
+        sent: discord.Message,
+        asker: int,
+        previous: str | None,
         thread_id: int | None,
     ) -> None:
         self.bot.conversations.remember(sent.id, context_of(answer.question, previous), thread_id)

@@ -28,8 +28,9 @@ def summary_embed(summary: FeedbackSummary) -> discord.Embed:
         f"👍 {summary.up:,} · 👎 {summary.down:,}"
     )
     for item in summary.worst:
-        name = formatting.fit(f"👎 {item.down} · 👍 {item.up} — {item.question}",
-                              formatting.FIELD_NAME_MAX)
+        name = formatting.fit(
+            f"👎 {item.down} · 👍 {item.up} — {item.question}", formatting.FIELD_NAME_MAX
+        )
         embed.add_field(name=name, value=formatting.fit(item.answer, 300), inline=False)
     if not summary.worst and summary.voted:
         embed.set_footer(text="No answer has a 👎 yet.")

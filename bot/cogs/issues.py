@@ -31,8 +31,11 @@ class Issues(commands.Cog):
     def briefings(self) -> IssueBriefings:
         return briefings_for(self.bot.engine)
 
-    @app_commands.command(name="issue", description="Where a negotiation issue stands: "
-                          "each side's position, a timeline and sources")
+    @app_commands.command(
+        name="issue",
+        description="Where a negotiation issue stands: "
+        "each side's position, a timeline and sources",
+    )
     @app_commands.describe(topic="The issue, e.g. dairy, milk, ch 19 (start typing to pick one)")
     async def issue(self, interaction: discord.Interaction, topic: str) -> None:
         # At once: the first briefing on a new index scans it, well past Discord's 3 seconds.
@@ -42,8 +45,9 @@ class Issues(commands.Cog):
             briefing = await asyncio.to_thread(briefings.briefing, topic)
         except UnknownIssue:
             similar = await asyncio.to_thread(lambda: briefings.catalogue().similar(topic))
-            await replies.send(interaction, briefing_format.unknown_issue_text(topic, similar),
-                               ephemeral=True)
+            await replies.send(
+                interaction, briefing_format.unknown_issue_text(topic, similar), ephemeral=True
+            )
             return
         await replies.send(interaction, embeds=briefing_format.briefing_embeds(briefing))
 
@@ -58,15 +62,17 @@ class Issues(commands.Cog):
             return []
         return briefing_format.issue_choices(issues, typed)
 
-    @app_commands.command(name="issues", description="List the negotiation issues and where "
-                          "each stands")
+    @app_commands.command(
+        name="issues", description="List the negotiation issues and where each stands"
+    )
     async def issues(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)
         statuses = await asyncio.to_thread(self.briefings.statuses)
         await replies.send(interaction, embed=briefing_format.statuses_embed(statuses))
 
-    @app_commands.command(name="whatsnew", description="Which issues gained new developments "
-                          "since the last check")
+    @app_commands.command(
+        name="whatsnew", description="Which issues gained new developments since the last check"
+    )
     async def whatsnew(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)
         updates = await asyncio.to_thread(since_last_check, self.briefings)

@@ -41,8 +41,9 @@ async def running_bot(
             max_bytes=settings.max_article_bytes,
         ) as fetcher,
     ):
-        bot = LoopbackBot(settings, engine, feedback=feedback, fetcher=fetcher,
-                          guild_ready_timeout=0.05)
+        bot = LoopbackBot(
+            settings, engine, feedback=feedback, fetcher=fetcher, guild_ready_timeout=0.05
+        )
         async with connected(bot, fake):
             yield bot
 
@@ -51,8 +52,9 @@ def article_upload(path: Path = PRAIRIE_TIMES) -> Upload:
     return Upload(path.name, path.read_bytes(), "text/markdown")
 
 
-def markdown_article(title: str, source: str, body: str, *, url: str | None = None,
-                     date: str = "2018-09-30") -> bytes:
+def markdown_article(
+    title: str, source: str, body: str, *, url: str | None = None, date: str = "2018-09-30"
+) -> bytes:
     lines = ["---", f"title: {title!r}", f"source: {source!r}", f"date: {date}"]
     if url:
         lines.append(f"url: {url}")

@@ -69,8 +69,7 @@ async def test_bad_attachment_is_refused_with_the_reason(
 ) -> None:
     fake = fake_discord
     upload = Upload("scan.pdf", b"%PDF-1.4 not an article", "application/pdf")
-    handle = await fake.send_interaction("ingest", user=fake.admin_id,
-                                         attachments={"file": upload})
+    handle = await fake.send_interaction("ingest", user=fake.admin_id, attachments={"file": upload})
     reply = await handle.wait_for(ActionKind.FOLLOWUP)
     assert reply.ephemeral and "unsupported file type" in reply.content
 
@@ -84,8 +83,7 @@ async def test_non_admin_is_refused_and_nothing_changes(
     with pytest.raises(PermissionError):
         await fake.send_interaction("reindex")
     for name, attachments in (("reindex", None), ("ingest", {"file": article_upload()})):
-        handle = await fake.send_interaction(name, attachments=attachments,
-                                             bypass_permissions=True)
+        handle = await fake.send_interaction(name, attachments=attachments, bypass_permissions=True)
         reply = await handle.reply()
         assert reply.kind == ActionKind.RESPONSE and reply.ephemeral
         assert "Only server admins" in reply.content
@@ -98,15 +96,14 @@ async def test_non_admin_is_refused_and_nothing_changes(
     assert all(e.actor.startswith(f"discord:{fake.member_id} ") for e in trail)
 
 
-async def test_admin_role_from_settings_is_an_admin(
-    fake_discord: FakeDiscord, start_bot
-) -> None:
+async def test_admin_role_from_settings_is_an_admin(fake_discord: FakeDiscord, start_bot) -> None:
     fake = fake_discord
     role = fake.state.roles[fake.admin_role_id]
     role["permissions"] = "0"  # the role no longer grants Manage Server...
     async with start_bot(admin_role_ids=[fake.admin_role_id]):  # ...but is named an admin role
-        handle = await fake.send_interaction("feedback", user=fake.admin_id,
-                                             bypass_permissions=True)
+        handle = await fake.send_interaction(
+            "feedback", user=fake.admin_id, bypass_permissions=True
+        )
         reply = await handle.wait_for(ActionKind.FOLLOWUP)
         assert reply.embeds[0]["title"] == "Feedback on answers"
 
@@ -125,14 +122,13 @@ async def test_reindex_while_questions_are_asked(fake_discord: FakeDiscord, trad
     told = await second.reply()
     assert told.ephemeral and "already running" in told.content
 
-    asked = [await fake.send_message(f"{BUNDLED_QUESTION} ({n})", mentions_bot=True)
-             for n in range(3)]
+    asked = [
+        await fake.send_message(f"{BUNDLED_QUESTION} ({n})", mentions_bot=True) for n in range(3)
+    ]
     slash = await fake.send_interaction("ask", {"question": BUNDLED_QUESTION})
     replies = [await fake.wait_for_message(timeout=10) for _ in asked]
     replies.append(await slash.wait_for(ActionKind.FOLLOWUP, timeout=10))
-    assert {r.message_reference["message_id"] for r in replies[:3]} == {
-        int(m["id"]) for m in asked
-    }
+    assert {r.message_reference["message_id"] for r in replies[:3]} == {int(m["id"]) for m in asked}
     assert all("m-i-l-k" in r.text for r in replies)
 
     done = await handle.wait_for(
@@ -199,12 +195,14 @@ async def test_remove_with_autocomplete(fake_discord: FakeDiscord, tradetalk) ->
     )
     await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
 
-    typing = await fake.send_autocomplete("remove", {"article_id": "milk"}, "article_id",
-                                          user=fake.admin_id)
+    typing = await fake.send_autocomplete(
+        "remove", {"article_id": "milk"}, "article_id", user=fake.admin_id
+    )
     [choice] = (await typing.wait_for(ActionKind.AUTOCOMPLETE)).choices
     assert choice["name"].startswith("Beyond milk and cars") and "(2018-10-02)" in choice["name"]
-    everything = await fake.send_autocomplete("remove", {"article_id": ""}, "article_id",
-                                              user=fake.admin_id)
+    everything = await fake.send_autocomplete(
+        "remove", {"article_id": ""}, "article_id", user=fake.admin_id
+    )
     # The bundled article can't be removed, so it isn't offered.
     assert [c["value"] for c in (await everything.wait_for(ActionKind.AUTOCOMPLETE)).choices] == [
         choice["value"]
@@ -212,8 +210,9 @@ async def test_remove_with_autocomplete(fake_discord: FakeDiscord, tradetalk) ->
     member = await fake.send_autocomplete("remove", {"article_id": ""}, "article_id")
     assert (await member.wait_for(ActionKind.AUTOCOMPLETE)).choices == []
 
-    removed = await fake.send_interaction("remove", {"article_id": choice["value"]},
-                                          user=fake.admin_id)
+    removed = await fake.send_interaction(
+        "remove", {"article_id": choice["value"]}, user=fake.admin_id
+    )
     reply = await removed.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
     assert reply.ephemeral and reply.content.startswith("Removed “Beyond milk and cars")
 

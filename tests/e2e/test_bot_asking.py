@@ -133,13 +133,14 @@ async def test_oversized_answer_stays_within_discord_limits(
     fake_discord: FakeDiscord, start_bot, tmp_path
 ) -> None:
     fake = fake_discord
-    filler = " ".join(f"clause{n} of the annex covers ```code``` and **bold**"
-                      for n in range(400))
+    filler = " ".join(f"clause{n} of the annex covers ```code``` and **bold**" for n in range(400))
     # One 22,000-character sentence (the engine cuts it into passage-sized pieces, each still
     # far over an embed field), a 580-character title, a 420-character outlet name.
     body = f"Negotiators agreed the zebra quota would rise to 9,000 head, and {filler}."
     data = markdown_article(
-        "Zebra quota " + "very long headline " * 30, "Outlet " * 60, body,
+        "Zebra quota " + "very long headline " * 30,
+        "Outlet " * 60,
+        body,
         url="https://example.org/" + "long-path/" * 150,
     )
     (tmp_path / "no-bundled").mkdir()

@@ -71,18 +71,22 @@ class Questions:
         self.slash: list[InteractionHandle] = []
 
     async def mention(self, label: str, author: int | None = None) -> None:
-        sent = await self.fake.send_message(f"{BUNDLED_QUESTION} ({label})", mentions_bot=True,
-                                            author=author)
+        sent = await self.fake.send_message(
+            f"{BUNDLED_QUESTION} ({label})", mentions_bot=True, author=author
+        )
         self.mentions.append(int(sent["id"]))
 
     async def ask(self, user: int | None = None) -> None:
-        self.slash.append(await self.fake.send_interaction("ask", {"question": BUNDLED_QUESTION},
-                                                           user=user))
+        self.slash.append(
+            await self.fake.send_interaction("ask", {"question": BUNDLED_QUESTION}, user=user)
+        )
 
     def replies_to(self, message_id: int) -> list:
         return self.fake.actions.matching(
-            lambda a: a.kind == ActionKind.MESSAGE
-            and (a.message_reference or {}).get("message_id") == message_id
+            lambda a: (
+                a.kind == ActionKind.MESSAGE
+                and (a.message_reference or {}).get("message_id") == message_id
+            )
         )
 
     @staticmethod
@@ -162,8 +166,10 @@ REST_FAULTS = [
     for status in (429, 500, 502, 503)
 ] + [
     pytest.param(route, status, id=f"{name}-{status}")
-    for route, name in (("POST /interactions/*/*/callback", "defer"),
-                        ("POST /webhooks/*/*", "followup"))
+    for route, name in (
+        ("POST /interactions/*/*/callback", "defer"),
+        ("POST /webhooks/*/*", "followup"),
+    )
     for status in (429, 500, 502, 503)
 ]
 
@@ -257,23 +263,27 @@ async def test_second_admin_is_told_while_an_ingest_runs_then_goes_in_turn(
 ) -> None:
     fake, bot = fake_discord, gated_bot
     second = fake.state.add_user("second-admin", roles=[fake.admin_role_id])
-    earlier = await fake.send_interaction("ingest", user=second,
-                                          attachments={"file": upload(CAPITAL_WIRE)})
+    earlier = await fake.send_interaction(
+        "ingest", user=second, attachments={"file": upload(CAPITAL_WIRE)}
+    )
     assert (await earlier.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content.startswith("Added")
     capital = next(a.id for a in bot.engine.articles() if "Mexico" in a.title)
 
     gate.arm()
-    first = await fake.send_interaction("ingest", user=fake.admin_id,
-                                        attachments={"file": article_upload()})
+    first = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": article_upload()}
+    )
     assert await asyncio.to_thread(gate.blocked.wait, SLOW), "the first ingest never started"
     # Meanwhile the second admin tries to add, reindex and remove: each is told at once.
-    ingest = await fake.send_interaction("ingest", user=second,
-                                         attachments={"file": upload(NORTHERN_LEDGER)})
+    ingest = await fake.send_interaction(
+        "ingest", user=second, attachments={"file": upload(NORTHERN_LEDGER)}
+    )
     told = await ingest.wait_for(ActionKind.FOLLOWUP)
     assert told.ephemeral and BUSY in told.content
     reindex = await fake.send_interaction("reindex", user=second)
-    failed = await reindex.wait_for(ActionKind.EDIT_ORIGINAL,
-                                    predicate=lambda a: "Reindex failed" in a.content)
+    failed = await reindex.wait_for(
+        ActionKind.EDIT_ORIGINAL, predicate=lambda a: "Reindex failed" in a.content
+    )
     assert failed.ephemeral and BUSY in failed.content
     remove = await fake.send_interaction("remove", {"article_id": capital}, user=second)
     told = await remove.wait_for(ActionKind.FOLLOWUP)
@@ -297,8 +307,9 @@ async def test_second_admin_is_told_while_an_ingest_runs_then_goes_in_turn(
     ]
 
     # In turn, the second admin's ingest goes through.
-    retry = await fake.send_interaction("ingest", user=second,
-                                        attachments={"file": upload(NORTHERN_LEDGER)})
+    retry = await fake.send_interaction(
+        "ingest", user=second, attachments={"file": upload(NORTHERN_LEDGER)}
+    )
     assert (await retry.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content.startswith("Added")
     assert len(assert_index_consistent(bot, real_encoder)) == len(ids) + 1
 
@@ -319,8 +330,9 @@ async def test_ingest_and_remove_during_a_reindex_are_told_and_the_index_stays_w
     again = await fake.send_interaction("reindex", user=second)
     told = await again.reply()
     assert told.ephemeral and "already running" in told.content
-    ingest = await fake.send_interaction("ingest", user=second,
-                                         attachments={"file": article_upload()})
+    ingest = await fake.send_interaction(
+        "ingest", user=second, attachments={"file": article_upload()}
+    )
     told = await ingest.wait_for(ActionKind.FOLLOWUP)
     assert told.ephemeral and BUSY in told.content
     remove = await fake.send_interaction("remove", {"article_id": capital}, user=second)
@@ -328,8 +340,9 @@ async def test_ingest_and_remove_during_a_reindex_are_told_and_the_index_stays_w
     assert told.ephemeral and BUSY in told.content
 
     gate.released.set()
-    done = await reindex.wait_for(ActionKind.EDIT_ORIGINAL,
-                                  predicate=lambda a: "finished" in a.content, timeout=SLOW)
+    done = await reindex.wait_for(
+        ActionKind.EDIT_ORIGINAL, predicate=lambda a: "finished" in a.content, timeout=SLOW
+    )
     assert done.ephemeral and "passages from 2 articles" in done.content
     assert bot.engine.index.version != version
     assert assert_index_consistent(bot, real_encoder) == before
@@ -378,8 +391,11 @@ async def test_every_admin_command_refuses_a_non_admin_and_changes_nothing(
     async with counting_article_server() as (base, hits), start_bot(allow_private_urls=True) as bot:
         engine = bot.engine
         added = (await asyncio.to_thread(engine.ingest_path, CAPITAL_WIRE)).article
-        snapshot = (engine.index.version, engine.articles(),
-                    sorted(p.name for p in bot.settings.articles_dir.iterdir()))
+        snapshot = (
+            engine.index.version,
+            engine.articles(),
+            sorted(p.name for p in bot.settings.articles_dir.iterdir()),
+        )
         name, options, files = {
             "ingest-file": ("ingest", {}, {"file": article_upload()}),
             "ingest-url": ("ingest", {"url": f"{base}/usmca.html"}, None),
@@ -391,15 +407,19 @@ async def test_every_admin_command_refuses_a_non_admin_and_changes_nothing(
         with pytest.raises(PermissionError):  # Discord itself would not show it...
             await fake.send_interaction(name, options, attachments=files)
         # ...but a modified client can send it anyway.
-        handle = await fake.send_interaction(name, options, attachments=files,
-                                             bypass_permissions=True)
+        handle = await fake.send_interaction(
+            name, options, attachments=files, bypass_permissions=True
+        )
         reply = await handle.reply()
         assert reply.kind == ActionKind.RESPONSE and reply.ephemeral
         assert reply.content == "Only server admins (Manage Server) can use this command."
         await asyncio.sleep(0.3)  # anything the command would have gone on to do
         assert [a.kind for a in handle.actions] == [ActionKind.RESPONSE]
-        assert (engine.index.version, engine.articles(),
-                sorted(p.name for p in bot.settings.articles_dir.iterdir())) == snapshot
+        assert (
+            engine.index.version,
+            engine.articles(),
+            sorted(p.name for p in bot.settings.articles_dir.iterdir()),
+        ) == snapshot
         assert hits == [] and fake.request_count("GET /attachments/*") == 0  # nothing fetched
         [refusal] = [r for r in caplog.records if "not an admin" in r.getMessage()]
         assert refusal.getMessage() == f"refused /{name} for user {fake.member_id}: not an admin"
@@ -430,8 +450,12 @@ def debug_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Pa
 
 
 async def test_token_never_reaches_logs_or_messages_even_at_debug(
-    debug_log: Path, tmp_path: Path, bundled_index: Path, real_encoder,
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+    debug_log: Path,
+    tmp_path: Path,
+    bundled_index: Path,
+    real_encoder,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     data = tmp_path / "data"
@@ -446,8 +470,9 @@ async def test_token_never_reaches_logs_or_messages_even_at_debug(
     async with FakeDiscord(token=SECRET_TOKEN) as fake:
         settings = Settings(data_dir=data, discord_token=SECRET_TOKEN, guild_ids=[fake.guild_id])
         engine = Engine(settings, encoder=real_encoder)
-        running = asyncio.create_task(serve(settings, engine=engine, bot_class=Recorded,
-                                            guild_ready_timeout=0.05))
+        running = asyncio.create_task(
+            serve(settings, engine=engine, bot_class=Recorded, guild_ready_timeout=0.05)
+        )
         await until(lambda: bool(started) and started[0].is_ready(), 20, "the bot to be ready")
         bot = started[0]
         handle = await fake.send_interaction("ask", {"question": BUNDLED_QUESTION})
@@ -466,8 +491,11 @@ async def test_token_never_reaches_logs_or_messages_even_at_debug(
         await asyncio.wait_for(running, 10)
         # The feedback store's worker thread logs once more after closing: let it, while the
         # DEBUG handlers are still open.
-        await until(lambda: not [t for t in threading.enumerate()
-                                 if "_connection_worker_thread" in t.name], 5, "aiosqlite")
+        await until(
+            lambda: not [t for t in threading.enumerate() if "_connection_worker_thread" in t.name],
+            5,
+            "aiosqlite",
+        )
         assert not fake.rejections.matching(lambda r: r.status == 401)
 
     written = debug_log.read_text(encoding="utf-8")
@@ -504,14 +532,18 @@ async def test_hostile_article_and_question_ping_nobody_and_keep_the_layout(
         "smelter and its **suppliers** in the region.\n\n"
         "# Smelter output fell by half over the summer, the plant manager said."
     )
-    data = markdown_article("Mill warns @everyone of [tariff](https://evil.example/t) cuts",
-                            "Harbour ||Herald||", body)
-    added = await fake.send_interaction("ingest", user=fake.admin_id,
-                                        attachments={"file": Upload("mill.md", data, "text/markdown")})
+    data = markdown_article(
+        "Mill warns @everyone of [tariff](https://evil.example/t) cuts", "Harbour ||Herald||", body
+    )
+    added = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": Upload("mill.md", data, "text/markdown")}
+    )
     assert (await added.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content.startswith("Added")
 
-    question = (f"@everyone <@&{role}> How many jobs would the aluminium tariff cost? ``` "
-                "[click](https://evil.example/q) ||x||")
+    question = (
+        f"@everyone <@&{role}> How many jobs would the aluminium tariff cost? ``` "
+        "[click](https://evil.example/q) ||x||"
+    )
     await fake.send_message(question, mentions_bot=True)
     mentioned = await fake.wait_for_message()
     slash = await fake.send_interaction("ask", {"question": question})
@@ -525,8 +557,10 @@ async def test_hostile_article_and_question_ping_nobody_and_keep_the_layout(
         shown = unescaped(embed["title"] + embed["description"])
         for field in embed.get("fields") or []:
             shown += unescaped(field["name"] + field["value"].partition("\n> ")[2])
-        assert not re.search(r"<(?:@[!&]?|#)\d+>|@everyone|@here", "".join(
-            [embed["title"], embed["description"], str(embed.get("fields"))]))
+        assert not re.search(
+            r"<(?:@[!&]?|#)\d+>|@everyone|@here",
+            "".join([embed["title"], embed["description"], str(embed.get("fields"))]),
+        )
         assert "`" not in shown and "||" not in shown and "**" not in shown
         assert not re.search(r"\[[^\]]*\]\([^)]*\)", shown)  # no masked link renders
         # The citations are still separate fields, numbered, each quoting under its source.
@@ -542,18 +576,37 @@ async def test_hostile_article_and_question_ping_nobody_and_keep_the_layout(
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
 TEXT = CAPITAL_WIRE.read_bytes()
 BAD_ATTACHMENTS = [
-    pytest.param(Upload("scan.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "application/pdf"),
-                 "unsupported file type", False, id="wrong-extension"),
-    pytest.param(Upload("notes.md", TEXT + b"x" * 2000, "text/markdown"),
-                 "is over the 1,000-byte limit", False, id="over-the-size-cap"),
-    pytest.param(Upload("notes.txt", b"Trade talks \xff\xfe\xfd resumed " * 20, "text/plain"),
-                 "is not UTF-8 text", True, id="invalid-utf8"),
-    pytest.param(Upload("photo.md", PNG + b"\x00" * 200, "text/markdown"),
-                 "looks like a binary file", True, id="png-named-md"),
-    pytest.param(Upload("empty.txt", b"   \n\n", "text/plain"), "file is empty", True,
-                 id="empty"),
-    pytest.param(Upload("page.html", b"<html><body>" + b"<div>" * 100 + b"</body></html>",
-                        "text/html"), "no article text", True, id="html-without-text"),
+    pytest.param(
+        Upload("scan.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "application/pdf"),
+        "unsupported file type",
+        False,
+        id="wrong-extension",
+    ),
+    pytest.param(
+        Upload("notes.md", TEXT + b"x" * 2000, "text/markdown"),
+        "is over the 1,000-byte limit",
+        False,
+        id="over-the-size-cap",
+    ),
+    pytest.param(
+        Upload("notes.txt", b"Trade talks \xff\xfe\xfd resumed " * 20, "text/plain"),
+        "is not UTF-8 text",
+        True,
+        id="invalid-utf8",
+    ),
+    pytest.param(
+        Upload("photo.md", PNG + b"\x00" * 200, "text/markdown"),
+        "looks like a binary file",
+        True,
+        id="png-named-md",
+    ),
+    pytest.param(Upload("empty.txt", b"   \n\n", "text/plain"), "file is empty", True, id="empty"),
+    pytest.param(
+        Upload("page.html", b"<html><body>" + b"<div>" * 100 + b"</body></html>", "text/html"),
+        "no article text",
+        True,
+        id="html-without-text",
+    ),
 ]
 
 
@@ -565,20 +618,25 @@ async def test_bad_attachments_get_a_clear_private_reason_and_change_nothing(
     async with start_bot(max_article_bytes=1_000) as bot:
         engine = bot.engine
         snapshot = (engine.index.version, engine.articles())
-        handle = await fake.send_interaction("ingest", user=fake.admin_id,
-                                             attachments={"file": attachment})
+        handle = await fake.send_interaction(
+            "ingest", user=fake.admin_id, attachments={"file": attachment}
+        )
         reply = await handle.wait_for(ActionKind.FOLLOWUP)
         assert reply.ephemeral and reply.content.startswith(f"{attachment.filename}: ")
         assert reason in reply.content and "\n" not in reply.content
         assert "Traceback" not in reply.content and "error " not in reply.content
         assert (engine.index.version, engine.articles()) == snapshot
         assert not bot.settings.articles_dir.exists() or not list(
-            bot.settings.articles_dir.iterdir())
+            bot.settings.articles_dir.iterdir()
+        )
         # Type and size are checked before anything is downloaded.
         assert fake.request_count("GET /attachments/*") == int(downloaded)
         [entry] = bot.audit.recent()
-        assert (entry.action, entry.target, entry.outcome) == ("ingest", attachment.filename,
-                                                               "failed")
+        assert (entry.action, entry.target, entry.outcome) == (
+            "ingest",
+            attachment.filename,
+            "failed",
+        )
         assert reason in entry.detail
 
 
@@ -587,8 +645,9 @@ async def test_attachment_whose_content_type_is_not_text_is_refused(
 ) -> None:
     fake = fake_discord
     disguised = Upload("notes.md", TEXT, "image/png")  # a text body, but not sent as text
-    handle = await fake.send_interaction("ingest", user=fake.admin_id,
-                                         attachments={"file": disguised})
+    handle = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": disguised}
+    )
     reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
     assert reply.ephemeral and "image/png" in reply.content
     assert fake.request_count("GET /attachments/*") == 0
@@ -604,12 +663,14 @@ async def test_audit_shows_who_did_what_and_when_to_admins_only(
     empty = await fake.send_interaction("audit", user=fake.admin_id)
     assert "No admin actions recorded yet." in (await empty.wait_for(ActionKind.FOLLOWUP)).text
 
-    added = await fake.send_interaction("ingest", user=fake.admin_id,
-                                        attachments={"file": article_upload()})
+    added = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": article_upload()}
+    )
     await added.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
     hostile = Upload("@everyone **<@&1> ```.pdf", b"%PDF", "application/pdf")
-    refused = await fake.send_interaction("ingest", user=fake.admin_id,
-                                          attachments={"file": hostile})
+    refused = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": hostile}
+    )
     await refused.wait_for(ActionKind.FOLLOWUP)
     member = await fake.send_interaction("reindex", bypass_permissions=True)
     await member.reply()
@@ -687,18 +748,30 @@ async def test_bot_killed_mid_write_restarts_on_the_last_complete_index(
 
     script = BOT_PROCESS.format(root=str(ROOT), tests=str(ROOT / "tests"))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, fake.api_url, fake.gateway_url, str(data), fake.token,
-        str(fake.guild_id), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-c",
+        script,
+        fake.api_url,
+        fake.gateway_url,
+        str(data),
+        fake.token,
+        str(fake.guild_id),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        await until(lambda: fake.state.commands.find(command, fake.guild_id) is not None, 30,
-                    "the bot process to sync its commands")
+        await until(
+            lambda: fake.state.commands.find(command, fake.guild_id) is not None,
+            30,
+            "the bot process to sync its commands",
+        )
         await asyncio.sleep(0.2)  # READY handled: the interaction has a client to go to
         if command == "reindex":
             handle = await fake.send_interaction("reindex", user=fake.admin_id)
         else:
-            handle = await fake.send_interaction("ingest", user=fake.admin_id,
-                                                 attachments={"file": upload(CAPITAL_WIRE)})
+            handle = await fake.send_interaction(
+                "ingest", user=fake.admin_id, attachments={"file": upload(CAPITAL_WIRE)}
+            )
         await handle.wait_for(ActionKind.DEFER, timeout=10)
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), 30)
@@ -723,8 +796,7 @@ async def test_bot_killed_mid_write_restarts_on_the_last_complete_index(
     assert sum(a.passage_count for a in engine.articles()) == len(engine.index)
     assert not [p for p in engine.storage.builds.iterdir() if p.name.startswith(".tmp-")]
     async with running_bot(fake, settings, engine):
-        await fake.send_message("What did Freeland say about the week of talks?",
-                                mentions_bot=True)
+        await fake.send_message("What did Freeland say about the week of talks?", mentions_bot=True)
         reply = await fake.wait_for_message(timeout=10)
         assert reply.embeds and "Northern Ledger" in reply.text
     engine.close()
@@ -744,7 +816,9 @@ def restore_root_logging() -> Iterator[None]:
 
 
 def test_rejected_or_crashing_start_keeps_the_token_out_of_a_debug_log(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_root_logging: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    restore_root_logging: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from bot import cli_run
@@ -770,8 +844,15 @@ def test_rejected_or_crashing_start_keeps_the_token_out_of_a_debug_log(
         f"error: {cli_run.REJECTED_TOKEN}",
         f"error: the bot stopped unexpectedly; details are in {data / 'logs' / 'tradetalk.log'}",
     ]
-    for text in (written, captured.out, captured.err, repr(settings), str(settings),
-                 str(settings.model_dump()), cli_run.REJECTED_TOKEN):
+    for text in (
+        written,
+        captured.out,
+        captured.err,
+        repr(settings),
+        str(settings),
+        str(settings.model_dump()),
+        cli_run.REJECTED_TOKEN,
+    ):
         assert SECRET_TOKEN not in text
 
 
@@ -795,8 +876,9 @@ async def test_a_data_dir_that_cannot_be_written_is_a_clear_private_error(
         monkeypatch.setattr(index_module.np, "save", disk_full)
         expected = "could not write the index in the data directory: No space left on device"
     snapshot = (engine.index.version, engine.articles())
-    handle = await fake.send_interaction("ingest", user=fake.admin_id,
-                                         attachments={"file": article_upload()})
+    handle = await fake.send_interaction(
+        "ingest", user=fake.admin_id, attachments={"file": article_upload()}
+    )
     reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
     assert reply.ephemeral and reply.content.startswith(expected) and "\n" not in reply.content
     assert (engine.index.version, engine.articles()) == snapshot

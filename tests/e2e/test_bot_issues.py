@@ -14,9 +14,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.timeout(90)]
 
 # The first briefing on an index scans it; ingests embed passages: generous, for a loaded CI box.
 SLOW = 20.0
-WIRE_DAIRY = FIXTURE_ARTICLES.parent / "briefings" / "2018-08-21-continental-press-dairy-deadline.md"
-ISSUE_IDS = ["chapter-19", "dairy", "culture", "ip-pharma", "autos", "fast-track",
-             "steel-aluminum", "sunset", "investor-state"]
+WIRE_DAIRY = (
+    FIXTURE_ARTICLES.parent / "briefings" / "2018-08-21-continental-press-dairy-deadline.md"
+)
+ISSUE_IDS = [
+    "chapter-19",
+    "dairy",
+    "culture",
+    "ip-pharma",
+    "autos",
+    "fast-track",
+    "steel-aluminum",
+    "sunset",
+    "investor-state",
+]
 
 
 def unescape(text: str) -> str:
@@ -54,8 +65,10 @@ async def test_issue_dairy_shows_where_it_stands_positions_and_a_dated_timeline(
     reply = await ask_for_issue(fake_discord, "dairy")
     assert reply.embeds[0]["title"] == "Dairy and supply management"
     shown = sections(reply)
-    assert ("Canada’s protected dairy sector, which isn’t in the current deal but where the U.S. "
-            "wants concessions. [1]") in shown["Where it stands"]
+    assert (
+        "Canada’s protected dairy sector, which isn’t in the current deal but where the U.S. "
+        "wants concessions. [1]"
+    ) in shown["Where it stands"]
     assert "where the U.S. wants concessions. [1]" in shown["Positions: U.S."]
     assert shown["Positions: Canada"] == "*No stated position in the articles.*"
     timeline = shown["Timeline"].splitlines()
@@ -76,8 +89,9 @@ async def test_issue_dairy_shows_where_it_stands_positions_and_a_dated_timeline(
 
 async def test_issue_ch_19_gives_each_side_its_stance(fake_discord: FakeDiscord, tradetalk) -> None:
     shown = sections(await ask_for_issue(fake_discord, "ch 19"))
-    assert "Chapter 19 of the current deal, which the U.S. wants to remove" in shown[
-        "Positions: U.S."]
+    assert (
+        "Chapter 19 of the current deal, which the U.S. wants to remove" in shown["Positions: U.S."]
+    )
     assert "and Canada wants to keep" in shown["Positions: Canada"]
     assert shown["Positions: Mexico"] == "*No stated position in the articles.*"
 
@@ -106,7 +120,8 @@ async def test_topic_autocomplete_offers_issues(fake_discord: FakeDiscord, trade
     typing = await fake.send_autocomplete("issue", {"topic": "mil"}, "topic")
     choices = (await typing.wait_for(ActionKind.AUTOCOMPLETE)).choices
     assert (choices[0]["name"], choices[0]["value"]) == (
-        "Dairy and supply management (milk)", "dairy"
+        "Dairy and supply management (milk)",
+        "dairy",
     )
     nothing_typed = await fake.send_autocomplete("issue", {"topic": ""}, "topic")
     choices = (await nothing_typed.wait_for(ActionKind.AUTOCOMPLETE)).choices
@@ -160,8 +175,7 @@ async def test_ingest_reports_issues_then_whatsnew_lists_them_once(
 ) -> None:
     fake = fake_discord
     upload = Upload(WIRE_DAIRY.name, WIRE_DAIRY.read_bytes(), "text/markdown")
-    handle = await fake.send_interaction("ingest", user=fake.admin_id,
-                                         attachments={"file": upload})
+    handle = await fake.send_interaction("ingest", user=fake.admin_id, attachments={"file": upload})
     reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
     assert reply.ephemeral
     lines = reply.content.splitlines()
@@ -178,11 +192,15 @@ async def test_ingest_reports_issues_then_whatsnew_lists_them_once(
     assert_no_pings(news)
     text = unescape(news.content)
     assert text.startswith("**New developments since the last check**\n")
-    assert "• **Dairy and supply management** (`dairy`): 2 new sentences, from Continental " \
+    assert (
+        "• **Dairy and supply management** (`dairy`): 2 new sentences, from Continental "
         "Press (wire)" in text
+    )
     assert "• **Auto tariffs (Section 232)** (`autos`): 2 new sentences" in text
-    assert "> Canadian officials rejected the deadline, saying supply management was not up " \
+    assert (
+        "> Canadian officials rejected the deadline, saying supply management was not up "
         "for negotiation." in text
+    )
     assert "chapter-19" not in text and "fast-track" not in text  # nothing new on those
 
     again = await fake.send_interaction("whatsnew")
@@ -193,16 +211,19 @@ async def test_ingest_reports_issues_then_whatsnew_lists_them_once(
     shown = sections(await ask_for_issue(fake, "dairy"))
     assert timeline_dates(shown["Timeline"])[:2] == ["2018-08-20", "2018-08-21"]
     assert "open up its dairy market before the end of the month" in shown["Timeline"]
-    assert "[2]" in shown["Timeline"] and "**[2]** U.S. sets end-of-month target" in \
-        shown["Sources"]
+    assert (
+        "[2]" in shown["Timeline"] and "**[2]** U.S. sets end-of-month target" in shown["Sources"]
+    )
 
 
 async def test_reindex_and_about_name_the_issues(fake_discord: FakeDiscord, tradetalk) -> None:
     fake = fake_discord
     about = await fake.send_interaction("about")
     shown = (await about.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).embeds[0]["description"]
-    assert ("Issues covered: Chapter 19 dispute panels, Dairy and supply management, Cultural "
-            "industries exemption") in shown
+    assert (
+        "Issues covered: Chapter 19 dispute panels, Dairy and supply management, Cultural "
+        "industries exemption"
+    ) in shown
     assert "Steel" not in shown  # no article mentions it
 
     handle = await fake.send_interaction("reindex", user=fake.admin_id)
@@ -216,16 +237,27 @@ async def test_hostile_article_briefs_within_limits_and_pings_nobody(
     fake_discord: FakeDiscord, tradetalk
 ) -> None:
     fake = fake_discord
-    long_sentence = ("The United States wants Canada to open its dairy market @everyone and "
-                     + "the ``` **talks** <@123456789012345678> went on " * 120 + "for weeks.")
-    body = "\n\n".join([long_sentence] + [
-        f"On Monday, the U.S. wants dairy concession number {n} @here, an official said."
-        for n in range(8)
-    ])
-    article = markdown_article("@everyone ``` dairy " * 30, "<@123456789012345678> Wire", body,
-                               url="https://example.org/hostile")
+    long_sentence = (
+        "The United States wants Canada to open its dairy market @everyone and "
+        + "the ``` **talks** <@123456789012345678> went on " * 120
+        + "for weeks."
+    )
+    body = "\n\n".join(
+        [long_sentence]
+        + [
+            f"On Monday, the U.S. wants dairy concession number {n} @here, an official said."
+            for n in range(8)
+        ]
+    )
+    article = markdown_article(
+        "@everyone ``` dairy " * 30,
+        "<@123456789012345678> Wire",
+        body,
+        url="https://example.org/hostile",
+    )
     handle = await fake.send_interaction(
-        "ingest", user=fake.admin_id,
+        "ingest",
+        user=fake.admin_id,
         attachments={"file": Upload("hostile.md", article, "text/markdown")},
     )
     reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
@@ -235,7 +267,8 @@ async def test_hostile_article_briefs_within_limits_and_pings_nobody(
     assert len(briefing.embeds) == 3
     assert "@everyone" not in briefing.text and "```" not in briefing.text
     assert " …" in briefing.text  # the long sentence was cut (between words) to fit
-    news = await (await fake.send_interaction("whatsnew")).wait_for(ActionKind.FOLLOWUP,
-                                                                     timeout=SLOW)
+    news = await (await fake.send_interaction("whatsnew")).wait_for(
+        ActionKind.FOLLOWUP, timeout=SLOW
+    )
     assert_no_pings(news)
     assert "@everyone" not in news.content

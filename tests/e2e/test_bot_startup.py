@@ -105,8 +105,9 @@ async def test_token_refused_at_the_gateway(
     fake = fake_discord
     fake.reject_next_identify(4004)
     (tmp_path / "no-articles").mkdir()
-    settings = Settings(data_dir=tmp_path / "data", discord_token=fake.token,
-                        bundled_dir=tmp_path / "no-articles")  # nothing to embed
+    settings = Settings(
+        data_dir=tmp_path / "data", discord_token=fake.token, bundled_dir=tmp_path / "no-articles"
+    )  # nothing to embed
     engine = Engine(settings, encoder=real_encoder)
     with pytest.raises(ConfigError) as refused:
         await serve(settings, engine=engine, bot_class=LoopbackBot)

@@ -45,12 +45,21 @@ ISSUE_WORDS = {
     "autos": ["auto", "cars"],
     "fast-track": ["fast-track", "trilateral", "without Canada"],
 }
-FURNITURE = ["poll image", "Total Results", "What should Canada do at the NAFTA negotiating table?",
-             "Advertisement", "Share this story", "Photo:", "Click here", "With files from"]
+FURNITURE = [
+    "poll image",
+    "Total Results",
+    "What should Canada do at the NAFTA negotiating table?",
+    "Advertisement",
+    "Share this story",
+    "Photo:",
+    "Click here",
+    "With files from",
+]
 
 
-def open_engine(data_dir: Path, encoder, *, bundled: bool = True,
-                articles: tuple[Path, ...] = ()) -> Engine:
+def open_engine(
+    data_dir: Path, encoder, *, bundled: bool = True, articles: tuple[Path, ...] = ()
+) -> Engine:
     """An engine over `data_dir`, its index built in one go from the bundled corpus (or none)
     and copies of `articles`."""
     empty = data_dir / "no-bundled-articles"
@@ -85,15 +94,22 @@ def wire(tmp_path_factory, real_encoder) -> IssueBriefings:
 @pytest.fixture(scope="module")
 def multi(tmp_path_factory, real_encoder) -> IssueBriefings:
     """The seven multi-article fixtures (two of them a wire story and its republished copy)."""
-    engine = open_engine(tmp_path_factory.mktemp("multi") / "data", real_encoder, bundled=False,
-                         articles=tuple(sorted(ARTICLE_FIXTURES.iterdir())))
+    engine = open_engine(
+        tmp_path_factory.mktemp("multi") / "data",
+        real_encoder,
+        bundled=False,
+        articles=tuple(sorted(ARTICLE_FIXTURES.iterdir())),
+    )
     return briefings_for(engine)
 
 
 def quoted(briefing: Briefing) -> list[CitedSentence]:
     """Every sentence the briefing shows, section by section."""
-    return [*briefing.standing, *(p.sentence for p in briefing.positions),
-            *(e.sentence for e in briefing.timeline)]
+    return [
+        *briefing.standing,
+        *(p.sentence for p in briefing.positions),
+        *(e.sentence for e in briefing.timeline),
+    ]
 
 
 def texts(sentences) -> list[str]:
@@ -127,8 +143,9 @@ def test_dairy_briefing_on_the_bundled_article(seed):
     entries = [e for e in briefing.timeline if "m-i-l-k" in e.sentence.text]
     assert [(e.date, e.dated_by) for e in entries] == [("2018-09-07", "Friday")]
     kudlow = briefing.timeline.index(entries[0])
-    concessions = next(i for i, e in enumerate(briefing.timeline)
-                       if "wants concessions" in e.sentence.text)
+    concessions = next(
+        i for i, e in enumerate(briefing.timeline) if "wants concessions" in e.sentence.text
+    )
     assert kudlow < concessions  # Friday's remark comes before Tuesday's article
     assert "2018-09-07  White House economic adviser Larry Kudlow said on Friday" in text
 
@@ -137,9 +154,13 @@ def test_chapter_19_briefing_gives_each_side_its_stance(seed):
     briefing = briefings_for(seed).briefing("ch 19")
     assert briefing.issue.id == "chapter-19"
     for party in ("us", "canada"):
-        sentence = only(position_texts(briefing, party), "the U.S. wants to remove and Canada wants")
+        sentence = only(
+            position_texts(briefing, party), "the U.S. wants to remove and Canada wants"
+        )
         # Quoted whole, verbatim.
-        assert sentence.startswith("They include") and sentence.endswith("the U.S. wants concessions.")
+        assert sentence.startswith("They include") and sentence.endswith(
+            "the U.S. wants concessions."
+        )
     assert position_texts(briefing, "mexico") == []
     text = issue_command(seed, "Chapter 19")
     assert text.count("which the U.S. wants to remove and Canada wants to keep") >= 3
@@ -254,7 +275,8 @@ def test_chapter_19_positions_across_articles(wire):
     # "Besides the dispute panels, … on dairy, where the U.S. wants …" is about dairy.
     assert not any(s.text.startswith("Besides") for s in quoted(briefing))
     assert [(e.date, e.sentence.text[:20]) for e in briefing.timeline] == [
-        ("2018-08-13", "OTTAWA — Canada will"), ("2018-08-14", "Washington is demand"),
+        ("2018-08-13", "OTTAWA — Canada will"),
+        ("2018-08-14", "Washington is demand"),
     ]
 
 
@@ -272,8 +294,10 @@ def test_dairy_positions_attribute_only_determinable_parties(wire):
     ]
     shown = texts(quoted(briefing))
     # Mentioned, but no party can be told: timeline only.
-    for sentence in ("Dairy Farmers of Canada rejected any new concessions",
-                     "If Ottawa agrees to more dairy access"):
+    for sentence in (
+        "Dairy Farmers of Canada rejected any new concessions",
+        "If Ottawa agrees to more dairy access",
+    ):
         assert any(s.startswith(sentence) for s in shown)
         assert not any(p.sentence.text.startswith(sentence) for p in briefing.positions)
 
@@ -296,8 +320,11 @@ def test_timeline_is_oldest_first_with_relative_dates_resolved(wire):
 def test_a_republished_wire_story_is_quoted_once(wire):
     for issue_id in ("dairy", "autos"):
         briefing = wire.briefing(issue_id)
-        for section in (briefing.standing, [p.sentence for p in briefing.positions],
-                        [e.sentence for e in briefing.timeline]):
+        for section in (
+            briefing.standing,
+            [p.sentence for p in briefing.positions],
+            [e.sentence for e in briefing.timeline],
+        ):
             shown = texts(section)
             for i, a in enumerate(shown):
                 for b in shown[i + 1 :]:
@@ -316,7 +343,8 @@ def test_a_republished_wire_story_is_quoted_once(wire):
 def test_other_positions_and_speakers_across_articles(wire):
     autos = wire.briefing("autos")
     assert [(p.party, p.speaker) for p in autos.positions] == [
-        ("us", "Donald Trump"), ("mexico", "Elena Ortiz"),
+        ("us", "Donald Trump"),
+        ("mexico", "Elena Ortiz"),
     ]
     culture = wire.briefing("culture")
     (canada,) = culture.positions_of("canada")
@@ -347,21 +375,31 @@ def test_no_briefing_quotes_page_furniture(wire, multi):
 
 def test_multi_article_fixtures(multi):
     autos = multi.briefing("autos")
-    threat = [e for e in autos.timeline if "repeated his threat to impose a tariff" in e.sentence.text]
+    threat = [
+        e for e in autos.timeline if "repeated his threat to impose a tariff" in e.sentence.text
+    ]
     assert len(threat) == 1  # Continental Press and its Lakeshore Daily copy
     assert {s for _, s in threat[0].sentence.also_in} | {threat[0].sentence.source} == {
-        "Continental Press (wire)", "Lakeshore Daily"}
+        "Continental Press (wire)",
+        "Lakeshore Daily",
+    }
     dated = [e.date for e in autos.timeline if e.date]
     assert dated == sorted(dated)
-    assert all(e.date is None for e in autos.timeline[len(dated):])  # undated article last
+    assert all(e.date is None for e in autos.timeline[len(dated) :])  # undated article last
 
     chapter_19 = multi.briefing("chapter-19")
-    assert any("Washington wants to scrap the Chapter 19 mechanism" in t
-               for t in position_texts(chapter_19, "us"))
-    assert any("a mechanism the U.S. had sought to eliminate" in t
-               for t in position_texts(chapter_19, "us"))
-    assert any(t.startswith("In return, Canada kept the independent panels")
-               for t in position_texts(chapter_19, "canada"))
+    assert any(
+        "Washington wants to scrap the Chapter 19 mechanism" in t
+        for t in position_texts(chapter_19, "us")
+    )
+    assert any(
+        "a mechanism the U.S. had sought to eliminate" in t
+        for t in position_texts(chapter_19, "us")
+    )
+    assert any(
+        t.startswith("In return, Canada kept the independent panels")
+        for t in position_texts(chapter_19, "canada")
+    )
     assert chapter_19.standing[0].date == "2018-10-01"  # the deal, not the old standoff
     # "Besides dairy, the Chapter 19 dispute panels and the cultural exemption, Canada wants
     # relief from the tariffs …" is about steel and aluminum only.
@@ -469,10 +507,13 @@ def test_concurrent_requests_get_the_same_briefings(fresh):
 def test_issue_text_reads_as_a_briefing(wire):
     text = issue_command(wire.engine, "dairy")
     headings = [line for line in text.splitlines() if line and not line.startswith(" ")]
-    assert headings[:3] == ["Dairy and supply management [dairy]",
-                            "Canada's supply-managed dairy market: quotas and tariffs on milk, "
-                            "cheese and butter, U.S. demands for access and the class 7 milk "
-                            "pricing.", "Mentioned in 4 articles."]
+    assert headings[:3] == [
+        "Dairy and supply management [dairy]",
+        "Canada's supply-managed dairy market: quotas and tariffs on milk, "
+        "cheese and butter, U.S. demands for access and the class 7 milk "
+        "pricing.",
+        "Mentioned in 4 articles.",
+    ]
     assert headings[3:] == ["Where it stands", "Positions", "Timeline", "Sources"]
     timeline = text.split("\nTimeline\n")[1].split("\n\nSources\n")[0].splitlines()
     assert all(re.match(r"  \d{4}-\d\d-\d\d  \S.* \[\d\]$", line) for line in timeline)

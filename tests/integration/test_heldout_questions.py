@@ -21,7 +21,9 @@ def heldout_engine(real_encoder, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("heldout")
     (root / "none").mkdir()
-    engine = Engine(Settings(data_dir=root / "data", bundled_dir=root / "none"), encoder=real_encoder)
+    engine = Engine(
+        Settings(data_dir=root / "data", bundled_dir=root / "none"), encoder=real_encoder
+    )
     engine.open()
     for path in sorted((HELDOUT / "articles").iterdir()):
         engine.ingest_path(path)
@@ -42,7 +44,7 @@ def test_heldout_questions(heldout_engine) -> None:
 
 
 def test_a_name_that_spells_a_stop_word_is_searchable(heldout_engine) -> None:
-    """"He" in "Liu He" is a name, not the pronoun."""
+    """ "He" in "Liu He" is a name, not the pronoun."""
     result = heldout_engine.search("Who is Liu He?", k=5)
     assert result.query_tokens == ("liu", "he")
     assert all("Liu" in hit.record.text for hit in result.hits[:3])

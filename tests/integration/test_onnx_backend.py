@@ -74,7 +74,9 @@ def test_the_onnx_engine_records_its_model_and_answers_like_torch(
 ) -> None:
     onnx_engine = Engine(
         Settings(
-            data_dir=data_dir_with_export(tmp_path, exported), backend="onnx", model_cache_dir=None
+            data_dir=(data := data_dir_with_export(tmp_path, exported)),
+            backend="onnx",
+            model_cache_dir=data / "models",
         )
     )
     onnx_engine.open()
@@ -103,7 +105,7 @@ def test_switching_the_backend_rebuilds_once_then_opens_as_is(
     torch_engine.open()
     torch_build = torch_engine.index.directory
     torch_engine.close()
-    onnx_settings = Settings(data_dir=data, backend="onnx", model_cache_dir=None)
+    onnx_settings = Settings(data_dir=data, backend="onnx", model_cache_dir=data / "models")
     first = Engine(onnx_settings)
     assert first.needs_build()  # the CLI shows a progress bar for it
     first.open()

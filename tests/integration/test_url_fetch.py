@@ -13,8 +13,11 @@ from aiohttp import web
 from corpus.fetch import ArticleFetcher, fetch_article, is_public_address
 from tradetalk.errors import FetchError
 
-ARTICLE = Path(__file__).resolve().parents[1] / "fixtures" / "articles" / (
-    "2018-10-01-bay-street-bulletin-usmca-deal.html"
+ARTICLE = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "articles"
+    / ("2018-10-01-bay-street-bulletin-usmca-deal.html")
 )
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
@@ -66,20 +69,22 @@ def _redirect(location: str):
 async def server() -> AsyncIterator[str]:
     html = ARTICLE.read_bytes()
     app = web.Application()
-    app.add_routes([
-        web.get("/article.html", _fixed(html, "text/html")),
-        web.get("/notes.md", _fixed(b"# Notes\n\nDairy.", "text/plain")),
-        web.get("/report.pdf", _fixed(b"%PDF", "application/pdf")),
-        web.get("/big.html", _fixed(b"x" * 20_000, "text/html")),
-        web.get("/chunked.html", _chunked_big),
-        web.get("/slow", _slow),
-        web.get("/drip", _drip),
-        web.get("/moved", _redirect("/article.html")),
-        web.get("/to-metadata", _redirect("http://169.254.169.254/latest/meta-data/")),
-        web.get("/to-ipv6-loopback", _redirect("http://[::1]:{port}/article.html")),
-        web.get("/to-ftp", _redirect("ftp://127.0.0.1/article.html")),
-        web.get("/loop", _redirect("/loop")),
-    ])
+    app.add_routes(
+        [
+            web.get("/article.html", _fixed(html, "text/html")),
+            web.get("/notes.md", _fixed(b"# Notes\n\nDairy.", "text/plain")),
+            web.get("/report.pdf", _fixed(b"%PDF", "application/pdf")),
+            web.get("/big.html", _fixed(b"x" * 20_000, "text/html")),
+            web.get("/chunked.html", _chunked_big),
+            web.get("/slow", _slow),
+            web.get("/drip", _drip),
+            web.get("/moved", _redirect("/article.html")),
+            web.get("/to-metadata", _redirect("http://169.254.169.254/latest/meta-data/")),
+            web.get("/to-ipv6-loopback", _redirect("http://[::1]:{port}/article.html")),
+            web.get("/to-ftp", _redirect("ftp://127.0.0.1/article.html")),
+            web.get("/loop", _redirect("/loop")),
+        ]
+    )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -51,8 +51,12 @@ SECONDS = float(os.environ.get("TRADETALK_SOAK_SECONDS", "200"))
 # Set to show what Python allocated after the warm-up and still holds at the end (slower).
 TRACE = bool(os.environ.get("TRADETALK_SOAK_TRACEMALLOC"))
 
-pytestmark = [pytest.mark.soak, pytest.mark.e2e, pytest.mark.model,
-              pytest.mark.timeout(int(SECONDS * 4 + 600))]
+pytestmark = [
+    pytest.mark.soak,
+    pytest.mark.e2e,
+    pytest.mark.model,
+    pytest.mark.timeout(int(SECONDS * 4 + 600)),
+]
 
 READERS = 20
 ROUND = 100  # questions checked (and the fake's records cleared) together
@@ -122,7 +126,7 @@ class Round:
 
     def scan(self) -> None:
         items = self.fake.actions.items
-        for action in items[self._seen:]:
+        for action in items[self._seen :]:
             ref = (action.message_reference or {}).get("message_id")
             if action.kind == ActionKind.MESSAGE and ref is not None:
                 self.replies["m", ref] += 1
@@ -174,8 +178,9 @@ async def soak_bot(
 ) -> AsyncIterator[LoopbackBot]:
     data = tmp_path / "data"
     shutil.copytree(bundled_index, data, symlinks=True)
-    settings = Settings(data_dir=data, guild_ids=[fake_discord.guild_id],
-                        cooldown_rate=100_000, cooldown_seconds=1)
+    settings = Settings(
+        data_dir=data, guild_ids=[fake_discord.guild_id], cooldown_rate=100_000, cooldown_seconds=1
+    )
     engine = Engine(settings, encoder=real_encoder)
     await asyncio.to_thread(engine.open)
     async with running_bot(fake_discord, settings, engine) as bot:
@@ -195,8 +200,9 @@ def admin_plan(
 
         async def run(round_: Round) -> str:
             upload = Upload(path.name, path.read_bytes(), content_type)
-            handle = await fake.send_interaction("ingest", user=fake.admin_id,
-                                                 attachments={"file": upload})
+            handle = await fake.send_interaction(
+                "ingest", user=fake.admin_id, attachments={"file": upload}
+            )
             round_.admin.add(handle.id)
             return (await handle.wait_for(ActionKind.FOLLOWUP, timeout=120)).content
 
@@ -205,8 +211,11 @@ def admin_plan(
     async def reindex(round_: Round) -> str:
         handle = await fake.send_interaction("reindex", user=fake.admin_id)
         round_.admin.add(handle.id)
-        done = await handle.wait_for(ActionKind.EDIT_ORIGINAL, timeout=300,
-                                     predicate=lambda a: a.content.startswith("Reindex "))
+        done = await handle.wait_for(
+            ActionKind.EDIT_ORIGINAL,
+            timeout=300,
+            predicate=lambda a: a.content.startswith("Reindex "),
+        )
         return done.content
 
     async def remove(round_: Round) -> str:
@@ -230,8 +239,10 @@ def admin_plan(
     ]
     plan: dict[int, Callable] = {}
     measured_end = rounds - TAIL_ROUNDS - 1  # then questions alone
-    for steps, first, last in ((warm_up, 1, warm_rounds),
-                               (measured, warm_rounds + 1, measured_end)):
+    for steps, first, last in (
+        (warm_up, 1, warm_rounds),
+        (measured, warm_rounds + 1, measured_end),
+    ):
         span = last - first + 1
         for n, step in enumerate(steps):  # spread out, each in a round of its own
             plan[first + span * n // len(steps)] = step
@@ -240,8 +251,15 @@ def admin_plan(
 
 
 def sample(label: str, bot: LoopbackBot, process: psutil.Process) -> Sample:
-    return Sample(label, time.monotonic(), process.memory_info().rss, len(asyncio.all_tasks()),
-                  process.num_fds(), threading.active_count(), len(bot.cached_messages))
+    return Sample(
+        label,
+        time.monotonic(),
+        process.memory_info().rss,
+        len(asyncio.all_tasks()),
+        process.num_fds(),
+        threading.active_count(),
+        len(bot.cached_messages),
+    )
 
 
 def malloc_trim() -> bool:
@@ -283,8 +301,11 @@ class Figures:
 
     def question_rounds(self) -> list[int]:
         """Measured rounds without an admin step (not the first: the warm-up sample trims)."""
-        return [n for n in range(self.warm_rounds + 2, len(self.trend) + 1)
-                if n not in self.admin_rounds]
+        return [
+            n
+            for n in range(self.warm_rounds + 2, len(self.trend) + 1)
+            if n not in self.admin_rounds
+        ]
 
     def question_drift(self) -> int:
         return sum(self.trend[n - 1] - self.trend[n - 2] for n in self.question_rounds())
@@ -292,20 +313,28 @@ class Figures:
     def print(self) -> None:
         mib = MIB
         rate = self.asked / self.seconds if self.seconds else 0.0
-        print(f"\nsoak: {self.asked:,} questions from {READERS} members in {self.seconds:.0f} s "
-              f"({rate:.1f}/s); longest event-loop stall {self.stall * 1000:.0f} ms")
+        print(
+            f"\nsoak: {self.asked:,} questions from {READERS} members in {self.seconds:.0f} s "
+            f"({rate:.1f}/s); longest event-loop stall {self.stall * 1000:.0f} ms"
+        )
         for outcome in self.admin:
             print(f"  admin: {outcome[:110]}")
-        print(f"{'':>14} {'RSS MiB':>8} {'trimmed':>8} {'tasks':>6} {'fds':>5} {'threads':>8} "
-              f"{'msgs':>6}")
+        print(
+            f"{'':>14} {'RSS MiB':>8} {'trimmed':>8} {'tasks':>6} {'fds':>5} {'threads':>8} "
+            f"{'msgs':>6}"
+        )
         for s in self.samples:
-            print(f"{s.label:>14} {s.rss / mib:8.1f} {s.trimmed / mib:8.1f} {s.tasks:6d} "
-                  f"{s.fds:5d} {s.threads:8d} {s.cached_messages:6d}")
+            print(
+                f"{s.label:>14} {s.rss / mib:8.1f} {s.trimmed / mib:8.1f} {s.tasks:6d} "
+                f"{s.fds:5d} {s.threads:8d} {s.cached_messages:6d}"
+            )
         print(f"{'peak':>14} {self.peak / mib:8.1f}")
         print("RSS after each round (MiB):", " ".join(f"{r / mib:.0f}" for r in self.trend))
         quiet_rounds = self.question_rounds()
-        print(f"RSS change over the {len(quiet_rounds)} question-only rounds after the warm-up: "
-              f"{self.question_drift() / mib:+.1f} MiB")
+        print(
+            f"RSS change over the {len(quiet_rounds)} question-only rounds after the warm-up: "
+            f"{self.question_drift() / mib:+.1f} MiB"
+        )
         if self.traced is not None:
             grown = tracemalloc.take_snapshot().compare_to(self.traced, "traceback")
             tracemalloc.stop()
@@ -323,9 +352,12 @@ async def ask_one(fake: FakeDiscord, current: Round, rng: random.Random, reader:
         )
     elif roll < 0.33 and current.answers:
         # A reply to one of the bot's answers: a follow-up, asked in its context.
-        sent = await fake.send_message(rng.choice(FOLLOW_UPS), author=reader,
-                                       reference_message_id=rng.choice(list(current.answers)),
-                                       reply_ping=False)
+        sent = await fake.send_message(
+            rng.choice(FOLLOW_UPS),
+            author=reader,
+            reference_message_id=rng.choice(list(current.answers)),
+            reply_ping=False,
+        )
         current.mentions.append(int(sent["id"]))
     else:
         sent = await fake.send_message(rng.choice(POOL), author=reader, mentions_bot=True)
@@ -333,13 +365,18 @@ async def ask_one(fake: FakeDiscord, current: Round, rng: random.Random, reader:
     if roll > 0.97 and current.answers:
         vote = await fake.send_component(
             rng.choice(list(current.answers)),
-            rng.choice(["tradetalk:vote:up", "tradetalk:vote:down"]), user=reader,
+            rng.choice(["tradetalk:vote:up", "tradetalk:vote:down"]),
+            user=reader,
         )
         current.admin.add(vote.id)
 
 
 async def run_round(
-    fake: FakeDiscord, current: Round, rng: random.Random, readers: list[int], gap: float,
+    fake: FakeDiscord,
+    current: Round,
+    rng: random.Random,
+    readers: list[int],
+    gap: float,
     admin_step: Callable | None,
 ) -> str | None:
     """ROUND questions at the pace asked for, then every answer; the admin step's outcome."""
@@ -460,9 +497,12 @@ def test_write_path_holds_no_memory(tmp_path: Path, capsys) -> None:
     engine.close()
     builds = list(engine.storage.builds.iterdir())
     with capsys.disabled():
-        print(f"\nwrite path: {WRITE_CYCLES + WRITE_WARM_UP} cycles of 3 ingests, a reindex and "
-              f"3 removals; held RSS (MiB): " + " ".join(f"{r / MIB:.0f}" for r in trend)
-              + f"; open files {fds[0]} -> {fds[-1]}; {len(builds)} builds on disk")
+        print(
+            f"\nwrite path: {WRITE_CYCLES + WRITE_WARM_UP} cycles of 3 ingests, a reindex and "
+            f"3 removals; held RSS (MiB): "
+            + " ".join(f"{r / MIB:.0f}" for r in trend)
+            + f"; open files {fds[0]} -> {fds[-1]}; {len(builds)} builds on disk"
+        )
     settled = trend[WRITE_WARM_UP - 1]
     assert max(trend[WRITE_WARM_UP:]) - settled < WRITE_DRIFT_MAX, [round(r / MIB) for r in trend]
     assert max(fds[WRITE_WARM_UP:]) <= fds[WRITE_WARM_UP - 1], fds  # old builds closed

@@ -24,21 +24,39 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text).replace("\u200b", "")
 
 
-def citation(number: int, *, title: str = "Talks resume", source: str = "Capital Wire",
-             quote: str = "The talks resumed on Tuesday.", url: str | None = None) -> Citation:
+def citation(
+    number: int,
+    *,
+    title: str = "Talks resume",
+    source: str = "Capital Wire",
+    quote: str = "The talks resumed on Tuesday.",
+    url: str | None = None,
+) -> Citation:
     return Citation(
-        number=number, article_id=f"a{number}", passage_id=f"a{number}#p1", title=title,
-        source=source, date="2018-09-11", url=url or f"https://example.org/{number}",
-        quote=quote,
+        number=number,
+        article_id=f"a{number}",
+        passage_ids=(f"a{number}#p1",),
+        paragraphs=(1,),
+        title=title,
+        source=source,
+        date="2018-09-11",
+        url=url or f"https://example.org/{number}",
+        quotes=(quote,),
     )
 
 
-def answer(sentences: list[tuple[str, int]], citations: list[Citation],
-           question: str = "What blocks the deal?") -> Answer:
+def answer(
+    sentences: list[tuple[str, int]],
+    citations: list[Citation],
+    question: str = "What blocks the deal?",
+) -> Answer:
     return Answer(
-        question=question, abstained=False,
+        question=question,
+        abstained=False,
         sentences=tuple(AnswerSentence(text=t, citation=n) for t, n in sentences),
-        citations=tuple(citations), hits=(), confidence=0.8,
+        citations=tuple(citations),
+        hits=(),
+        confidence=0.8,
     )
 
 
@@ -79,8 +97,10 @@ def test_fit_counts_the_escapes(limit: int) -> None:
 
 def test_answer_embed_shows_sentences_citations_and_quotes() -> None:
     shown = formatting.answer_embed(
-        answer([("Dairy is the sticking point.", 1)], [citation(1, quote="Dairy is the "
-                                                                 "sticking point. Autos too.")])
+        answer(
+            [("Dairy is the sticking point.", 1)],
+            [citation(1, quote="Dairy is the sticking point. Autos too.")],
+        )
     )
     assert shown.title == "What blocks the deal?"
     assert shown.description == "Dairy is the sticking point. [1]"
@@ -97,8 +117,13 @@ def test_hostile_answer_stays_within_every_limit() -> None:
     giant = "The negotiators met again " + "and again " * 500 + "before dawn."  # ~5,000 chars
     markup = "```python\nprint('@everyone')``` **bold** <@123456789012345678> ||spoiler|| > quote"
     cites = [
-        citation(n, title=f"{markup} headline {n} " * 20, source="Outlet " * 100,
-                 quote=f"{giant} {markup}", url="https://example.org/" + "p/" * 2000)
+        citation(
+            n,
+            title=f"{markup} headline {n} " * 20,
+            source="Outlet " * 100,
+            quote=f"{giant} {markup}",
+            url="https://example.org/" + "p/" * 2000,
+        )
         for n in range(1, 41)
     ]
     shown = formatting.answer_embed(
@@ -124,8 +149,15 @@ def test_long_sentence_is_cut_between_words() -> None:
 
 def test_not_covered_text_fits_in_a_message() -> None:
     titles = "; ".join(f"“Headline number {n} about trade”" for n in range(300))
-    abstained = Answer(question="q", abstained=True, sentences=(), citations=(), hits=(),
-                       confidence=0.1, coverage=f"They are 300 articles: {titles}.")
+    abstained = Answer(
+        question="q",
+        abstained=True,
+        sentences=(),
+        citations=(),
+        hits=(),
+        confidence=0.1,
+        coverage=f"They are 300 articles: {titles}.",
+    )
     text = formatting.not_covered_text(abstained)
     assert text.startswith("My articles don't cover that.")
     accepted_by_discord(content=text)
@@ -136,9 +168,15 @@ def test_not_covered_text_fits_in_a_message() -> None:
 
 def article(n: int, **changes) -> ArticleInfo:
     values = dict(
-        id=f"2018-09-{n % 28 + 1:02d}-story-{n}", title=f"Story number {n} about trade",
-        source="Capital Wire", date=f"2018-09-{n % 28 + 1:02d}", url=f"https://example.org/{n}",
-        content_hash="h", bundled=False, passage_count=5, duplicate_of=None,
+        id=f"2018-09-{n % 28 + 1:02d}-story-{n}",
+        title=f"Story number {n} about trade",
+        source="Capital Wire",
+        date=f"2018-09-{n % 28 + 1:02d}",
+        url=f"https://example.org/{n}",
+        content_hash="h",
+        bundled=False,
+        passage_count=5,
+        duplicate_of=None,
     )
     return ArticleInfo(**(values | changes))
 

@@ -21,13 +21,35 @@ from tradetalk.engine import IngestResult
 
 ID = "123456789012345678"  # mentions need a real-looking 17-20 digit snowflake
 MENTIONS = [
-    "@everyone", "@here", f"<@{ID}>", f"<@!{ID}>", f"<@&{ID}>", f"<#{ID}>",
-    f"</ask:{ID}>", "<t:1538352000:R>",
+    "@everyone",
+    "@here",
+    f"<@{ID}>",
+    f"<@!{ID}>",
+    f"<@&{ID}>",
+    f"<#{ID}>",
+    f"</ask:{ID}>",
+    "<t:1538352000:R>",
 ]
 MARKUP = [
-    "[click](https://evil.example/a)", "```", "```py\nprint(1)", "`", "||spoiler||", "**bold**",
-    "__under__", "~~gone~~", "*it*", "# big", "## big", "-# small", "> quote", ">>> quote",
-    "- item", "\\", "\u202e", "\u2067", "\u202d",
+    "[click](https://evil.example/a)",
+    "```",
+    "```py\nprint(1)",
+    "`",
+    "||spoiler||",
+    "**bold**",
+    "__under__",
+    "~~gone~~",
+    "*it*",
+    "# big",
+    "## big",
+    "-# small",
+    "> quote",
+    ">>> quote",
+    "- item",
+    "\\",
+    "\u202e",
+    "\u2067",
+    "\u202d",
 ]
 HOSTILE = MENTIONS + MARKUP
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -50,22 +72,41 @@ def assert_inert(text: str) -> None:
     assert not BIDI.search(text), text
 
 
-def citation(number: int, *, title: str = "Talks resume", source: str = "Capital Wire",
-             quote: str = "The talks resumed on Tuesday.") -> Citation:
+def citation(
+    number: int,
+    *,
+    title: str = "Talks resume",
+    source: str = "Capital Wire",
+    quote: str = "The talks resumed on Tuesday.",
+) -> Citation:
     return Citation(
-        number=number, article_id=f"a{number}", passage_id=f"a{number}#p1", title=title,
-        source=source, date="2018-09-11", url=f"https://example.org/{number}", quote=quote,
+        number=number,
+        article_id=f"a{number}",
+        passage_ids=(f"a{number}#p1",),
+        paragraphs=(1,),
+        title=title,
+        source=source,
+        date="2018-09-11",
+        url=f"https://example.org/{number}",
+        quotes=(quote,),
     )
 
 
-def answer(sentences: list[str], question: str = "What blocks the deal?",
-           title: str = "Talks resume", source: str = "Capital Wire") -> Answer:
+def answer(
+    sentences: list[str],
+    question: str = "What blocks the deal?",
+    title: str = "Talks resume",
+    source: str = "Capital Wire",
+) -> Answer:
     return Answer(
-        question=question, abstained=False,
+        question=question,
+        abstained=False,
         sentences=tuple(AnswerSentence(text=t, citation=n) for n, t in enumerate(sentences, 1)),
-        citations=tuple(citation(n, title=title, source=source, quote=t)
-                        for n, t in enumerate(sentences, 1)),
-        hits=(), confidence=0.8,
+        citations=tuple(
+            citation(n, title=title, source=source, quote=t) for n, t in enumerate(sentences, 1)
+        ),
+        hits=(),
+        confidence=0.8,
     )
 
 
@@ -85,7 +126,9 @@ def check_answer_embed(shown: Answer) -> None:
         assert_inert(piece)
     assert_inert(embed.title or "")
     # One field per source, each still starting with its own number: nothing merged them.
-    assert [f.name.split(" ", 1)[0] for f in embed.fields] == [f"[{n}]" for n in range(1, count + 1)]
+    assert [f.name.split(" ", 1)[0] for f in embed.fields] == [
+        f"[{n}]" for n in range(1, count + 1)
+    ]
     for field in embed.fields:
         assert_inert(field.name.split(" ", 1)[1])
         head, _, quote = field.value.partition("\n> ")
@@ -101,11 +144,14 @@ def check_answer_embed(shown: Answer) -> None:
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_each_hostile_snippet_is_inert_everywhere_in_an_answer(hostile: str) -> None:
     sentence = f"Negotiators said {hostile} the dairy deal was close."
-    check_answer_embed(answer(
-        [sentence, f"{hostile} Autos were settled.", f"Steel remains open {hostile}"],
-        question=f"What did {hostile} say about dairy?",
-        title=f"{hostile} headline", source=f"{hostile} Wire",
-    ))
+    check_answer_embed(
+        answer(
+            [sentence, f"{hostile} Autos were settled.", f"Steel remains open {hostile}"],
+            question=f"What did {hostile} say about dairy?",
+            title=f"{hostile} headline",
+            source=f"{hostile} Wire",
+        )
+    )
 
 
 def test_two_masked_links_in_one_sentence_are_both_shown_as_text() -> None:
@@ -123,16 +169,19 @@ def test_channel_command_and_time_mentions_show_as_written() -> None:
     shown = formatting.answer_embed(answer([sentence]))
     assert not MENTION_SYNTAX.search(shown.description or "")
     # Only invisible characters were added: the words read the same.
-    assert visible(shown.description or "").replace("\u200b", "").startswith(
-        "Officials posted in <#" + ID
+    assert (
+        visible(shown.description or "")
+        .replace("\u200b", "")
+        .startswith("Officials posted in <#" + ID)
     )
 
 
 def test_bidi_controls_cannot_reorder_the_citations() -> None:
     """A right-to-left override in a quoted sentence would flip everything after it on the line,
     citation numbers included."""
-    shown = formatting.answer_embed(answer(["Canada said \u202eno deal\u202c on dairy.",
-                                            "Mexico \u2067agreed."]))
+    shown = formatting.answer_embed(
+        answer(["Canada said \u202eno deal\u202c on dairy.", "Mexico \u2067agreed."])
+    )
     assert not BIDI.search(str(shown.to_dict()))
     assert "Canada said no deal on dairy." in shown.description
 
@@ -149,21 +198,25 @@ def test_a_fence_in_one_sentence_cannot_pair_with_the_next() -> None:
 
 HOSTILE_TEXT = st.lists(
     st.one_of(st.sampled_from(HOSTILE), st.text(alphabet="ab .,\n", max_size=12)),
-    min_size=1, max_size=12,
+    min_size=1,
+    max_size=12,
 ).map(" ".join)
 
 
 @settings(max_examples=150, deadline=None)
 @given(
     sentences=st.lists(HOSTILE_TEXT, min_size=1, max_size=4),
-    question=HOSTILE_TEXT, title=HOSTILE_TEXT, source=HOSTILE_TEXT,
+    question=HOSTILE_TEXT,
+    title=HOSTILE_TEXT,
+    source=HOSTILE_TEXT,
 )
 def test_any_hostile_answer_is_inert_and_keeps_its_layout(
     sentences: list[str], question: str, title: str, source: str
 ) -> None:
     sentences = [f"Word {s} end." for s in sentences]  # never blank
-    check_answer_embed(answer(sentences, question=f"Why {question}?", title=f"T {title}",
-                              source=f"S {source}"))
+    check_answer_embed(
+        answer(sentences, question=f"Why {question}?", title=f"T {title}", source=f"S {source}")
+    )
 
 
 # -- the other replies that carry article text --------------------------------------------------
@@ -171,21 +224,36 @@ def test_any_hostile_answer_is_inert_and_keeps_its_layout(
 
 def article(title: str, source: str = "Capital Wire") -> ArticleInfo:
     return ArticleInfo(
-        id="2018-09-01-story-abc123", title=title, source=source, date="2018-09-01",
-        url="https://example.org/1", content_hash="h", bundled=False, passage_count=4,
+        id="2018-09-01-story-abc123",
+        title=title,
+        source=source,
+        date="2018-09-01",
+        url="https://example.org/1",
+        content_hash="h",
+        bundled=False,
+        passage_count=4,
         duplicate_of=None,
     )
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_not_covered_ingest_and_removed_texts_are_inert(hostile: str) -> None:
-    abstained = Answer(question="q", abstained=True, sentences=(), citations=(), hits=(),
-                       confidence=0.1, coverage=f"They are 1 article: “{hostile} headline”.")
+    abstained = Answer(
+        question="q",
+        abstained=True,
+        sentences=(),
+        citations=(),
+        hits=(),
+        confidence=0.1,
+        coverage=f"They are 1 article: “{hostile} headline”.",
+    )
     not_covered = formatting.not_covered_text(abstained)
     assert_inert(not_covered.removeprefix("My articles don't cover that. "))
     info = article(f"{hostile} headline", source=f"{hostile} Wire")
-    for text in (formatting.ingest_text(IngestResult("added", info), []),
-                 formatting.removed_text(info)):
+    for text in (
+        formatting.ingest_text(IngestResult("added", info), []),
+        formatting.removed_text(info),
+    ):
         title = re.search(r"“(.*)”", text, re.S)
         assert title is not None
         assert_inert(title[1])
@@ -204,17 +272,25 @@ def test_sources_embed_is_inert() -> None:
 
 
 def entry(n: int, **changes: str) -> AuditEntry:
-    values = dict(at=f"2018-09-{n % 28 + 1:02d}T10:00:00+00:00", actor=f"discord:{ID} (admin)",
-                  action="ingest", target=f"2018-09-01-story-{n}", outcome="ok", detail="")
+    values = dict(
+        at=f"2018-09-{n % 28 + 1:02d}T10:00:00+00:00",
+        actor=f"discord:{ID} (admin)",
+        action="ingest",
+        target=f"2018-09-01-story-{n}",
+        outcome="ok",
+        detail="",
+    )
     return AuditEntry(**(values | changes))
 
 
 def test_audit_embed_lists_who_did_what_and_when() -> None:
-    shown = audit_embed([
-        entry(1, action="reindex", target="all"),
-        entry(2, actor="cli:root", action="remove", outcome="failed", detail="no such article"),
-        entry(3, actor=f"discord:{ID} (member)", outcome="refused", detail="not an admin"),
-    ])
+    shown = audit_embed(
+        [
+            entry(1, action="reindex", target="all"),
+            entry(2, actor="cli:root", action="remove", outcome="failed", detail="no such article"),
+            entry(3, actor=f"discord:{ID} (member)", outcome="refused", detail="not an admin"),
+        ]
+    )
     limits.check_message({"embeds": [shown.to_dict()]})
     lines = (shown.description or "").splitlines()
     assert len(lines) == 3

@@ -51,8 +51,15 @@ def test_cooldown_allows_rate_then_says_how_long() -> None:
 
 
 def record(message_id: int, question: str = "What is blocking the deal?") -> AnswerRecord:
-    return AnswerRecord(message_id, channel_id=7, user_id=8, question=question,
-                        answer="Dairy.", passages=("a#p1", "a#p2"), abstained=False)
+    return AnswerRecord(
+        message_id,
+        channel_id=7,
+        user_id=8,
+        question=question,
+        answer="Dairy.",
+        passages=("a#p1", "a#p2"),
+        abstained=False,
+    )
 
 
 async def test_votes_are_stored_changed_and_summarised(tmp_path: Path) -> None:

@@ -43,44 +43,92 @@ def visible(embeds) -> str:
     return "\n".join(parts)
 
 
-def issue(n: int = 0, *, title: str = "Dairy and supply management", parties=("us", "canada"),
-          aliases=("milk", "supply management")) -> Issue:
-    return Issue(id=f"dairy-{n}" if n else "dairy", title=title, aliases=aliases,
-                 description="Canada's supply-managed dairy market and U.S. demands for access.",
-                 parties=parties)
+def issue(
+    n: int = 0,
+    *,
+    title: str = "Dairy and supply management",
+    parties=("us", "canada"),
+    aliases=("milk", "supply management"),
+) -> Issue:
+    return Issue(
+        id=f"dairy-{n}" if n else "dairy",
+        title=title,
+        aliases=aliases,
+        description="Canada's supply-managed dairy market and U.S. demands for access.",
+        parties=parties,
+    )
 
 
-def sentence(text: str, n: int = 1, *, title: str = "Talks stall over dairy",
-             source: str = "Capital Wire", date: str | None = "2018-09-11",
-             also_in: tuple[tuple[str, str], ...] = ()) -> CitedSentence:
-    return CitedSentence(text=text, article_id=f"a{n}", passage_id=f"a{n}#p1", title=title,
-                         source=source, date=date, url=f"https://example.org/{n}",
-                         also_in=also_in)
+def sentence(
+    text: str,
+    n: int = 1,
+    *,
+    title: str = "Talks stall over dairy",
+    source: str = "Capital Wire",
+    date: str | None = "2018-09-11",
+    also_in: tuple[tuple[str, str], ...] = (),
+) -> CitedSentence:
+    return CitedSentence(
+        text=text,
+        article_id=f"a{n}",
+        passage_id=f"a{n}#p1",
+        title=title,
+        source=source,
+        date=date,
+        url=f"https://example.org/{n}",
+        also_in=also_in,
+    )
 
 
-def briefing(*, standing=(), positions=(), timeline=(), parties=(("us", "U.S."),
-             ("canada", "Canada")), the_issue: Issue | None = None) -> Briefing:
-    articles = {s.article_id for s in [*standing, *(p.sentence for p in positions),
-                                       *(e.sentence for e in timeline)]}
-    return Briefing(issue=the_issue or issue(), parties=tuple(parties), standing=tuple(standing),
-                    positions=tuple(positions), timeline=tuple(timeline),
-                    article_count=len(articles), index_version="v1")
+def briefing(
+    *,
+    standing=(),
+    positions=(),
+    timeline=(),
+    parties=(("us", "U.S."), ("canada", "Canada")),
+    the_issue: Issue | None = None,
+) -> Briefing:
+    articles = {
+        s.article_id
+        for s in [*standing, *(p.sentence for p in positions), *(e.sentence for e in timeline)]
+    }
+    return Briefing(
+        issue=the_issue or issue(),
+        parties=tuple(parties),
+        standing=tuple(standing),
+        positions=tuple(positions),
+        timeline=tuple(timeline),
+        article_count=len(articles),
+        index_version="v1",
+    )
 
 
-KUDLOW = sentence("White House economic adviser Larry Kudlow said on Friday that it's “m-i-l-k” "
-                  "that continues to block a deal.", 1, date="2018-09-11")
-DAIRY = sentence("Canada's protected dairy sector isn't in the current deal but the U.S. wants "
-                 "concessions.", 2, source="BNN Bloomberg", date="2018-09-12",
-                 also_in=(("a3", "Riverside Gazette"),))
+KUDLOW = sentence(
+    "White House economic adviser Larry Kudlow said on Friday that it's “m-i-l-k” "
+    "that continues to block a deal.",
+    1,
+    date="2018-09-11",
+)
+DAIRY = sentence(
+    "Canada's protected dairy sector isn't in the current deal but the U.S. wants concessions.",
+    2,
+    source="BNN Bloomberg",
+    date="2018-09-12",
+    also_in=(("a3", "Riverside Gazette"),),
+)
 
 
 def dairy_briefing() -> Briefing:
     return briefing(
         standing=[DAIRY],
-        positions=[Position("us", "U.S.", DAIRY, None, "wants"),
-                   Position("us", "U.S.", KUDLOW, "Larry Kudlow", "said")],
-        timeline=[TimelineEntry("2018-09-07", "Friday", KUDLOW),
-                  TimelineEntry("2018-09-12", "published", DAIRY)],
+        positions=[
+            Position("us", "U.S.", DAIRY, None, "wants"),
+            Position("us", "U.S.", KUDLOW, "Larry Kudlow", "said"),
+        ],
+        timeline=[
+            TimelineEntry("2018-09-07", "Friday", KUDLOW),
+            TimelineEntry("2018-09-12", "published", DAIRY),
+        ],
     )
 
 
@@ -93,8 +141,10 @@ def test_briefing_shows_standing_positions_timeline_and_numbered_sources() -> No
     main, timeline, sources = embeds
     assert main.title == "Dairy and supply management"
     assert "*Mentioned in 2 articles.*" in main.description
-    assert "**Where it stands**\n> Canada's protected dairy sector isn't in the current deal " \
+    assert (
+        "**Where it stands**\n> Canada's protected dairy sector isn't in the current deal "
         "but the U.S. wants concessions. [1]" in main.description
+    )
     us, canada = main.fields
     assert us.name == "Positions: U.S." and canada.name == "Positions: Canada"
     assert us.value.splitlines() == [
@@ -123,11 +173,15 @@ def test_an_issue_no_article_mentions_says_only_that() -> None:
 
 
 def test_a_very_long_sentence_is_cut_between_words_and_stays_verbatim() -> None:
-    embeds = bf.briefing_embeds(briefing(
-        standing=[sentence(LONG_SENTENCE)],
-        positions=[Position("us", "U.S.", sentence(LONG_SENTENCE), "Robert Lighthizer", "wants")],
-        timeline=[TimelineEntry("2018-08-20", "Monday", sentence(LONG_SENTENCE))],
-    ))
+    embeds = bf.briefing_embeds(
+        briefing(
+            standing=[sentence(LONG_SENTENCE)],
+            positions=[
+                Position("us", "U.S.", sentence(LONG_SENTENCE), "Robert Lighthizer", "wants")
+            ],
+            timeline=[TimelineEntry("2018-08-20", "Monday", sentence(LONG_SENTENCE))],
+        )
+    )
     accepted_by_discord(embeds=embeds)
     quoted = [
         embeds[0].description.split("> ", 1)[1],
@@ -143,9 +197,14 @@ def test_a_very_long_sentence_is_cut_between_words_and_stays_verbatim() -> None:
 
 
 def test_many_timeline_entries_keep_the_newest_and_count_the_others() -> None:
-    entries = [TimelineEntry(f"2018-{1 + n // 28:02}-{1 + n % 28:02}", "published",
-                             sentence(f"Development number {n} on dairy. " * 8, n))
-               for n in range(200)]
+    entries = [
+        TimelineEntry(
+            f"2018-{1 + n // 28:02}-{1 + n % 28:02}",
+            "published",
+            sentence(f"Development number {n} on dairy. " * 8, n),
+        )
+        for n in range(200)
+    ]
     embeds = bf.briefing_embeds(briefing(timeline=entries, standing=[entries[-1].sentence]))
     accepted_by_discord(embeds=embeds)
     lines = embeds[1].description.splitlines()
@@ -157,19 +216,28 @@ def test_many_timeline_entries_keep_the_newest_and_count_the_others() -> None:
 
 @pytest.mark.parametrize("case", ["long", "many", "hostile", "parties"])
 def test_hostile_briefing_stays_within_every_limit(case: str) -> None:
-    text = {"long": LONG_SENTENCE, "many": "The U.S. wants dairy access. " * 30,
-            "hostile": (HOSTILE + " ") * 60, "parties": "Canada wants to keep it."}[case]
+    text = {
+        "long": LONG_SENTENCE,
+        "many": "The U.S. wants dairy access. " * 30,
+        "hostile": (HOSTILE + " ") * 60,
+        "parties": "Canada wants to keep it.",
+    }[case]
     count = 60 if case in ("many", "hostile") else 3
-    parties = [(f"p{n}", f"Party {n} " + "x" * 300) for n in range(40)] \
-        if case == "parties" else [("us", "U.S."), ("canada", HOSTILE), ("mexico", "Mexico")]
+    parties = (
+        [(f"p{n}", f"Party {n} " + "x" * 300) for n in range(40)]
+        if case == "parties"
+        else [("us", "U.S."), ("canada", HOSTILE), ("mexico", "Mexico")]
+    )
     cited = [sentence(text, n, title=HOSTILE * 5, source=HOSTILE * 30) for n in range(count)]
     the_issue = issue(title=HOSTILE * 10)
     b = briefing(
         standing=cited[:2],
-        positions=[Position(party, name, s, HOSTILE, "wants")
-                   for party, name in parties for s in cited[:6]],
+        positions=[
+            Position(party, name, s, HOSTILE, "wants") for party, name in parties for s in cited[:6]
+        ],
         timeline=[TimelineEntry("2018-09-07", "Friday", s) for s in cited],
-        parties=parties, the_issue=the_issue,
+        parties=parties,
+        the_issue=the_issue,
     )
     embeds = bf.briefing_embeds(b)
     accepted_by_discord(embeds=embeds)
@@ -182,8 +250,7 @@ def test_hostile_briefing_stays_within_every_limit(case: str) -> None:
 
 def test_unknown_topic_suggests_issues_and_escapes_what_was_typed() -> None:
     text = bf.unknown_issue_text("dairu", [issue()])
-    assert text == "No such issue 'dairu'. Did you mean **Dairy and supply management** " \
-        "(`dairy`)?"
+    assert text == "No such issue 'dairu'. Did you mean **Dairy and supply management** (`dairy`)?"
     hostile = bf.unknown_issue_text(HOSTILE * 100, [])
     accepted_by_discord(content=hostile)
     assert hostile.startswith("No such issue '") and "/issues lists every issue" in hostile
@@ -204,9 +271,10 @@ def test_autocomplete_choices_fit_and_name_the_alias_typed() -> None:
 
 
 def test_issue_list_shows_counts_and_latest_sentence() -> None:
-    statuses = [IssueStatus(issue(), 2, DAIRY, 0),
-                IssueStatus(issue(2, title="Steel and aluminum tariffs", aliases=("steel",)), 0,
-                            None)]
+    statuses = [
+        IssueStatus(issue(), 2, DAIRY, 0),
+        IssueStatus(issue(2, title="Steel and aluminum tariffs", aliases=("steel",)), 0, None),
+    ]
     embed = bf.statuses_embed(statuses)
     accepted_by_discord(embeds=[embed])
     assert embed.title == "Negotiation issues (2)"
@@ -220,8 +288,10 @@ def test_issue_list_shows_counts_and_latest_sentence() -> None:
 
 
 def test_a_huge_issue_list_fits() -> None:
-    statuses = [IssueStatus(issue(n, title=HOSTILE * 5, aliases=(f"a{n}",)), n,
-                            sentence(HOSTILE * 20), 0) for n in range(300)]
+    statuses = [
+        IssueStatus(issue(n, title=HOSTILE * 5, aliases=(f"a{n}",)), n, sentence(HOSTILE * 20), 0)
+        for n in range(300)
+    ]
     embed = bf.statuses_embed(statuses)
     accepted_by_discord(embeds=[embed])
     assert embed.description.endswith("more") and "@everyone" not in embed.description
@@ -242,9 +312,13 @@ def test_whatsnew_names_each_issue_and_quotes_its_newest_sentence() -> None:
 
 @pytest.mark.parametrize("count", [1, 8, 30, 400])
 def test_hostile_whatsnew_fits_in_a_message(count: int) -> None:
-    updates = [IssueUpdate(issue(n, title=HOSTILE * 5, aliases=(f"a{n}",)),
-                           tuple(sentence(HOSTILE * 30, k, source=HOSTILE) for k in range(5)))
-               for n in range(count)]
+    updates = [
+        IssueUpdate(
+            issue(n, title=HOSTILE * 5, aliases=(f"a{n}",)),
+            tuple(sentence(HOSTILE * 30, k, source=HOSTILE) for k in range(5)),
+        )
+        for n in range(count)
+    ]
     text = bf.whatsnew_text(updates)
     accepted_by_discord(content=text)
     assert "@everyone" not in text and "```" not in text
@@ -252,11 +326,14 @@ def test_hostile_whatsnew_fits_in_a_message(count: int) -> None:
 
 def test_ingest_reply_lists_issues_with_new_developments_within_the_limit() -> None:
     line = bf.developments_line([IssueUpdate(issue(), (KUDLOW, DAIRY))])
-    assert line == ("New developments on: Dairy and supply management (2 new sentences). "
-                    "See /whatsnew or /issue.")
+    assert line == (
+        "New developments on: Dairy and supply management (2 new sentences). "
+        "See /whatsnew or /issue."
+    )
     assert bf.developments_line([]) == "No issue gained new developments."
-    many = [IssueUpdate(issue(n, title=HOSTILE * 5, aliases=(f"a{n}",)), (DAIRY,))
-            for n in range(100)]
+    many = [
+        IssueUpdate(issue(n, title=HOSTILE * 5, aliases=(f"a{n}",)), (DAIRY,)) for n in range(100)
+    ]
     text = bf.with_developments("Added “x”. " * 300, many)
     accepted_by_discord(content=text)
     assert text.splitlines()[-1].startswith("New developments on: ")

@@ -1,0 +1,117 @@
+"""Words that mean the same party or title in news about negotiations: a country, its people,
+its capital ("Canadian", "Ottawa" for Canada), and the short forms people type ("rep", "PM").
+
+Used three ways: a question word the articles don't contain is not "unknown" when an
+equivalent is there; the equivalents join the BM25 query; and a sentence covers a question
+term when it holds an equivalent. General knowledge, not any article's wording.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from retrieval.tokenize import tokenize
+
+# One line a party: the names a reader uses for it (country, demonym, capital, short forms).
+_PARTIES = """
+united states|us|usa|america|american|americans|washington|u.s.|ustr
+china|chinese|beijing|prc|sino
+canada|canadian|canadians|ottawa
+mexico|mexican|mexicans
+japan|japanese|tokyo
+european union|eu|europe|european|europeans|brussels
+united kingdom|uk|britain|british|london|brits
+germany|german|germans|berlin
+france|french|paris
+italy|italian|rome
+spain|spanish|madrid
+india|indian|indians|delhi
+australia|australian|australians|canberra
+new zealand|nz|wellington|kiwi
+south korea|korea|korean|koreans|seoul
+north korea|pyongyang
+vietnam|vietnamese|hanoi
+singapore|singaporean
+malaysia|malaysian|kuala lumpur
+brunei|bruneian
+chile|chilean|santiago
+peru|peruvian|lima
+taiwan|taiwanese|taipei
+russia|russian|moscow|kremlin
+brazil|brazilian|brasilia
+argentina|argentine|argentinian|buenos aires
+switzerland|swiss|bern
+norway|norwegian|oslo
+turkey|turkish|ankara
+indonesia|indonesian|jakarta
+thailand|thai|bangkok
+philippines|filipino|manila
+south africa|south african|pretoria
+ireland|irish|dublin
+netherlands|dutch|hague|amsterdam
+saudi arabia|saudi|riyadh
+israel|israeli|jerusalem
+ukraine|ukrainian|kyiv|kiev
+"""
+
+# Short forms and titles: each maps to what the articles would spell out.
+_SHORT_FORMS = """
+rep|representative
+reps|representatives
+pm|prime minister
+fm|foreign minister
+sec|secretary
+secy|secretary
+prez|president
+potus|president
+govt|government
+gov|government
+admin|administration
+dept|department
+ag|agriculture
+agri|agricultural
+ip|intellectual property
+ev|electric vehicle
+evs|electric vehicles
+econ|economy
+intl|international
+natl|national
+mfg|manufacturing
+auto|automobile
+autos|automobiles
+car|auto
+cars|autos
+"""
+
+
+Phrase = tuple[str, ...]  # stems, all of which must be present
+
+
+def _phrase(text: str) -> Phrase:
+    return tuple(tokenize(text.replace(".", "")))
+
+
+@lru_cache(maxsize=1)
+def _equivalents() -> dict[str, frozenset[Phrase]]:
+    """Stem -> the phrases (as stems) that name the same thing."""
+    table: dict[str, set[Phrase]] = {}
+    for line in _PARTIES.strip().splitlines():
+        phrases = {p for p in map(_phrase, line.split("|")) if p}
+        for phrase in phrases:
+            if len(phrase) == 1:  # a question word is one token; "new zealand" is its own group
+                table.setdefault(phrase[0], set()).update(phrases - {phrase})
+    for line in _SHORT_FORMS.strip().splitlines():
+        short, long = map(_phrase, line.split("|"))
+        if len(short) == 1 and long and long != short:
+            table.setdefault(short[0], set()).add(long)
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+def equivalents(stem: str) -> frozenset[Phrase]:
+    """The phrases that mean the same as `stem` (empty when none are known)."""
+    return _equivalents().get(stem, frozenset())
+
+
+def covers(stem: str, present: frozenset[str] | set[str]) -> bool:
+    """Does a text whose stems are `present` contain `stem` or an equivalent of it?"""
+    return stem in present or any(all(t in present for t in p) for p in equivalents(stem))

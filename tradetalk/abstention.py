@@ -1,0 +1,201 @@
+"""Deciding from the evidence that the articles don't answer a question.
+
+Not one cosine: the decision weighs what the best candidate sentences hold against what the
+question asks (`FEATURES`): how close they are, whether they hold its focus terms (its rarest
+one above all), whether the question names something no article, title, outlet or equivalent
+spelling contains, whether a "who"/"when"/"how much" question finds a name, date or figure
+near its topic, and whether a dated question finds sentences of those dates. A logistic model
+over these, fitted on the tune halves of the development sets by `bench/quality/calibrate.py`,
+gives the probability that the articles don't answer; above the calibrated threshold the bot
+declines. The trade-off curve is in docs/RETRIEVAL.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from retrieval.question_analysis import QuestionAnalysis
+from retrieval.search import SearchResult
+from retrieval.tokenize import tokenize
+from tradetalk.answer_types import needs_answer_type, speaks
+from tradetalk.sentence_choice import WEIGHTS_FILE, Candidate, rarest_focus
+
+# Words a chat question uses for "the problem", "the news" and the like: not knowing one of
+# them says nothing about whether the articles answer the question.
+CONVERSATIONAL = frozenset(
+    tokenize(
+        """holdup hold-up hangup hang-up snag snags blocker blockers gist rundown lowdown scoop
+        tldr tl;dr recap update updates upshot takeaway takeaways bottom line overall basically
+        literally honestly seriously actually really quick quickly brief briefly gonna wanna
+        gotta kinda sorta y'all yall folks guys dude bro lol lmao btw imo imho fyi tbh
+        anyone anybody someone somebody everyone ppl people stuff things whatever whats
+        currently nowadays lately recently happening going matter problem problems trouble
+        issue issues point points thing fuss drama beef spat saga mess situation story deal
+        news headline headlines word hear heard rumor rumour rumors rumours sticking exactly
+        ever vs versus etc supposed bit bits moment moments per piece pieces part parts kind
+        sort type stuff""".replace("-", " ")
+    )
+)
+TOP = 5  # the candidates the decision looks at
+FEATURES = (
+    "cosine",  # the best sentence's cosine with the question
+    "max_cosine",  # the highest cosine of any candidate
+    "passage_cosine",  # the best sentence's passage's cosine
+    "score",  # the best sentence's answer score (tradetalk.sentence_choice)
+    "focus",  # the best sentence's share of the question's focus terms
+    "focus_top",  # the highest share among the top candidates
+    "rarest_top",  # the rarest focus term is in one of the top candidates
+    "unknown",  # share (IDF-weighted) of the focus no article contains
+    "unknown_name",  # a capitalised name or a figure no article contains
+    "unknown_thing",  # a word no article contains that can only be a noun, or no dictionary has
+    "type_missing",  # a who/when/how-much/why question, and no top candidate holds the type
+    "scope_missing",  # a dated question, and no top candidate is of those dates
+    "typed_focus_missing",  # ... and no top candidate holds the type with the rarest term
+    "speaker_missing",  # "what did X say?", and no top candidate has X saying anything
+)
+
+
+@dataclass(frozen=True)
+class AbstentionPolicy:
+    threshold: float | None = None  # probability above which to decline; None: the fitted one
+    min_cosine: float = 0.0  # and always when no candidate sentence is this close (a setting)
+    enabled: bool = True  # False: answer everything (to measure selection alone)
+
+
+@lru_cache(maxsize=1)
+def fitted_model() -> tuple[dict[str, float], float, float]:
+    """(coefficients, intercept, threshold) written by bench/quality/calibrate.py."""
+    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["abstention"]
+    coefficients = {name: float(data["coefficients"].get(name, 0.0)) for name in FEATURES}
+    return coefficients, float(data["intercept"]), float(data["threshold"])
+
+
+def unknown_focus(analysis: QuestionAnalysis, result: SearchResult) -> list[str]:
+    """Focus terms of the question that no article, title, outlet or equivalent holds."""
+    unknown = set(result.unknown_tokens)
+    return [t for t in analysis.focus if t in unknown and t not in CONVERSATIONAL]
+
+
+def _unknown_names(analysis: QuestionAnalysis, result: SearchResult) -> list[str]:
+    """Capitalised names in the question ("Wilbur Ross") that no article holds."""
+    unknown = set(result.unknown_tokens)
+    found = []
+    for name in analysis.names:
+        tokens = tokenize(name)
+        if tokens and all(t in unknown for t in tokens):
+            found.append(name)
+    return found
+
+
+@lru_cache(maxsize=2048)
+def _surface_words(question: str) -> dict[str, str]:
+    """Stem -> the question's own word for it ("rollback" -> "rollbacks")."""
+    words: dict[str, str] = {}
+    for word in re.findall(r"[A-Za-z][\w'-]*", question):
+        tokens = tokenize(word)
+        if tokens:
+            words.setdefault(tokens[0], word)
+    return words
+
+
+def unknown_things(analysis: QuestionAnalysis, result: SearchResult) -> list[str]:
+    """Unknown focus words that name a thing: a word the dictionary knows only as a noun
+    ("whiskey", "rollbacks") or not at all ("Ecuador"). An unknown verb ("jack up", "ditch")
+    is usually a paraphrase of one the articles use, so it says little."""
+    from lemminflect import getAllLemmas  # its lexicon loads on first use
+
+    found = []
+    for stem in unknown_focus(analysis, result):
+        if any(ch.isdigit() for ch in stem):
+            continue  # a figure or a label ("g20"): spelled too many ways to judge
+        word = _surface_words(analysis.question).get(stem, stem)
+        lemmas = getAllLemmas(word.lower())
+        if not lemmas or not {"VERB", "ADJ", "ADV"} & set(lemmas):
+            found.append(word)
+    return found
+
+
+def abstention_features(
+    analysis: QuestionAnalysis, result: SearchResult, candidates: list[Candidate]
+) -> dict[str, float]:
+    top = candidates[:TOP]
+    best = top[0]
+    weights = result.token_weights
+    focus_weight = sum(weights.get(t, 1.0) for t in analysis.focus) or 1.0
+    missing = unknown_focus(analysis, result)
+    rarest = rarest_focus(analysis, result)
+    return {
+        "cosine": best.cosine,
+        "max_cosine": max(c.cosine for c in candidates),
+        "passage_cosine": best.features["passage_cosine"],
+        "score": best.score,
+        "focus": best.focus,
+        "focus_top": max(c.focus for c in top),
+        "rarest_top": float(rarest is None or any(c.features["rarest"] for c in top)),
+        "unknown": sum(weights.get(t, 1.0) for t in missing) / focus_weight,
+        "unknown_name": float(bool(_unknown_names(analysis, result))),
+        "unknown_thing": float(bool(unknown_things(analysis, result))),
+        "type_missing": float(needs_answer_type(analysis.kind) and not any(c.typed for c in top)),
+        "scope_missing": float(
+            analysis.scope is not None and not any(c.features["in_scope"] for c in top)
+        ),
+        "typed_focus_missing": float(
+            needs_answer_type(analysis.kind)
+            and not any(c.typed and c.features["rarest"] for c in top)
+        ),
+        "speaker_missing": float(
+            analysis.speaker is not None and not any(speaks(analysis.speaker, c.text) for c in top)
+        ),
+    }
+
+
+def declined_by_rule(features: dict[str, float], min_cosine: float) -> bool:
+    """The plain rule that declines whatever the model says: nothing is even close. (A rule
+    "names a thing no article mentions and no candidate holds half the rest of its focus"
+    was measured too: +6-11 points of abstain recall on the test halves but false
+    abstentions up from 0.04-0.05 to 0.06-0.07, so it is not used.)"""
+    return features["max_cosine"] < min_cosine
+
+
+def unanswerable_probability(features: dict[str, float]) -> float:
+    coefficients, intercept, _ = fitted_model()
+    z = intercept + sum(coefficients[name] * features[name] for name in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def _why(analysis: QuestionAnalysis, result: SearchResult, features: dict[str, float]) -> str:
+    """The main reason, for logs and --json."""
+    missing = unknown_focus(analysis, result)
+    if features["unknown_name"] or features["unknown_thing"] or missing:
+        names = _unknown_names(analysis, result) or unknown_things(analysis, result) or missing
+        return f"not in any article: {', '.join(names)}"
+    if features["type_missing"]:
+        return f"no sentence near the topic gives what a {analysis.kind} question asks for"
+    if features["scope_missing"]:
+        return f"nothing dated {analysis.scope.label if analysis.scope else ''}"
+    return f"weak evidence (best cosine {features['cosine']:.2f})"
+
+
+def abstention_reason(
+    analysis: QuestionAnalysis,
+    result: SearchResult,
+    candidates: list[Candidate],
+    policy: AbstentionPolicy,
+) -> str:
+    """Why the articles don't answer, or "" when they do."""
+    if not candidates:
+        return "no articles"
+    if not policy.enabled:
+        return ""
+    features = abstention_features(analysis, result, candidates)
+    if declined_by_rule(features, policy.min_cosine):
+        return f"nothing close to the question (best cosine {features['max_cosine']:.2f})"
+    threshold = policy.threshold if policy.threshold is not None else fitted_model()[2]
+    p = unanswerable_probability(features)
+    if p > threshold:
+        return f"{_why(analysis, result, features)}; p(unanswered) {p:.2f}"
+    return ""
