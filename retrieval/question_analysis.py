@@ -131,6 +131,7 @@ class QuestionAnalysis:
     names: tuple[str, ...]  # capitalised names in the question ("Lighthizer", "Liu He")
     subject: str | None  # "who is X?": X
     speaker: str | None  # "what did X say / think / want?": X
+    counted: str | None  # "how many dairy farms …?": the stem of what is counted ("farm")
     scope: DateScope | None
     order: str | None  # NEWEST, OLDEST or None
 
@@ -209,6 +210,23 @@ def _core(text: str) -> str:
     return head + mark if mark and len(head.split()) >= 2 else text
 
 
+_COUNTED = re.compile(
+    r"\bhow (?:many|much)\s+(?P<what>(?:[\w'$-]+\s+){0,3}?[\w'$-]+?)\s+(?:is|are|was|were|did|"
+    r"does|do|has|have|had|will|would|can|could|should|got|get|gets|went|ended|end|of|in|on|"
+    r"for|from|to|at|by|with|under|did)\b",
+    re.I,
+)
+_NOT_COUNTED = frozenset(tokenize("money extra stuff more time long far big total"))
+
+
+def _counted(text: str) -> str | None:
+    match = _COUNTED.search(text)
+    if not match:
+        return None
+    stems = [t for t in tokenize(match.group("what")) if t not in _NOT_COUNTED]
+    return stems[-1] if stems else None
+
+
 def analyze_question(
     question: str, *, today: dt.date | None = None, years: range | None = None
 ) -> QuestionAnalysis:
@@ -239,4 +257,5 @@ def analyze_question(
     focus = tuple(t for t in dict.fromkeys(tokenize(undated)) if t not in _QUESTION_WORDS)
     said = _SAID.search(text)
     speaker = said.group("who").strip() if said else None
-    return QuestionAnalysis(text, kind, focus, names, subject, speaker, scope, order)
+    counted = _counted(text) if kind == HOW_MUCH else None
+    return QuestionAnalysis(text, kind, focus, names, subject, speaker, counted, scope, order)

@@ -20,7 +20,9 @@ from functools import lru_cache
 
 from retrieval.question_analysis import QuestionAnalysis
 from retrieval.search import SearchResult
+from retrieval.text import term_set
 from retrieval.tokenize import tokenize
+from retrieval.vocabulary import covers
 from tradetalk.answer_types import needs_answer_type, speaks
 from tradetalk.sentence_choice import WEIGHTS_FILE, Candidate, rarest_focus
 
@@ -56,6 +58,7 @@ FEATURES = (
     "scope_missing",  # a dated question, and no top candidate is of those dates
     "typed_focus_missing",  # ... and no top candidate holds the type with the rarest term
     "speaker_missing",  # "what did X say?", and no top candidate has X saying anything
+    "count_missing",  # "how many X?", and no top candidate gives a figure in a passage about X
 )
 
 
@@ -146,6 +149,17 @@ def abstention_features(
         "typed_focus_missing": float(
             needs_answer_type(analysis.kind)
             and not any(c.typed and c.features["rarest"] for c in top)
+        ),
+        "count_missing": float(
+            analysis.counted is not None
+            and not any(
+                c.typed
+                and covers(
+                    analysis.counted,
+                    term_set(c.hit.record.text, c.hit.article.date, c.hit.article.title),
+                )
+                for c in top
+            )
         ),
         "speaker_missing": float(
             analysis.speaker is not None and not any(speaks(analysis.speaker, c.text) for c in top)
