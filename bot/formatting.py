@@ -143,15 +143,24 @@ def answer_body(answer: Answer, limit: int = ANSWER_DESCRIPTION_MAX) -> str:
     their unused share to long ones."""
     sentences = answer.sentences[:SENTENCES_SHOWN]
     parts = [(sentence_with_dates(s), f" [{s.citation}]") for s in sentences]
-    room = limit - sum(len(marker) + 1 for _, marker in parts)
+    # A broad question's points go one a line, each with its article's date, newest first.
+    leads = [f"• {s.published or 'undated'}: " if answer.points else "" for s in sentences]
+    overhead = [len(marker) + 1 + len(lead) for (_, marker), lead in zip(parts, leads, strict=True)]
+    room = limit - sum(overhead)
     budgets = shares([len(escape(text)) for text, _ in parts], room)
-    return " ".join(fit(text, budgets[i]) + marker for i, (text, marker) in enumerate(parts))
+    joiner = "\n" if answer.points else " "
+    return joiner.join(
+        lead + fit(text, budgets[i]) + marker
+        for i, ((text, marker), lead) in enumerate(zip(parts, leads, strict=True))
+    )
 
 
 def _citation_field(citation: Citation, name_max: int, value_max: int) -> tuple[str, str]:
     prefix = f"[{citation.number}] "
     name = prefix + fit(citation.title, name_max - len(prefix))
     head = outlet_line(citation.source, citation.date, citation.url)
+    if citation.paragraphs:  # two quotes from one article: which paragraphs they are
+        head += " · " + ", ".join(f"¶{n}" for n in citation.paragraphs)
     if citation.also_in:
         count = len(citation.also_in)
         head += f" · also in {count} other article{'s' if count != 1 else ''}"

@@ -134,6 +134,21 @@ class QuestionAnalysis:
     counted: str | None  # "how many dairy farms …?": the stem of what is counted ("farm")
     scope: DateScope | None
     order: str | None  # NEWEST, OLDEST or None
+    context_focus: tuple[str, ...] = ()  # a follow-up's: the focus of the question before it
+
+    def following(self, earlier: QuestionAnalysis) -> QuestionAnalysis:
+        """This follow-up read in the context of the question before it: its own focus, then
+        the earlier one's (counted at half weight); the earlier dates and recency unless it
+        names its own."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            focus=tuple(dict.fromkeys(self.focus + earlier.focus)),
+            context_focus=tuple(t for t in earlier.focus if t not in self.focus),
+            scope=self.scope or earlier.scope,
+            order=self.order or earlier.order,
+        )
 
     @property
     def broad(self) -> bool:

@@ -14,7 +14,7 @@ from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo, PassageRecord
 from retrieval.text import term_set
 from retrieval.tokenize import tokenize
-from retrieval.vocabulary import equivalents
+from retrieval.vocabulary import equivalents, plain_words
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,9 @@ _CONTRACTIONS = [
 
 
 def prepare_query(question: str) -> str:
-    """The question as it is embedded: normalised, contractions spelled out."""
-    text = normalize_for_search(question)
+    """The question as it is embedded: idioms in plain words, normalised, contractions spelled
+    out."""
+    text = normalize_for_search(plain_words(question))
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
     return text
@@ -114,6 +115,8 @@ class Searcher:
         """Top `k` passages. `context` (an earlier question) adds its terms to BM25's query."""
         index, w = self.index, self.weights
         tokens = tokenize(question)
+        # The plain words of idioms join BM25's query ("sticking points": "issues in dispute").
+        plain = [t for t in tokenize(plain_words(question)) if t not in tokens]
         context_tokens = [t for t in tokenize(context) if t not in tokens] if context else []
         # "Canadian" finds "Canada", "Beijing" finds "China", "rep" finds "representative".
         expansions = [
@@ -125,14 +128,16 @@ class Searcher:
             if t not in tokens
         ]
         unknown = tuple(t for t in tokens if not self.knows(t))
-        weights = {t: index.lexical.idf(t) for t in tokens}
+        weights = {t: index.lexical.idf(t) for t in tokens + context_tokens}
         if len(index) == 0:
             return SearchResult(question, (), tuple(tokens), unknown, weights)
         q = self.encode_query(question) if query_vector is None else query_vector
 
         pool = max(w.candidates, 4 * k)
         dense_hits = index.dense.search(q[None, :], pool)
-        lexical = index.lexical.scores(tokens + context_tokens + list(dict.fromkeys(expansions)))
+        lexical = index.lexical.scores(
+            tokens + context_tokens + plain + list(dict.fromkeys(expansions))
+        )
         lexical_top = _top(lexical, pool)
         candidates = np.union1d(dense_hits.ids[0][dense_hits.ids[0] >= 0], lexical_top)
 

@@ -261,6 +261,10 @@ def compose_answer(
             coverage=coverage,
         )
     broad = analysis.broad
+    if analysis.scope is not None:
+        # A dated question is answered from those dates whenever any candidate is of them.
+        dated = [c for c in candidates if c.features["in_scope"]]
+        candidates = dated or candidates
     picked = _select(candidates, broad, policy)
     points = broad and len({c.hit.article.id for c in picked}) > 1
     if points:  # newest first, each dated

@@ -305,7 +305,9 @@ def evaluate(
         for line in misses:
             out.print(line, markup=False)
         answered = ("R@3", "MRR", "answer_hit", "false_abstain")
-        table = Table("kind", "answerable", "unanswerable", *answered, "abstain_recall")
+        # Short headers: the kind names must fit on an 80-column terminal.
+        table = Table("kind", "ans.", "unans.", "R@3", "MRR", "hit", "f.abst.", "abst.rec.")
+        table.columns[0].no_wrap = True
         for kind, f in kinds.items():
             cells = [str(f[c]) if f["answerable"] else "–" for c in answered]
             cells.append(str(f["abstain_recall"]) if f["unanswerable"] else "–")

@@ -244,6 +244,10 @@ class Engine:
         Raises `QuestionError` for empty, over-long or gibberish input."""
         text = check_question(question, max_chars=self.settings.max_question_chars)
         analysis = analyze_question(text, today=self.today(), years=self._years())
+        if previous and is_follow_up(text):
+            # "and what did Trump say?" after "Who did Freeland meet?": about that meeting.
+            earlier = analyze_question(previous, today=self.today(), years=self._years())
+            analysis = analysis.following(earlier)
         pool = max(CANDIDATE_PASSAGES, self.settings.top_k)
         result = self.search(text, pool, previous=previous)
         return compose_answer(

@@ -30,6 +30,8 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "number": c.number,
                 "article_id": c.article_id,
                 "passage_id": c.passage_id,
+                "passage_ids": list(c.passage_ids),
+                "paragraphs": list(c.paragraphs),
                 "title": c.title,
                 "source": c.source,
                 "date": c.date,
@@ -39,6 +41,8 @@ def answer_json(answer: Answer) -> dict[str, object]:
         ],
         "dates": {word: iso for s in answer.sentences for word, iso in s.dates},
         "confidence": round(answer.confidence, 3),
+        "points": answer.points,
+        "reason": answer.reason,
     }
 
 
@@ -55,25 +59,44 @@ def sentence_with_dates(sentence: AnswerSentence) -> str:
     return "".join(out) + text[cursor:]
 
 
-def source_line(number: int, title: str, source: str, date: str | None, url: str | None) -> str:
-    """``[1] “Title”, Outlet, 2018-09-11 <url>``: how every citation reads in text."""
+def source_line(
+    number: int,
+    title: str,
+    source: str,
+    date: str | None,
+    url: str | None,
+    paragraphs: tuple[int, ...] = (),
+) -> str:
+    """``[1] “Title”, Outlet, 2018-09-11, ¶3, ¶7 <url>``: how every citation reads in text."""
     parts = [f"“{title}”", source]
     if date:
         parts.append(date)
+    parts += [f"¶{n}" for n in paragraphs]
     line = f"[{number}] " + ", ".join(parts)
     return f"{line} <{url}>" if url else line
 
 
 def citation_line(citation: Citation) -> str:
     return source_line(
-        citation.number, citation.title, citation.source, citation.date, citation.url
+        citation.number,
+        citation.title,
+        citation.source,
+        citation.date,
+        citation.url,
+        citation.paragraphs,
     )
 
 
 def answer_text(answer: Answer) -> str:
     if answer.abstained:
         return answer.not_covered_message
-    body = " ".join(f"{sentence_with_dates(s)} [{s.citation}]" for s in answer.sentences)
+    if answer.points:  # a broad question: one dated point per line, newest first
+        body = "\n".join(
+            f"• {s.published or 'undated'}: {sentence_with_dates(s)} [{s.citation}]"
+            for s in answer.sentences
+        )
+    else:
+        body = " ".join(f"{sentence_with_dates(s)} [{s.citation}]" for s in answer.sentences)
     lines = [body, ""]
     lines += [citation_line(c) for c in answer.citations]
     return "\n".join(lines)

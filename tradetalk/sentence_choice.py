@@ -26,7 +26,7 @@ from retrieval.question_analysis import OLDEST, QuestionAnalysis
 from retrieval.search import PassageHit, SearchResult
 from retrieval.text import term_set
 from retrieval.vocabulary import covers
-from tradetalk.answer_types import gives_role, holds_answer_type, needs_answer_type
+from tradetalk.answer_types import gives_role, holds_answer_type, needs_answer_type, speaks
 
 WEIGHTS_FILE = Path(__file__).with_name("answer_weights.json")
 FEATURES = (
@@ -45,6 +45,7 @@ FEATURES = (
     "short",  # fewer than four content terms: a fragment, a label
     "length",  # words / 40, at most 1
     "role",  # "who is X?": says what X is
+    "speaker",  # "what did X say?": X says something in it
     "lede",  # in the article's first two paragraphs
     "quote",  # opens with a quotation mark
     "asks",  # is itself a question
@@ -101,9 +102,18 @@ class Candidate:
         return bool(self.features["typed"])
 
 
+# A follow-up's inherited focus ("and what did Trump say?" after a question about a meeting)
+# counts for this much of its IDF: the follow-up's own words lead.
+CONTEXT_FOCUS_WEIGHT = 0.5
+
+
 def focus_shares(analysis: QuestionAnalysis, weights: dict[str, float]) -> dict[str, float]:
     """Each focus term's share of the question's focus, by IDF (rarer terms count more)."""
-    raw = {t: weights.get(t, 1.0) for t in analysis.focus}
+    inherited = set(analysis.context_focus)
+    raw = {
+        t: weights.get(t, 1.0) * (CONTEXT_FOCUS_WEIGHT if t in inherited else 1.0)
+        for t in analysis.focus
+    }
     total = sum(raw.values())
     return {t: w / total for t, w in raw.items()} if total else {}
 
@@ -230,6 +240,9 @@ def candidate_features(
                         "length": length,
                         "role": float(
                             bool(analysis.subject) and gives_role(analysis.subject, text)
+                        ),
+                        "speaker": float(
+                            bool(analysis.speaker) and speaks(analysis.speaker, text)
                         ),
                         "lede": lede,
                         "quote": float(bool(_QUOTE_OPEN.match(text))),

@@ -145,3 +145,40 @@ def test_the_installed_entry_point_answers(tmp_path: Path) -> None:
     reply = json.loads(run.stdout.strip().splitlines()[-1])
     assert "Lighthizer" in reply["answer"]
     assert "Traceback" not in run.stderr
+
+
+def test_eval_breaks_the_figures_down_by_kind_and_split(cli, tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {
+            "id": "a",
+            "question": "What blocks the deal?",
+            "kind": "vague",
+            "split": "tune",
+            "evidence": ["continues to block a deal"],
+        },
+        {
+            "id": "b",
+            "question": "Who won the 2018 World Cup?",
+            "kind": "off-topic",
+            "split": "tune",
+            "evidence": None,
+        },
+        {
+            "id": "c",
+            "question": "What does the U.S. want on the Chapter 19 panels?",
+            "kind": "what-position",
+            "split": "test",
+            "evidence": ["the U.S. wants to remove"],
+        },
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = cli("eval", str(questions), "--json", "--split", "tune")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["answerable"] == 1 and figures["unanswerable"] == 1  # the tune half only
+    assert set(figures["by_kind"]) == {"vague", "off-topic"}
+    assert figures["by_kind"]["off-topic"]["abstain_recall"] == 1.0
+    assert figures["by_kind"]["vague"]["answer_hit"] == 1.0
+    table = cli("eval", str(questions))
+    assert table.exit_code == 0 and "what-position" in table.output and "kind" in table.output

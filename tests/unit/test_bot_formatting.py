@@ -107,9 +107,48 @@ def test_answer_embed_shows_sentences_citations_and_quotes() -> None:
     [field] = shown.fields
     assert field.name == "[1] Talks resume"
     assert field.value == (
-        "Capital Wire · 2018-09-11 · <https://example.org/1>\n> Dairy is the sticking point. "
-        "Autos too."
+        "Capital Wire · 2018-09-11 · <https://example.org/1> · ¶1\n> Dairy is the sticking "
+        "point. Autos too."
     )
+    accepted_by_discord(embeds=[shown])
+
+
+def test_a_broad_answer_lists_dated_points_and_a_citation_names_its_paragraphs() -> None:
+    two_paragraphs = Citation(
+        number=1,
+        article_id="a1",
+        passage_ids=("a1#p2", "a1#p7"),
+        paragraphs=(2, 7),
+        title="Talks resume",
+        source="Capital Wire",
+        date="2018-10-01",
+        url="https://example.org/1",
+        quotes=("Dairy is settled.", "Autos are not."),
+    )
+    older = citation(2)
+    points = Answer(
+        question="what's the latest?",
+        abstained=False,
+        sentences=(
+            AnswerSentence(text="Dairy is settled.", citation=1, published="2018-10-01"),
+            AnswerSentence(text="Autos are not.", citation=1, published="2018-10-01"),
+            AnswerSentence(
+                text="The talks resumed on Tuesday.", citation=2, published="2018-09-11"
+            ),
+        ),
+        citations=(two_paragraphs, older),
+        hits=(),
+        confidence=0.8,
+        points=True,
+    )
+    shown = formatting.answer_embed(points)
+    assert shown.description.splitlines() == [
+        "• 2018-10-01: Dairy is settled. [1]",
+        "• 2018-10-01: Autos are not. [1]",
+        "• 2018-09-11: The talks resumed on Tuesday. [2]",
+    ]
+    first = shown.fields[0]
+    assert "¶2, ¶7" in first.value and "Dairy is settled. … Autos are not." in first.value
     accepted_by_discord(embeds=[shown])
 
 

@@ -74,3 +74,23 @@ def test_a_run_on_sentence_longer_than_a_passage_is_cut_between_words() -> None:
     assert len(passages) == -(-700 // MAX_PASSAGE_WORDS)
     assert all(len(p.text.split()) <= MAX_PASSAGE_WORDS for p in passages)
     assert " ".join(p.text for p in passages) == run_on
+
+
+def test_list_items_are_sentences_of_their_own() -> None:
+    a = article(
+        "The issues still open:\n- Dairy: Ottawa offers quotas. It won't go further.\n"
+        "- Autos: content rules.\n\n"
+        "Late issues • Steel: duties stay. • Term: sixteen years.\n\n"
+        "WASHINGTON • The two sides met again on Monday."
+    )
+    sentences = [s for p in split_passages(a) for s in p.sentence_texts(a.text)]
+    assert sentences == [
+        "The issues still open:",
+        "Dairy: Ottawa offers quotas.",
+        "It won't go further.",
+        "Autos: content rules.",
+        "Late issues",
+        "Steel: duties stay.",
+        "Term: sixteen years.",
+        "WASHINGTON • The two sides met again on Monday.",  # a dateline, not a list
+    ]
