@@ -241,9 +241,7 @@ def candidate_features(
                         "role": float(
                             bool(analysis.subject) and gives_role(analysis.subject, text)
                         ),
-                        "speaker": float(
-                            bool(analysis.speaker) and speaks(analysis.speaker, text)
-                        ),
+                        "speaker": float(bool(analysis.speaker) and speaks(analysis.speaker, text)),
                         "lede": lede,
                         "quote": float(bool(_QUOTE_OPEN.match(text))),
                         "asks": float(text.rstrip("\"”’' ").endswith("?")),
