@@ -118,15 +118,9 @@ class Searcher:
         # The plain words of idioms join BM25's query ("sticking points": "issues in dispute").
         plain = [t for t in tokenize(plain_words(question)) if t not in tokens]
         context_tokens = [t for t in tokenize(context) if t not in tokens] if context else []
-        # "Canadian" finds "Canada", "Beijing" finds "China", "rep" finds "representative".
-        expansions = [
-            t
-            for token in tokens
-            for phrase in equivalents(token)
-            if all(index.lexical.knows(t) for t in phrase)
-            for t in phrase
-            if t not in tokens
-        ]
+        # Equivalents ("Canadian" for "Canada") make a word known and count as covering it
+        # (tradetalk.sentence_choice), but do not join BM25's query: there they pulled in
+        # passages that merely name the country (tune R@1 0.58 -> 0.54, docs/RETRIEVAL.md).
         unknown = tuple(t for t in tokens if not self.knows(t))
         weights = {t: index.lexical.idf(t) for t in tokens + context_tokens}
         if len(index) == 0:
@@ -135,9 +129,7 @@ class Searcher:
 
         pool = max(w.candidates, 4 * k)
         dense_hits = index.dense.search(q[None, :], pool)
-        lexical = index.lexical.scores(
-            tokens + context_tokens + plain + list(dict.fromkeys(expansions))
-        )
+        lexical = index.lexical.scores(tokens + context_tokens + plain)
         lexical_top = _top(lexical, pool)
         candidates = np.union1d(dense_hits.ids[0][dense_hits.ids[0] >= 0], lexical_top)
 

@@ -96,6 +96,7 @@ class AnswerPolicy:
     max_sentences: int = MAX_SENTENCES
     margin: float = SENTENCE_MARGIN
     broad_margin: float = BROAD_MARGIN
+    scope_filter: bool = True  # a dated question is answered from its dates when it can be
     abstention: AbstentionPolicy = field(default_factory=AbstentionPolicy)
     weights: dict[str, float] | None = None  # None: the fitted ones
 
@@ -261,7 +262,7 @@ def compose_answer(
             coverage=coverage,
         )
     broad = analysis.broad
-    if analysis.scope is not None:
+    if analysis.scope is not None and policy.scope_filter:
         # A dated question is answered from those dates whenever any candidate is of them.
         dated = [c for c in candidates if c.features["in_scope"]]
         candidates = dated or candidates
