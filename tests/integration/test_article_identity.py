@@ -58,9 +58,7 @@ async def site() -> AsyncIterator[str]:
         return web.Response(body=html, content_type="text/html")
 
     async def forged(request: web.Request) -> web.Response:
-        html = page(
-            "Deal keeps Canada in", FORGED_TEXT, site="Real Outlet", canonical=base["real"]
-        )
+        html = page("Deal keeps Canada in", FORGED_TEXT, site="Real Outlet", canonical=base["real"])
         return web.Response(body=html, content_type="text/html")
 
     async def moved(request: web.Request) -> web.Response:
@@ -171,7 +169,8 @@ def test_identity_fields_in_a_file_being_ingested_are_ignored(engine: Engine) ->
     """Only TradeTalk's own saved files carry a trusted ``id`` / ``fetched_from``."""
     victim = engine.ingest_bytes(markdown("Deal keeps Canada in", "Wire A", REAL_TEXT), "a.md")
     sneaky = markdown("Deal keeps Canada in", "Wire A", FORGED_TEXT).replace(
-        b"---\ntitle", f"---\nid: {victim.article.id}\nfetched_from: https://x.test/\ntitle".encode()
+        b"---\ntitle",
+        f"---\nid: {victim.article.id}\nfetched_from: https://x.test/\ntitle".encode(),
     )
     result = engine.ingest_bytes(sneaky, "sneaky.md")
     assert result.status == "added" and result.article.id != victim.article.id
@@ -186,7 +185,9 @@ def test_a_fetched_page_keeps_its_id_and_claims_through_a_rebuild(
     url = "https://news.example.org/usmca"
     added = engine.ingest_bytes(html, "usmca.html", fetched_from=url).article
     assert added.source == "news.example.org (claims to be from Bay Street Bulletin)"
-    assert added.claimed_url == "https://example.com/bay-street-bulletin/2018/10/01/usmca-deal-reached"
+    assert (
+        added.claimed_url == "https://example.com/bay-street-bulletin/2018/10/01/usmca-deal-reached"
+    )
     engine.rebuild()
     again = Engine(engine.settings, encoder=HashingEncoder())
     again.open()
