@@ -183,8 +183,7 @@ def _article_paths(paths: list[Path]) -> Iterator[Path]:
             )
             if not found:
                 raise ArticleError(
-                    f"{path}: no article files in this folder (looked for "
-                    f"{', '.join(SUFFIXES)})"
+                    f"{path}: no article files in this folder (looked for {', '.join(SUFFIXES)})"
                 )
             yield from found
         else:
@@ -199,10 +198,11 @@ def ingest(
     from corpus.articles import Article, read_article
 
     with failures():
+        files = list(_article_paths(paths))  # a folder without articles: said before loading
         eng = engine()
         failed = 0
         read: list[tuple[Path, Article]] = []
-        for path in list(_article_paths(paths)):
+        for path in files:
             try:
                 read.append((path, read_article(path, max_bytes=settings().max_article_bytes)))
             except ArticleError as exc:
