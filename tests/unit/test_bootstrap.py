@@ -17,7 +17,12 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 VERSION = re.search(r'TORCH_VERSION="([\d.]+)"', (ROOT / "bin/_bootstrap.sh").read_text()).group(1)
 
 STUB_PIP = """#!/usr/bin/env bash
-echo "$*" >> "$STUB_LOG"
+echo "$*" | sed -E 's/ --report [^ ]+//' >> "$STUB_LOG"
+prev=""; for a in "$@"; do [ "$prev" = --report ] && report="$a"; prev="$a"; done
+if [ -n "${STUB_WHEEL_URL:-}" ] && [ -n "${report:-}" ]; then
+  printf '{"install": [{"metadata": {"name": "torch", "version": "%s+cpu"},
+    "download_info": {"url": "%s"}}]}' "$STUB_VERSION" "$STUB_WHEEL_URL" > "$report"
+fi
 case "$*" in
   *"--index-url $CPU"*) [ "$STUB_CPU_INDEX" = up ] ;;
   *--index-url*) true ;;
@@ -48,6 +53,7 @@ def bootstrap_torch(tmp_path: Path, *, cpu: str, default: str = "up", **env: str
             "CPU": CPU_INDEX,
             "STUB_CPU_INDEX": cpu,
             "STUB_DEFAULT_INDEX": default,
+            "STUB_VERSION": VERSION,
             **env,
         },
         capture_output=True,
@@ -61,7 +67,7 @@ def test_the_cpu_index_is_tried_first_and_quickly(tmp_path: Path) -> None:
     run, calls = bootstrap_torch(tmp_path, cpu="up")
     assert run.returncode == 0, run.stderr
     assert calls == [f"install torch=={VERSION} --index-url {CPU_INDEX} --timeout 15 --retries 0"]
-    assert "from PyTorch's CPU index" in run.stderr
+    assert "installed with PyTorch's CPU index" in run.stderr
 
 
 def test_a_machine_that_reaches_only_the_default_index_still_installs(tmp_path: Path) -> None:
@@ -71,7 +77,8 @@ def test_a_machine_that_reaches_only_the_default_index_still_installs(tmp_path: 
         f"install torch=={VERSION} --index-url {CPU_INDEX} --timeout 15 --retries 0",
         f"install torch=={VERSION}",
     ]
-    assert "did not answer" in run.stderr and "from the default package index" in run.stderr
+    assert "did not answer" in run.stderr
+    assert "installed from the default package index" in run.stderr
 
 
 def test_torch_index_url_is_the_only_index_tried(tmp_path: Path) -> None:
@@ -92,3 +99,11 @@ def test_the_bootstrap_installs_torch_through_that_function() -> None:
     assert 'source "$ROOT/bin/_torch.sh"' in text
     assert 'install_torch "$TORCH_VERSION" "${PIP[@]}"' in text
     assert "torch==$TORCH_VERSION" not in text.replace("install_torch", "")  # no other install
+
+
+def test_the_line_says_where_pip_took_the_wheel_from(tmp_path: Path) -> None:
+    """pip's own configuration (find-links, say) may supply the wheel: pip's report says."""
+    wheel = f"file:///opt/wheels/torch-{VERSION}+cpu-cp311-cp311-linux_x86_64.whl"
+    run, _ = bootstrap_torch(tmp_path, cpu="up", STUB_WHEEL_URL=wheel)
+    assert run.returncode == 0, run.stderr
+    assert f"({VERSION}+cpu from {wheel})" in run.stderr
