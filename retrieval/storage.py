@@ -59,6 +59,7 @@ class IndexStorage:
         self.root = root
         self.builds = root / "builds"
         self.current_link = root / "current"
+        self._current_path = str(self.current_link)  # asked before every question: no Path
 
     @contextlib.contextmanager
     def lock(self, *, wait: bool = True) -> Iterator[None]:
@@ -82,7 +83,7 @@ class IndexStorage:
     def current_name(self) -> str | None:
         """The name of the build ``current`` points at (one system call, no checks)."""
         try:
-            return Path(os.readlink(self.current_link)).name
+            return os.readlink(self._current_path).rpartition("/")[2]
         except OSError:  # missing, or not a symlink
             return None
 
