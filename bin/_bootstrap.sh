@@ -1,6 +1,7 @@
 # Sourced by bin/tradetalk and bin/test: create .venv and install TradeTalk on first run.
-# Re-installs only when pyproject.toml changes. Set TORCH_INDEX_URL to take torch from another
-# index (e.g. https://download.pytorch.org/whl/cpu on a machine without a local CPU wheel).
+# Re-installs only when pyproject.toml changes. torch comes from PyTorch's CPU index if it can
+# be reached, else from the default index (bin/_torch.sh says which); set TORCH_INDEX_URL to
+# take it from another index.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -19,11 +20,8 @@ if [ ! -f "$STAMP" ]; then
   echo "tradetalk: installing dependencies (first run takes a few minutes)..." >&2
   PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
   # CPU-only torch first: a bare "torch" requirement would pull a multi-GB CUDA build.
-  if [ -n "${TORCH_INDEX_URL:-}" ]; then
-    "${PIP[@]}" install "torch==$TORCH_VERSION" --index-url "$TORCH_INDEX_URL" >&2
-  else
-    "${PIP[@]}" install "torch==$TORCH_VERSION" >&2
-  fi
+  source "$ROOT/bin/_torch.sh"
+  install_torch "$TORCH_VERSION" "${PIP[@]}"
   "${PIP[@]}" install -e "$ROOT${EXTRAS:+[$EXTRAS]}" >&2
   rm -f "$VENV"/.tradetalk-installed-*
   touch "$STAMP"

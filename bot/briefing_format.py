@@ -9,6 +9,7 @@ Discord's 6,000 characters so that one long sentence can't crowd out the rest.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ from bot.formatting import (
 from briefings.briefing import Briefing, CitedSentence, IssueStatus, IssueUpdate
 from briefings.catalogue import Issue, name_key
 from briefings.render import status_line
+
+log = logging.getLogger(__name__)
 
 # Our budgets inside Discord's limits (characters as sent, escapes included).
 ISSUE_TITLE_MAX = 200
@@ -252,7 +255,25 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
     last = discord.Embed(title="Sources", description=sources, colour=ANSWER_COLOUR)
     last.set_footer(text=BRIEFING_FOOTER)
     embeds.append(last)
-    assert sum(embed_size(e) for e in embeds) <= EMBED_TOTAL_MAX, "briefing budget overrun"
+    return within_total(embeds)
+
+
+def within_total(embeds: list[discord.Embed]) -> list[discord.Embed]:
+    """The embeds cut to Discord's 6,000-character total. The budgets above are meant to keep
+    them inside it; should they ever miss, the longest descriptions are cut (and the miss
+    logged) rather than Discord refusing the whole briefing. A real check, not an assert:
+    ``python -O`` would drop one."""
+    over = sum(embed_size(e) for e in embeds) - EMBED_TOTAL_MAX
+    if over > 0:
+        log.warning("briefing %d characters over Discord's total; cutting it", over)
+    while over > 0:
+        longest = max(embeds, key=lambda e: len(e.description or ""))
+        text = longest.description or ""
+        if not text:  # nothing left to cut but titles and fields: drop the last embed
+            embeds = embeds[:-1] if len(embeds) > 1 else embeds
+            break
+        longest.description = trim(text, max(len(text) - over, 0))
+        over = sum(embed_size(e) for e in embeds) - EMBED_TOTAL_MAX
     return embeds
 
 

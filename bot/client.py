@@ -17,6 +17,7 @@ from config.settings import Settings
 from corpus.fetch import ArticleFetcher
 from tradetalk.audit import AuditLog
 from tradetalk.engine import Engine
+from tradetalk.errors import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,19 @@ class TradeTalkBot(commands.Bot):
         self.conversations = ConversationMemory()
 
     async def setup_hook(self) -> None:
+        """Load every extension, then sync the commands. One that fails stops the start: the
+        sync would otherwise tell Discord to drop its commands for every server."""
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
-            except Exception:
-                log.exception("could not load extension %s", extension)
+            except Exception as exc:
+                # Its traceback is logged where the start fails (run_bot), under this error.
+                cause = exc.original if isinstance(exc, commands.ExtensionFailed) else exc
+                raise StartupError(
+                    f"could not load {extension} ({type(cause).__name__}: "
+                    f"{str(cause).splitlines()[0] if str(cause) else 'no message'}); not "
+                    "starting, so Discord keeps the commands it has (details in the log)"
+                ) from exc
         await self.sync_commands()
 
     async def sync_commands(self) -> None:

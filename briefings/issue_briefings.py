@@ -146,7 +146,11 @@ class IssueBriefings:
     def _current(self) -> _Scan:
         """The scan for the engine's current index and catalogue (computing it if needed)."""
         catalogue = self.catalogue()
-        index = self.engine.index
+        # Leased: a swap meanwhile must not close the build while its passages are read.
+        with self.engine.leased() as index:
+            return self._scan_of(index, catalogue)
+
+    def _scan_of(self, index: PassageIndex, catalogue: Catalogue) -> _Scan:
         key = (index.version, catalogue.fingerprint)
         if self._scan is None or self._scan.key != key:
             model_id = index.manifest.model_id

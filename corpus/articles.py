@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import frontmatter
 import yaml
@@ -22,7 +23,14 @@ MIN_ARTICLE_WORDS = 12
 
 @dataclass(frozen=True)
 class Article:
-    """One news article: metadata plus its cleaned paragraphs in the original wording."""
+    """One news article: metadata plus its cleaned paragraphs in the original wording.
+
+    Identity (the id) is what TradeTalk itself saw, never what the article says about itself:
+    the URL it was fetched from (after the redirects TradeTalk followed), else the content of
+    the file. So no page or file can take over another article's id by declaring its URL or
+    outlet. What a fetched page declares (``rel=canonical``, ``og:site_name``) is kept as its
+    claim (`claimed_url`, `claimed_source`) and shown as one. The bundled corpus, reviewed and
+    shipped with the code, keeps the ids it always had."""
 
     id: str
     title: str
@@ -32,6 +40,9 @@ class Article:
     paragraphs: tuple[str, ...]
     bundled: bool = False
     path: Path | None = field(default=None, compare=False)
+    fetched_from: str | None = None  # the URL TradeTalk downloaded it from
+    claimed_source: str | None = None  # the outlet a fetched page names, if not its host
+    claimed_url: str | None = None  # the URL a fetched page declares, if not where it was
 
     @property
     def text(self) -> str:
@@ -41,31 +52,52 @@ class Article:
     @property
     def content_hash(self) -> str:
         """Changes whenever anything a reader or the index sees changes."""
-        payload = json.dumps(
-            [
-                self.title,
-                self.source,
-                self.date.isoformat() if self.date else None,
-                self.url,
-                self.paragraphs,
-            ],
-            ensure_ascii=False,
+        return content_hash(
+            self.title,
+            self.source,
+            self.date,
+            self.url,
+            self.paragraphs,
+            (self.fetched_from, self.claimed_source, self.claimed_url),
         )
-        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def source_label(self) -> str:
+        """The outlet as citations show it: a fetched page's own claim is marked as one."""
+        if self.claimed_source:
+            return f"{self.source} (claims to be from {self.claimed_source})"
+        return self.source
 
     @property
     def word_count(self) -> int:
         return sum(len(p.split()) for p in self.paragraphs)
 
     def to_markdown(self) -> str:
-        """The on-disk form of an added article: front matter, then blank-line paragraphs."""
-        meta = {"title": self.title, "source": self.source}
+        """The on-disk form of an added article: front matter, then blank-line paragraphs.
+        The id is written too, so the article keeps it when cleaning rules change."""
+        meta: dict[str, str] = {"id": self.id, "title": self.title, "source": self.source}
         if self.date:
             meta["date"] = self.date.isoformat()
-        if self.url:
-            meta["url"] = self.url
+        for key in ("url", "fetched_from", "claimed_source", "claimed_url"):
+            value = getattr(self, key)
+            if value:
+                meta[key] = value
         header = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=10_000)
         return f"---\n{header}---\n\n" + "\n\n".join(self.paragraphs) + "\n"
+
+
+def content_hash(
+    title: str,
+    source: str,
+    date: dt.date | None,
+    url: str | None,
+    paragraphs: tuple[str, ...],
+    provenance: tuple[str | None, ...] = (None, None, None),
+) -> str:
+    payload = [title, source, date.isoformat() if date else None, url, paragraphs]
+    if any(provenance):  # absent for files: their hashes (and ids) stay what they were
+        payload.append(list(provenance))
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
 def slugify(text: str, max_words: int = 6) -> str:
@@ -74,12 +106,35 @@ def slugify(text: str, max_words: int = 6) -> str:
 
 
 def make_article_id(title: str, date: dt.date | None, url: str | None) -> str:
-    """Stable id: readable slug plus a short hash of the article's identity (url, else title+date),
-    so an updated copy of the same story keeps its id."""
+    """The bundled corpus's ids: slug plus a short hash of its declared url, else title+date.
+    Only for bundled articles, which ship with the code (answers and evaluations cite them)."""
     identity = url or f"{title}|{date}"
     digest = hashlib.sha1(identity.encode()).hexdigest()[:6]
     prefix = f"{date.isoformat()}-" if date else ""
     return f"{prefix}{slugify(title)}-{digest}"
+
+
+def content_article_id(title: str, date: dt.date | None, digest: str) -> str:
+    """A file's id: readable slug plus 48 bits of its content hash. Two texts with the same
+    headline and date are two articles; the same text ingested again is the same one."""
+    prefix = f"{date.isoformat()}-" if date else ""
+    return f"{prefix}{slugify(title)}-{digest[:12]}"
+
+
+def fetched_article_id(url: str) -> str:
+    """A fetched page's id: from the URL TradeTalk fetched, and nothing the page says, so
+    fetching it again later (edited) updates it, and no other page can replace it."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").removeprefix("www.")
+    digest = hashlib.sha256(f"url:{url}".encode()).hexdigest()[:12]
+    return f"{slugify(host + ' ' + parts.path.replace('/', ' '), 8)}-{digest}"
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+_STORED_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
 
 
 def parse_date(value: object, *, where: str) -> dt.date | None:
@@ -111,6 +166,8 @@ def _build(
     meta: dict[str, object],
     bundled: bool,
     path: Path | None,
+    stored: bool = False,
+    fetched_from: str | None = None,
 ) -> Article:
     title = clean_unicode(str(meta.get("title") or "")).strip()
     if not title:  # a text file's first line may be its headline
@@ -126,18 +183,50 @@ def _build(
     if sum(len(p.split()) for p in paragraphs) < MIN_ARTICLE_WORDS:
         raise ArticleError(f"{name}: no article text found (empty or only page furniture)")
     date = parse_date(meta.get("date"), where=name)
-    url = str(meta["url"]).strip() if meta.get("url") else None
+    url = _text(meta.get("url"))
     source = clean_unicode(str(meta.get("source") or "")).strip() or "unknown source"
+    claimed_source = _text(meta.get("claimed_source"))
+    claimed_url = _text(meta.get("claimed_url"))
+    if stored and not fetched_from:
+        fetched_from = _text(meta.get("fetched_from"))  # our own record of where it came from
+    if fetched_from:
+        # What the page declares is its claim; what TradeTalk saw is its source and link.
+        host = host_of(fetched_from) or "unknown host"
+        if source not in ("unknown source", host) and not claimed_source:
+            claimed_source = source
+        if url and url != fetched_from and not claimed_url:
+            claimed_url = url
+        source, url = host, fetched_from
+    paragraphs_t = tuple(paragraphs)
+    stored_id = str(meta.get("id") or "") if stored else ""
+    if bundled:
+        article_id = make_article_id(title, date, url)
+    elif stored_id and _STORED_ID.match(stored_id):
+        article_id = stored_id  # written by TradeTalk when it saved the article
+    elif fetched_from:
+        article_id = fetched_article_id(fetched_from)
+    else:
+        provenance = (None, claimed_source, claimed_url)
+        digest = content_hash(title, source, date, url, paragraphs_t, provenance)
+        article_id = content_article_id(title, date, digest)
     return Article(
-        id=make_article_id(title, date, url),
+        id=article_id,
         title=title,
         source=source,
         date=date,
         url=url,
-        paragraphs=tuple(paragraphs),
+        paragraphs=paragraphs_t,
         bundled=bundled,
         path=path,
+        fetched_from=fetched_from,
+        claimed_source=claimed_source,
+        claimed_url=claimed_url,
     )
+
+
+def _text(value: object) -> str | None:
+    text = str(value).strip() if value else ""
+    return text or None
 
 
 def _looks_like_headline(paragraph: str) -> bool:
@@ -190,8 +279,15 @@ def parse_article(
     bundled: bool = False,
     path: Path | None = None,
     defaults: dict[str, object] | None = None,
+    fetched_from: str | None = None,
+    stored: bool = False,
 ) -> Article:
-    """Parse article bytes named `name` (its suffix picks the format). Raises `ArticleError`."""
+    """Parse article bytes named `name` (its suffix picks the format). Raises `ArticleError`.
+
+    `fetched_from` is the URL TradeTalk downloaded the bytes from: the article's identity, its
+    source (the host) and its link; what the page declares becomes its claim. `stored` is for
+    TradeTalk's own article files, whose ``id`` and ``fetched_from`` it wrote itself: in any
+    other file they are ignored, so a file can't declare its way into another article's id."""
     if len(data) > max_bytes:
         raise ArticleError(f"{name}: {len(data):,} bytes is over the {max_bytes:,}-byte limit")
     suffix = Path(name).suffix.lower()
@@ -208,10 +304,20 @@ def parse_article(
     else:
         raw, meta = split_paragraphs(_decode(data, name)), {}
     merged = {**(defaults or {}), **{k: v for k, v in meta.items() if v}}
-    return _build(name=name, raw_paragraphs=raw, meta=merged, bundled=bundled, path=path)
+    return _build(
+        name=name,
+        raw_paragraphs=raw,
+        meta=merged,
+        bundled=bundled,
+        path=path,
+        stored=stored,
+        fetched_from=fetched_from,
+    )
 
 
-def read_article(path: Path, *, max_bytes: int, bundled: bool = False) -> Article:
+def read_article(
+    path: Path, *, max_bytes: int, bundled: bool = False, stored: bool = False
+) -> Article:
     """Read one article file. Raises `ArticleError` with a one-line reason."""
     if path.is_dir():
         raise ArticleError(f"{path}: is a directory")
@@ -228,4 +334,6 @@ def read_article(path: Path, *, max_bytes: int, bundled: bool = False) -> Articl
         raise ArticleError(f"{path}: permission denied") from None
     except OSError as exc:
         raise ArticleError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    return parse_article(data, path.name, max_bytes=max_bytes, bundled=bundled, path=path)
+    return parse_article(
+        data, path.name, max_bytes=max_bytes, bundled=bundled, path=path, stored=stored
+    )

@@ -1,5 +1,6 @@
 """Fetching an article from a URL, safely: http/https only, no private addresses, capped size and
-time, text content types only. The result goes to ``Engine.ingest_bytes`` unchanged.
+time, text content types only. The result goes to ``Engine.ingest_bytes``, with the URL it
+was fetched from as the article's identity.
 
 Address checks happen where the connection is made (a resolver that drops refused addresses), so
 a host cannot pass the check with one DNS answer and then connect to another; redirects are
@@ -43,22 +44,18 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass(frozen=True)
 class FetchedPage:
-    """A downloaded article, ready for ``Engine.ingest_bytes(data, filename, defaults)``."""
+    """A downloaded article, for ``Engine.ingest_bytes(data, filename, fetched_from=url)``."""
 
     data: bytes
-    url: str  # after redirects
+    url: str  # where it was fetched from, after the redirects followed (each one checked)
     filename: str  # suffix chosen from the content type
     content_type: str
 
     @property
     def site(self) -> str:
-        """The host name, as a fallback outlet name when the page names none."""
+        """The host name: the outlet as TradeTalk saw it (the page may claim another)."""
         host = URL(self.url).host or ""
         return host.removeprefix("www.")
-
-    @property
-    def defaults(self) -> dict[str, object]:
-        return {"source": self.site, "url": self.url}
 
 
 def is_public_address(ip: IPAddress) -> bool:
@@ -235,7 +232,8 @@ class ArticleFetcher:
             body += chunk
             if len(body) > self.max_bytes:
                 raise FetchError(f"{_short(url)}: more than {self.max_bytes:,} bytes")
-        return FetchedPage(bytes(body), str(url), _filename(url, mime), mime)
+        # The fragment never reaches the server: the same page with or without it is one page.
+        return FetchedPage(bytes(body), str(url.with_fragment(None)), _filename(url, mime), mime)
 
 
 def _filename(url: URL, mime: str) -> str:

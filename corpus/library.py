@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.articles import SUFFIXES, Article, read_article
-from tradetalk.errors import ArticleError, ArticleNotFound, ReadOnlyArticle
+from tradetalk.errors import ArticleError
 
 log = logging.getLogger(__name__)
 BUNDLED_DIR = Path(__file__).parent / "bundled"
@@ -66,26 +66,29 @@ class ArticleLibrary:
         return found
 
     def read(self, source: SourceFile) -> Article:
-        return read_article(source.path, max_bytes=self.max_bytes, bundled=source.bundled)
+        # Added files are TradeTalk's own (it wrote their ids): `stored` trusts those.
+        return read_article(
+            source.path,
+            max_bytes=self.max_bytes,
+            bundled=source.bundled,
+            stored=not source.bundled,
+        )
 
     def path_for(self, article_id: str) -> Path:
         return self.articles_dir / f"{article_id}.md"
+
+    def path_of(self, key: str) -> Path | None:
+        """The file behind a source key from `scan` (``added/<name>``); None for bundled ones."""
+        prefix, _, name = key.partition("/")
+        if prefix != "added" or not name or "/" in name or name.startswith("."):
+            return None
+        return self.articles_dir / name
 
     def save(self, article: Article) -> Path:
         """Store an added article as Markdown with front matter (atomically)."""
         path = self.path_for(article.id)
         _atomic_write_text(path, article.to_markdown())
         return path
-
-    def delete(self, article_id: str, *, bundled_ids: set[str]) -> None:
-        if article_id in bundled_ids:
-            raise ReadOnlyArticle(
-                f"{article_id} is part of the bundled corpus and can't be removed"
-            )
-        path = self.path_for(article_id)
-        if not path.exists():
-            raise ArticleNotFound(f"no article with id {article_id!r} (see `tradetalk articles`)")
-        path.unlink()
 
     def load_all(self) -> tuple[list[tuple[SourceFile, Article]], list[ArticleError]]:
         """Parse every file; a broken file is reported, never fatal."""

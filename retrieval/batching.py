@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,9 @@ class _Request:
     done: bool = False
 
 
+RECENT_SIZES = 1024  # the bot runs for months: keep the latest batch sizes, not all of them
+
+
 @dataclass
 class BatchStats:
     """Counters for tests and the benchmark."""
@@ -42,7 +46,8 @@ class BatchStats:
     requests: int = 0  # encode calls that went through the queue
     batches: int = 0  # model calls made for them
     largest: int = 0  # most requests merged into one model call
-    sizes: list[int] = field(default_factory=list)  # requests per model call, in order
+    # Requests per model call, for the latest `RECENT_SIZES` calls, in order.
+    sizes: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_SIZES))
 
 
 class BatchingEncoder:

@@ -46,13 +46,16 @@ def article_info(article: Article, passage_count: int) -> ArticleInfo:
     return ArticleInfo(
         id=article.id,
         title=article.title,
-        source=article.source,
+        source=article.source_label,  # what citations show: a page's claim marked as one
         date=article.date.isoformat() if article.date else None,
         url=article.url,
         content_hash=article.content_hash,
         bundled=article.bundled,
         passage_count=passage_count,
         duplicate_of=None,
+        fetched_from=article.fetched_from,
+        claimed_source=article.claimed_source,
+        claimed_url=article.claimed_url,
     )
 
 

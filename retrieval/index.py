@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from retrieval import crashpoints
 from retrieval.dense import DenseIndex, choose_kind
 from retrieval.lexical import LexicalIndex
 from retrieval.manifest import Manifest, checksum_files, read_manifest, verify_files, write_manifest
@@ -105,7 +107,9 @@ class IndexData:
         article = self.articles[record.article_id]
         return passage_terms(record.text, article.date, article.title)
 
-    def write(self, directory: Path, *, index_kind: str | None = None) -> Manifest:
+    def write(
+        self, directory: Path, *, index_kind: str | None = None, generation: int = 0
+    ) -> Manifest:
         """Write every file, then the manifest (last: its presence marks a complete build)."""
         directory.mkdir(parents=True)
         kind = index_kind or choose_kind(len(self.passages))
@@ -117,6 +121,7 @@ class IndexData:
             directory / BM25_DIR
         )
         write_records(directory / RECORDS, self.articles.values(), self.passages)
+        crashpoints.reached("build-files-written")
         hashes = {k: v.content_hash for k, v in self.articles.items()}
         manifest = Manifest(
             model_id=self.model_id,
@@ -131,16 +136,25 @@ class IndexData:
             built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             files=checksum_files(directory),
             sources=self.sources,
+            generation=generation,
         )
         write_manifest(directory, manifest)
         return manifest
 
 
 class PassageIndex:
-    """One loaded build. Read-only: changes produce a new build (copy-on-write)."""
+    """One loaded build. Read-only: changes produce a new build (copy-on-write).
+
+    Searches hold a lease on the build they use (`acquire` / `release`). When a newer build
+    replaces it, the old one is `retire`d and closes when its last lease is released, so a
+    search in flight finishes on the build it started with, however many swaps happen."""
 
     def __init__(self, directory: Path, *, verify: bool = True) -> None:
         self.directory = directory
+        self._leases = 0
+        self._retired = False
+        self.closed = False
+        self._lease_lock = threading.Lock()
         self.manifest = read_manifest(directory)
         if verify:
             verify_files(directory, self.manifest)
@@ -186,7 +200,36 @@ class PassageIndex:
         """Changes with every build: caches key on it."""
         return self.directory.name
 
+    def acquire(self) -> None:
+        with self._lease_lock:
+            if self.closed:
+                raise IndexCorrupt(f"index build {self.directory.name} is already closed")
+            self._leases += 1
+
+    def release(self) -> None:
+        with self._lease_lock:
+            self._leases -= 1
+            last = self._retired and self._leases == 0
+        if last:
+            self.close()
+
+    def retire(self) -> None:
+        """No new lease will be taken: close now if nothing holds it, else on the last release."""
+        with self._lease_lock:
+            self._retired = True
+            idle = self._leases == 0
+        if idle:
+            self.close()
+
+    @property
+    def leases(self) -> int:
+        return self._leases
+
     def close(self) -> None:
+        with self._lease_lock:
+            if self.closed:
+                return
+            self.closed = True
         if hasattr(self, "records"):
             self.records.close()
 

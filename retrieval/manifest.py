@@ -12,7 +12,9 @@ from tradetalk.errors import IndexCorrupt
 
 # 4: list items are sentences, irregular verbs share a stem ("took" / "take"), outlets' names
 # and wider furniture rules: builds of earlier versions are rebuilt from the article files.
-FORMAT_VERSION = 4
+# 5: article identity is what TradeTalk saw (fetched URL, else content), fetched pages' claims
+# are stored apart, and builds carry a generation number.
+FORMAT_VERSION = 5
 MANIFEST_NAME = "manifest.json"
 
 
@@ -31,6 +33,7 @@ class Manifest:
     sources: dict[str, list[str]] = field(default_factory=dict)  # file -> [sha256, article id]
     format_version: int = FORMAT_VERSION
     files: dict[str, dict[str, object]] = field(default_factory=dict)  # name -> {size, sha256}
+    generation: int = 0  # one more than the newest build on disk when this one was written
 
 
 def file_digest(path: Path) -> str:

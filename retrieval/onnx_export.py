@@ -6,6 +6,7 @@ Layout under the cache directory (``DATA_DIR/models``)::
         model.onnx      the whole pipeline: transformer, pooling, L2 normalisation
         tokenizer.json  the model's own tokenizer
         export.json     written last: source model id, file sha256, versions, and the check
+        verified.json   model.onnx's sha256 checked against export.json, and its stat then
 
 The export is built in a ``.tmp-*`` directory and renamed into place, so a crash leaves no
 half-written model. Before it is kept, its vectors are compared with sentence-transformers'
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 MIN_COSINE = 0.99
 OPSET = 17
 EXPORT_INFO = "export.json"
+VERIFIED = "verified.json"  # the last sha256 check of model.onnx, and the file it was made on
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -72,11 +74,44 @@ def _locked(cache_dir: Path) -> Iterator[None]:
 
 
 def _usable(directory: Path) -> bool:
+    """A complete, checked export whose model file is the one that was checked (sha256)."""
     try:
         info = json.loads((directory / EXPORT_INFO).read_text(encoding="utf-8"))
-        return "check" in info and (directory / "model.onnx").stat().st_size == info["size"]
+        model = directory / "model.onnx"
+        seen = model.stat()
+        if "check" not in info or seen.st_size != info["size"]:
+            return False
+        return _same_file(directory, model, seen, str(info["sha256"]))
     except (OSError, ValueError, KeyError):
         return False
+
+
+def _stat_key(seen: os.stat_result) -> list[int]:
+    # ctime changes with any write and no tool can set it back, unlike mtime (touch -d).
+    return [seen.st_size, seen.st_mtime_ns, seen.st_ctime_ns, seen.st_ino, seen.st_dev]
+
+
+def _same_file(directory: Path, model: Path, seen: os.stat_result, sha256: str) -> bool:
+    """Whether `model` hashes to `sha256`. Hashing the 90 MB file costs ~0.1 s a start, so the
+    verdict is kept in ``verified.json`` with the file's size, times and inode: a file changed
+    in any way since (even with its mtime put back) is hashed again."""
+    stamp = directory / VERIFIED
+    expected = {"sha256": sha256, "stat": _stat_key(seen)}
+    try:
+        if json.loads(stamp.read_text(encoding="utf-8")) == expected:
+            return True
+    except (OSError, ValueError):
+        pass
+    if file_digest(model) != sha256:
+        log.warning("the ONNX export in %s fails its checksum; exporting it again", directory)
+        return False
+    try:
+        tmp = directory / f".{VERIFIED}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp.write_text(json.dumps(expected), encoding="utf-8")
+        os.replace(tmp, stamp)
+    except OSError:  # a read-only cache: hash at every start instead
+        log.debug("cannot record the export's verification in %s", directory, exc_info=True)
+    return True
 
 
 def ensure_onnx_export(

@@ -16,7 +16,7 @@ SCHEMA = """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, date TEXT, url TEXT,
     content_hash TEXT NOT NULL, bundled INTEGER NOT NULL, passage_count INTEGER NOT NULL,
-    duplicate_of TEXT
+    duplicate_of TEXT, fetched_from TEXT, claimed_source TEXT, claimed_url TEXT
 );
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL, paragraph INTEGER NOT NULL,
@@ -40,6 +40,9 @@ class ArticleInfo:
     bundled: bool
     passage_count: int
     duplicate_of: str | None
+    fetched_from: str | None = None  # the URL TradeTalk fetched it from (its identity)
+    claimed_source: str | None = None  # what a fetched page says its outlet is (a claim)
+    claimed_url: str | None = None  # what a fetched page says its URL is (a claim)
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def write_records(
     with sqlite3.connect(path) as db:
         db.executescript(SCHEMA)
         db.executemany(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (
                     a.id,
@@ -81,6 +84,9 @@ def write_records(
                     int(a.bundled),
                     a.passage_count,
                     a.duplicate_of,
+                    a.fetched_from,
+                    a.claimed_source,
+                    a.claimed_url,
                 )
                 for a in articles
             ),
@@ -117,6 +123,9 @@ def _article(row: tuple) -> ArticleInfo:
         bundled=bool(row[6]),
         passage_count=row[7],
         duplicate_of=row[8],
+        fetched_from=row[9],
+        claimed_source=row[10],
+        claimed_url=row[11],
     )
 
 

@@ -1,12 +1,18 @@
-"""Index builds on disk, published atomically.
+"""Index builds on disk, published atomically, shared by every process using one data dir.
 
 Layout under the index directory::
 
-    builds/<build-id>/   one complete build each (manifest.json written last)
-    current -> builds/<build-id>   a symlink, switched with os.replace (atomic)
+    builds/<generation>-<stamp>-<id>/   one complete build each (manifest.json written last)
+    current -> builds/<name>            a symlink, switched with os.replace (atomic)
+    .lock                               flock: one writer at a time, across processes
 
 A crash at any moment leaves ``current`` pointing at a complete build; a half-written build
-is a ``.tmp-*`` directory that the next start deletes. Damaged builds are skipped at load.
+is a ``.tmp-*`` directory and a half-deleted one an ``.old-*`` directory, both deleted by the
+next writer. Damaged builds are skipped at load.
+
+Each build's generation number (one more than the newest build on disk when it was written)
+leads its name, so a serving process learns whether another process published a newer build
+from one ``readlink`` of ``current``: cheap enough to do before every question.
 """
 
 from __future__ import annotations
@@ -16,16 +22,19 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from retrieval import crashpoints
 from retrieval.index import IndexData, PassageIndex
-from tradetalk.errors import IndexCorrupt
+from tradetalk.errors import IndexBusy, IndexCorrupt
 
 log = logging.getLogger(__name__)
 KEEP_PREVIOUS = 1  # an older complete build to fall back on if the current one is damaged
+_GENERATION = re.compile(r"^(\d{8})-")  # builds of format 4 and older have none: generation 0
 
 
 def _fsync_dir(path: Path) -> None:
@@ -36,84 +45,164 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def generation_of(name: str) -> int:
+    match = _GENERATION.match(name)
+    return int(match.group(1)) if match else 0
+
+
+def _newest_first(path: Path) -> tuple[int, str]:
+    return generation_of(path.name), path.name
+
+
 class IndexStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.builds = root / "builds"
         self.current_link = root / "current"
+        self._current_path = str(self.current_link)  # asked before every question: no Path
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Serialise writers across processes (the bot and a CLI ingest, say)."""
+    def lock(self, *, wait: bool = True) -> Iterator[None]:
+        """Serialise writers across processes (the bot and a CLI ingest, say). With
+        ``wait=False`` a write in another process raises `IndexBusy` at once."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with (self.root / ".lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise IndexBusy(
+                    "another TradeTalk process is writing the index; try again when it finishes"
+                ) from None
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def current_dir(self) -> Path | None:
-        if not self.current_link.is_symlink():
+    # -- what is current -------------------------------------------------------------------
+
+    def current_name(self) -> str | None:
+        """The name of the build ``current`` points at (one system call, no checks)."""
+        try:
+            return os.readlink(self._current_path).rpartition("/")[2]
+        except OSError:  # missing, or not a symlink
             return None
-        target = self.builds / Path(os.readlink(self.current_link)).name
+
+    def current_dir(self) -> Path | None:
+        name = self.current_name()
+        if name is None:
+            # A backup restored without symlinks leaves `current` as a real copy of a build.
+            if self.current_link.is_dir() and not self.current_link.is_symlink():
+                return self.current_link
+            return None
+        target = self.builds / name
         return target if target.is_dir() else None
 
-    def publish(self, data: IndexData, *, index_kind: str | None = None) -> Path:
-        """Write `data` as a new build and make it current."""
-        self.builds.mkdir(parents=True, exist_ok=True)
+    def complete_builds(self) -> list[Path]:
+        """Build directories (complete or damaged, never .tmp-/.old-), newest first."""
+        if not self.builds.is_dir():
+            return []
+        found = [p for p in self.builds.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        return sorted(found, key=_newest_first, reverse=True)
+
+    def recover(self) -> None:
+        """Make ``current`` a symlink again (call holding the lock). A real directory there (a
+        backup restored without symlinks) becomes a build of its own, the newest; a plain file
+        or a dangling link is dropped, and loading falls back on the newest good build."""
+        link = self.current_link
+        if link.is_symlink() or not os.path.lexists(link):
+            return
+        if link.is_dir():
+            self.builds.mkdir(parents=True, exist_ok=True)
+            name = self._new_name()
+            os.rename(link, self.builds / name)
+            self._point_current_at(name)
+            log.warning("index/current was a directory, not a link; kept it as build %s", name)
+        else:
+            link.unlink()
+            log.warning("index/current was a file, not a link; removed it")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _new_name(self) -> str:
+        newest = max((generation_of(p.name) for p in self.complete_builds()), default=0)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        name = f"{stamp}-{uuid.uuid4().hex[:8]}"
+        return f"{newest + 1:08d}-{stamp}-{uuid.uuid4().hex[:8]}"
+
+    def _point_current_at(self, name: str) -> None:
+        link_tmp = self.root / f".current-{name}"
+        link_tmp.unlink(missing_ok=True)
+        os.symlink(Path("builds") / name, link_tmp)
+        os.replace(link_tmp, self.current_link)
+        _fsync_dir(self.root)
+
+    def publish(self, data: IndexData, *, index_kind: str | None = None) -> Path:
+        """Write `data` as a new build and make it current. Call holding the lock."""
+        self.recover()
+        self.builds.mkdir(parents=True, exist_ok=True)
+        name = self._new_name()
         tmp = self.builds / f".tmp-{name}"
         try:
-            data.write(tmp, index_kind=index_kind)
+            data.write(tmp, index_kind=index_kind, generation=generation_of(name))
+            crashpoints.reached("manifest-written")
             final = self.builds / name
             os.rename(tmp, final)
             _fsync_dir(self.builds)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        link_tmp = self.root / f".current-{name}"
-        os.symlink(Path("builds") / name, link_tmp)
-        os.replace(link_tmp, self.current_link)
-        _fsync_dir(self.root)
+        crashpoints.reached("build-renamed")
+        self._point_current_at(name)
+        crashpoints.reached("current-switched")
         self.prune()
         return final
 
     def prune(self) -> None:
-        """Drop crash leftovers and builds older than the ones worth keeping."""
+        """Drop crash leftovers and builds older than the ones worth keeping. A build another
+        process still serves may go too: its files stay readable to it until it closes them
+        (POSIX), and it moves to the newer build before its next question."""
         if not self.builds.is_dir():
             return
         current = self.current_dir()
-        complete = sorted(
-            (p for p in self.builds.iterdir() if p.is_dir() and not p.name.startswith(".")),
-            reverse=True,
-        )
-        keep = {current} | set([p for p in complete if p != current][:KEEP_PREVIOUS])
+        older = [p for p in self.complete_builds() if p != current]
+        keep = {current, *older[:KEEP_PREVIOUS]}
         for path in self.builds.iterdir():
             if path in keep:
                 continue
-            if path.name.startswith(".tmp-") or path.is_dir():
+            if path.name.startswith((".tmp-", ".old-")):
                 shutil.rmtree(path, ignore_errors=True)
+            elif path.is_dir():
+                self._discard(path)
         for link in self.root.glob(".current-*"):
             link.unlink(missing_ok=True)
+
+    def _discard(self, build: Path) -> None:
+        # Renamed first, so a build cut short mid-deletion is never mistaken for a complete one.
+        doomed = self.builds / f".old-{build.name}"
+        os.rename(build, doomed)
+        (doomed / "manifest.json").unlink(missing_ok=True)
+        crashpoints.reached("old-build-removal")
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def open_build(self, directory: Path, *, verify: bool = True) -> PassageIndex:
+        """One build, checked; raises `IndexCorrupt` if it is damaged, incomplete or gone (a
+        writer in another process may have pruned it a moment ago)."""
+        try:
+            return PassageIndex(directory, verify=verify)
+        except IndexCorrupt:
+            raise
+        except (OSError, RuntimeError, ValueError) as exc:  # faiss raises RuntimeError
+            raise IndexCorrupt(f"index build {directory.name} cannot be read: {exc}") from exc
 
     def load(self, *, verify: bool = True) -> PassageIndex | None:
         """The current build, else the newest older build that checks out, else None."""
         current = self.current_dir()
         candidates = [current] if current else []
-        if self.builds.is_dir():
-            candidates += sorted(
-                (
-                    p
-                    for p in self.builds.iterdir()
-                    if p.is_dir() and not p.name.startswith(".") and p != current
-                ),
-                reverse=True,
-            )
+        candidates += [p for p in self.complete_builds() if p != current]
         for directory in candidates:
             try:
-                index = PassageIndex(directory, verify=verify)
+                index = self.open_build(directory, verify=verify)
             except IndexCorrupt as exc:
                 log.warning(
                     "skipping damaged index build %s: %s", directory.name, exc, exc_info=True

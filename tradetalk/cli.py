@@ -172,13 +172,20 @@ def ask(
 
 
 def _article_paths(paths: list[Path]) -> Iterator[Path]:
+    """The files to ingest. A folder holding no article file is an error (one line), not a
+    silent success: the admin most likely gave the wrong folder."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(
+            found = sorted(
                 p
                 for p in path.rglob("*")
                 if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
             )
+            if not found:
+                raise ArticleError(
+                    f"{path}: no article files in this folder (looked for {', '.join(SUFFIXES)})"
+                )
+            yield from found
         else:
             yield path
 
@@ -191,10 +198,11 @@ def ingest(
     from corpus.articles import Article, read_article
 
     with failures():
+        files = list(_article_paths(paths))  # a folder without articles: said before loading
         eng = engine()
         failed = 0
         read: list[tuple[Path, Article]] = []
-        for path in _article_paths(paths):
+        for path in files:
             try:
                 read.append((path, read_article(path, max_bytes=settings().max_article_bytes)))
             except ArticleError as exc:
@@ -233,6 +241,8 @@ def list_articles() -> None:
             note = "bundled" if a.bundled else ""
             if a.duplicate_of:
                 note = f"copy of {a.duplicate_of}"
+            if a.claimed_url:  # a fetched page that says it is another URL: a claim, shown so
+                note = " ".join(filter(None, [note, f"claims to be {a.claimed_url}"]))
             rows.append((a.id, a.date or "-", a.source, a.title, str(a.passage_count), note))
         if not out.is_terminal:  # piped: one tab-separated line per article, for scripts
             for row in rows:

@@ -1,7 +1,13 @@
 """The engine: articles + index + encoder, behind the few operations users need.
 
 Both the CLI and the Discord bot drive this class. It is thread-safe: searches run in worker
-threads while a rebuild or an ingest prepares the next index build, which is swapped in whole."""
+threads while a rebuild or an ingest prepares the next index build, which is swapped in whole.
+
+Several processes may share one data dir (the bot, a CLI ingest). Every write takes the
+cross-process lock and starts from the newest build on disk, never from this process's
+snapshot; before each question, one ``readlink`` tells whether another process published a
+newer build, which is then loaded and swapped in. A swapped-out build closes only when the
+last search holding it (a lease) finishes."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from pathlib import Path
 from config.settings import Settings
 from corpus.articles import Article, parse_article, read_article
 from corpus.library import BUNDLED_DIR, ArticleLibrary, SourceFile
+from retrieval import crashpoints
 from retrieval.build import Progress, SourcedArticle, add_articles
 from retrieval.encoder import (
     Encoder,
@@ -36,6 +43,7 @@ from tradetalk.errors import (
     ArticleError,
     ArticleNotFound,
     IndexBusy,
+    IndexCorrupt,
     ReadOnlyArticle,
     StorageError,
     TradeTalkError,
@@ -89,8 +97,10 @@ class Engine:
         self._encoder_factory = encoder_factory or self._default_encoder
         self._encoder_lock = threading.Lock()
         self._write_lock = threading.Lock()  # one change at a time in this process
+        self._index_lock = threading.Lock()  # guards which build is served, and its leases
+        self._follow_lock = threading.Lock()  # one thread loads another process's build
         self._index: PassageIndex | None = None
-        self._retired: list[PassageIndex] = []
+        self._unusable: set[str] = set()  # builds on disk that failed to load: not retried
         self._coverage: tuple[PassageIndex, str] | None = None  # (index, its summary)
         self.rebuilding = False
         self._answer_policy: AnswerPolicy | None = None
@@ -129,10 +139,31 @@ class Engine:
 
     @property
     def index(self) -> PassageIndex:
+        """The build served now; a newer one another process published is swapped in first.
+        Anything that reads passages from it should hold a lease instead (`leased`)."""
         if self._index is None:
             self.open()
-        assert self._index is not None
-        return self._index
+        else:
+            self._follow_disk()
+        index = self._index
+        if index is None:  # closed meanwhile
+            raise IndexCorrupt("the index is closed")
+        return index
+
+    @contextlib.contextmanager
+    def leased(self) -> Iterator[PassageIndex]:
+        """The current build, kept open until the block ends even if newer builds are swapped
+        in meanwhile (a search in flight across two ingests finishes on the build it began)."""
+        self.index  # noqa: B018  (opens, or follows a newer build on disk)
+        with self._index_lock:
+            index = self._index
+            if index is None:
+                raise IndexCorrupt("the index is closed")
+            index.acquire()
+        try:
+            yield index
+        finally:
+            index.release()
 
     def needs_build(self) -> bool:
         """True when opening will embed the whole corpus (first run, or another model)."""
@@ -152,31 +183,36 @@ class Engine:
         """Load the current index and bring it in line with the article files: embed new or
         changed articles only, drop removed ones; rebuild if built with another model."""
         with self._write_lock, self.storage.lock():
+            self._open_locked(progress)
+
+    def _open_locked(self, progress: Progress | None = None) -> None:
+        with storage_errors("repair the index directory"):
+            self.storage.recover()
             self.storage.prune()
-            index = self.storage.load()
-            if index is not None and not self._compatible(index):
-                log.info("index was built with another model or format; rebuilding")
-                index.close()
-                index = None
-            scan = self.library.scan()
-            if index is None:
-                self._swap(self._publish(self._full_build(scan, progress)))
-                return
-            changed = [
-                s for k, s in scan.items() if index.manifest.sources.get(k, [""])[0] != s.sha256
-            ]
-            gone = {v[1] for k, v in index.manifest.sources.items() if k not in scan}
-            if not changed and not gone:
-                self._swap(index)
-                return
-            log.info(
-                "corpus changed (%d new/changed files, %d removed); updating index",
-                len(changed),
-                len(gone),
-            )
-            data = index.to_data().without_articles(gone)
+        index = self.storage.load()
+        if index is not None and not self._compatible(index):
+            log.info("index was built with another model or format; rebuilding")
             index.close()
-            data = add_articles(data, self._read_sources(changed), self.encoder, progress)
+            index = None
+        scan = self.library.scan()
+        if index is None:
+            with storage_errors("write the index"):
+                self._swap(self._publish(self._full_build(scan, progress)))
+            return
+        changed = [s for k, s in scan.items() if index.manifest.sources.get(k, [""])[0] != s.sha256]
+        gone = {v[1] for k, v in index.manifest.sources.items() if k not in scan}
+        if not changed and not gone:
+            self._swap(index)
+            return
+        log.info(
+            "corpus changed (%d new/changed files, %d removed); updating index",
+            len(changed),
+            len(gone),
+        )
+        data = index.to_data().without_articles(gone)
+        index.close()
+        data = add_articles(data, self._read_sources(changed), self.encoder, progress)
+        with storage_errors("write the index"):
             self._swap(self._publish(data))
 
     def _compatible(self, index: PassageIndex) -> bool:
@@ -210,34 +246,71 @@ class Engine:
         return PassageIndex(self.storage.publish(data), verify=False)
 
     def close(self) -> None:
-        """Release the open index files (SQLite connections)."""
-        for index in [*self._retired, self._index]:
-            if index is not None:
-                index.close()
-        self._retired, self._index = [], None
+        """Release the open index files (SQLite connections). Builds still leased by a search
+        close when it finishes."""
+        with self._index_lock:
+            index, self._index = self._index, None
+        if index is not None:
+            index.retire()
 
     def _swap(self, index: PassageIndex) -> None:
-        # Searches in flight keep using the old build; close it one swap later.
-        for old in self._retired:
-            old.close()
-        self._retired = [self._index] if self._index is not None else []
-        self._index = index
+        with self._index_lock:
+            old, self._index = self._index, index
+        if old is not None and old is not index:
+            old.retire()  # closed now, or when the last search using it ends
+
+    def _follow_disk(self) -> None:
+        """Serve the build another process made current, if there is a newer one. Costs one
+        ``readlink`` when there isn't; one thread loads it while the others keep answering
+        from the build they have. Skipped while this process writes (its writer swaps)."""
+        served = self._index
+        name = self.storage.current_name()
+        if (
+            served is None
+            or name is None
+            or name == served.directory.name
+            or name in self._unusable
+            or self._write_lock.locked()
+        ):
+            return
+        if not self._follow_lock.acquire(blocking=False):
+            return
+        try:
+            if self._index is not served:
+                return  # swapped while this thread waited
+            try:
+                index = self.storage.open_build(self.storage.builds / name)
+            except IndexCorrupt as exc:
+                log.warning("not serving build %s: %s", name, exc, exc_info=True)
+                self._unusable.add(name)
+                return
+            if not self._compatible(index):
+                log.warning("not serving build %s: made with another model or format", name)
+                index.close()
+                self._unusable.add(name)
+                return
+            log.info("serving build %s, published by another process", name)
+            self._swap(index)
+        finally:
+            self._follow_lock.release()
 
     # -- questions ------------------------------------------------------------------------
 
     def search(
         self, question: str, k: int | None = None, *, previous: str | None = None
     ) -> SearchResult:
-        """Passages for `question`; `previous` is the question it follows up, if any."""
-        searcher = Searcher(self.index, self.encoder)
+        """Passages for `question`; `previous` is the question it follows up, if any. The
+        build it searches is leased for the whole search."""
         k = k or self.settings.top_k
-        if previous and is_follow_up(question):
-            vector = searcher.encode_query(question) * FOLLOW_UP_WEIGHT + searcher.encode_query(
-                previous
-            ) * (1 - FOLLOW_UP_WEIGHT)
-            vector /= max(float((vector**2).sum() ** 0.5), 1e-9)
-            return searcher.search(question, k, query_vector=vector, context=previous)
-        return searcher.search(question, k)
+        with self.leased() as index:
+            searcher = Searcher(index, self.encoder)
+            if previous and is_follow_up(question):
+                vector = searcher.encode_query(question) * FOLLOW_UP_WEIGHT + searcher.encode_query(
+                    previous
+                ) * (1 - FOLLOW_UP_WEIGHT)
+                vector /= max(float((vector**2).sum() ** 0.5), 1e-9)
+                return searcher.search(question, k, query_vector=vector, context=previous)
+            return searcher.search(question, k)
 
     def ask(self, question: str, *, previous: str | None = None) -> Answer:
         """Answer one question (in the context of `previous`, when it is a follow-up).
@@ -326,22 +399,34 @@ class Engine:
         name: str,
         defaults: dict[str, object] | None = None,
         *,
+        fetched_from: str | None = None,
         wait: bool = True,
     ) -> IngestResult:
+        """Ingest an attachment or a downloaded page. `fetched_from` is the URL TradeTalk
+        fetched it from: the article's identity and link (`corpus.articles.Article`)."""
         article = parse_article(
-            data, name, max_bytes=self.settings.max_article_bytes, defaults=defaults
+            data,
+            name,
+            max_bytes=self.settings.max_article_bytes,
+            defaults=defaults,
+            fetched_from=fetched_from,
         )
         return self.ingest_article(article, wait=wait)
 
     @contextlib.contextmanager
-    def _writing(self, wait: bool) -> Iterator[None]:
-        """The write lock, in this process and across processes. With ``wait=False`` a busy
-        index raises `IndexBusy` at once instead of queueing behind a rebuild."""
+    def _writing(self, wait: bool) -> Iterator[PassageIndex]:
+        """The write lock, in this process and across processes, and the build to start from:
+        the newest on disk, whichever process wrote it. With ``wait=False`` a busy index
+        raises `IndexBusy` at once instead of queueing behind a rebuild."""
         if not self._write_lock.acquire(blocking=wait):
             raise IndexBusy("a reindex or ingest is running; try again when it finishes")
         try:
-            with self.storage.lock():
-                yield
+            with self.storage.lock(wait=wait):
+                served = self._index
+                if served is None or self.storage.current_name() != served.directory.name:
+                    self._open_locked()  # another process wrote since: start from its build
+                assert self._index is not None  # _open_locked always serves a build
+                yield self._index
         finally:
             self._write_lock.release()
 
@@ -361,8 +446,7 @@ class Engine:
         write, where a build per article would copy the whole index once per file. Returns,
         in order, each article's result, or the error that refused it (a bundled article can't
         be replaced). A failure to embed or write refuses them all and restores their files."""
-        with self._writing(wait):
-            index = self.index
+        with self._writing(wait) as index:
             outcomes: dict[int, IngestResult | TradeTalkError] = {}
             latest = {article.id: n for n, article in enumerate(articles)}  # same id: last wins
             todo: list[tuple[int, Article]] = []
@@ -376,11 +460,22 @@ class Engine:
                     outcomes[n] = ReadOnlyArticle(
                         f"{article.id} is in the bundled corpus and can't be replaced"
                     )
+                elif existing and existing.fetched_from != article.fetched_from:
+                    # Ids derive from identity, so only a hash clash gets here: never replace.
+                    outcomes[n] = ArticleError(
+                        f"{article.id} already names another article; nothing was changed"
+                    )
                 else:
                     todo.append((n, article))
             if todo:
                 self._add(index, todo, outcomes, progress)
             return [outcomes[latest[article.id]] for article in articles]
+
+    def _files_of(self, index: PassageIndex, article_id: str) -> list[Path]:
+        """Every added file the build read this article from, whatever its name."""
+        keys = [k for k, v in index.manifest.sources.items() if v[1] == article_id]
+        paths = [p for p in map(self.library.path_of, keys) if p is not None]
+        return paths or [self.library.path_for(article_id)]
 
     def _add(
         self,
@@ -394,27 +489,29 @@ class Engine:
         try:
             for n, article in todo:
                 path = self.library.path_for(article.id)
-                previous = path.read_bytes() if path.exists() else None
+                # An update replaces every file the old version was read from, so none of
+                # them brings the old text back at the next start.
+                old_files = (
+                    self._files_of(index, article.id) if article.id in index.articles else []
+                )
+                for old in {path, *old_files}:
+                    backups.setdefault(old, old.read_bytes() if old.exists() else None)
                 with storage_errors("save the article"):
+                    for old in old_files:
+                        if old != path:
+                            old.unlink(missing_ok=True)
                     saved = self.library.save(article)
-                backups[saved] = previous
                 sha = hashlib.sha256(saved.read_bytes()).hexdigest()
-                stored = read_article(saved, max_bytes=self.settings.max_article_bytes)
+                stored = read_article(saved, max_bytes=self.settings.max_article_bytes, stored=True)
                 items.append((n, SourcedArticle(f"added/{saved.name}", sha, stored)))
+            crashpoints.reached("article-file-written")
             sourced = [item for _, item in items]
             data = add_articles(index.to_data(), sourced, self.encoder, progress)
             with storage_errors("write the index"):
                 new_index = self._publish(data)
         except BaseException:
             # Nothing half-done: put every article file back as it was.
-            for path, previous in backups.items():
-                try:
-                    if previous is None:
-                        path.unlink(missing_ok=True)
-                    else:
-                        path.write_bytes(previous)
-                except OSError:  # the error being raised is the one the admin needs
-                    log.exception("could not restore %s", path)
+            self._restore(backups)
             raise
         self._swap(new_index)
         for n, item in items:
@@ -422,12 +519,24 @@ class Engine:
             status = "updated" if item.article.id in index.articles else "added"
             outcomes[n] = IngestResult(status, info, self._duplicate_of(info))
 
+    @staticmethod
+    def _restore(backups: dict[Path, bytes | None]) -> None:
+        for path, previous in backups.items():
+            try:
+                if previous is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    path.write_bytes(previous)
+            except OSError:  # the error being raised is the one the admin needs
+                log.exception("could not restore %s", path)
+
     def _duplicate_of(self, info: ArticleInfo) -> ArticleInfo | None:
         return self.index.articles.get(info.duplicate_of) if info.duplicate_of else None
 
     def remove(self, article_id: str, *, wait: bool = True) -> ArticleInfo:
-        with self._writing(wait):
-            index = self.index
+        """Take an added article out: every file it was read from, whatever its name (one
+        left behind would bring it back at the next start), then the index."""
+        with self._writing(wait) as index:
             info = index.articles.get(article_id)
             if info is None:
                 raise ArticleNotFound(
@@ -437,15 +546,17 @@ class Engine:
                 raise ReadOnlyArticle(
                     f"{article_id} is part of the bundled corpus and can't be removed"
                 )
-            path = self.library.path_for(article_id)
-            previous = path.read_bytes() if path.exists() else None
-            path.unlink(missing_ok=True)
+            paths = self._files_of(index, article_id)
+            backups = {p: p.read_bytes() for p in paths if p.exists()}
             try:
+                with storage_errors("remove the article"):
+                    for path in paths:
+                        path.unlink(missing_ok=True)
+                crashpoints.reached("article-file-removed")
                 with storage_errors("write the index"):
                     self._swap(self._publish(index.to_data().without_articles({article_id})))
             except BaseException:
-                if previous is not None:
-                    path.write_bytes(previous)
+                self._restore(dict(backups))
                 raise
             return info
 
@@ -456,6 +567,8 @@ class Engine:
         self.rebuilding = True
         try:
             with self.storage.lock():
+                with storage_errors("repair the index directory"):
+                    self.storage.recover()
                 data = self._full_build(self.library.scan(), progress)
                 with storage_errors("write the index"):
                     new_index = self._publish(data)

@@ -48,6 +48,12 @@ class IndexBusy(TradeTalkError):
     """A rebuild is already running."""
 
 
+class StartupError(TradeTalkError):
+    """The bot cannot start whole (one of its command modules failed to load)."""
+
+    exit_code = 2
+
+
 class ModelError(TradeTalkError):
     """The embedding model cannot be loaded from local files."""
 

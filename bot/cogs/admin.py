@@ -104,15 +104,23 @@ class Admin(commands.Cog):
         source = file.filename if file is not None else str(url)
         before = await asyncio.to_thread(article_hashes, self.bot.engine)
         async with audited(self.bot, interaction, "ingest", source) as outcome:
+            fetched_from = None
             if file is not None:
-                data, name, defaults = await self._download_attachment(file), file.filename, None
+                data, name = await self._download_attachment(file), file.filename
             else:
-                assert url is not None
-                page = await self.bot.fetcher.fetch(url)
-                data, name, defaults = page.data, page.filename, page.defaults
+                page = await self.bot.fetcher.fetch(str(url))
+                # The URL it was fetched from is the article's identity; what the page says
+                # about itself (canonical URL, outlet) is kept as its claim.
+                data, name, fetched_from = page.data, page.filename, page.url
             # wait=False: during a rebuild, say so at once rather than hang for minutes.
             result: IngestResult = await asyncio.to_thread(
-                functools.partial(self.bot.engine.ingest_bytes, data, name, defaults, wait=False)
+                functools.partial(
+                    self.bot.engine.ingest_bytes,
+                    data,
+                    name,
+                    fetched_from=fetched_from,
+                    wait=False,
+                )
             )
             outcome.update(target=result.article.id, detail=source)
             if result.status == "unchanged":

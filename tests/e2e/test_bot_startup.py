@@ -18,6 +18,7 @@ import discord
 import pytest
 from fake_discord import FakeDiscord
 
+import bot.client as bot_client
 from bot.cli_run import MISSING_INTENT, MISSING_TOKEN, REJECTED_TOKEN, run_bot, serve
 from config.settings import Settings
 from tradetalk.engine import Engine
@@ -112,3 +113,33 @@ async def test_token_refused_at_the_gateway(
     with pytest.raises(ConfigError) as refused:
         await serve(settings, engine=engine, bot_class=LoopbackBot)
     assert str(refused.value) == REJECTED_TOKEN
+
+
+def test_a_cog_that_fails_to_load_stops_the_start_before_any_command_sync(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+    bundled_index: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Logged and dropped, the cog's commands would vanish from Discord at the next sync:
+    the bot refuses to start instead, with one line and a non-zero exit."""
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "broken_cog.py").write_text(
+        "async def setup(bot):\n    raise RuntimeError('the cog is broken')\n"
+    )
+    monkeypatch.syspath_prepend(str(modules))
+    monkeypatch.setattr(bot_client, "EXTENSIONS", (*bot_client.EXTENSIONS, "broken_cog"))
+    data = tmp_path / "data"
+    shutil.copytree(bundled_index, data, symlinks=True)
+    with fake_in_thread() as fake:
+        settings = Settings(data_dir=data, discord_token=fake.token, guild_ids=[fake.guild_id])
+        code = run_bot(settings)
+        synced = [r for r in fake.requests if r.template.endswith("/commands")]
+    assert code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "broken_cog" in line and "the cog is broken" in line
+    assert not synced  # Discord's commands were left as they were
+    log_text = (data / "logs" / "tradetalk.log").read_text()
+    assert "Traceback" in log_text and "the cog is broken" in log_text

@@ -98,6 +98,7 @@ def test_ingest_a_folder(cli) -> None:
     ("setup", "args", "message"),
     [
         (None, ["ingest", "missing.md"], "no such file"),
+        ("empty-dir", ["ingest", "empty-dir"], "no article files in this folder"),
         ("binary.txt", ["ingest", "binary.txt"], "binary"),
         ("empty.md", ["ingest", "empty.md"], "empty"),
         ("huge.txt", ["ingest", "huge.txt"], "limit"),
@@ -113,6 +114,9 @@ def test_failures_are_one_line_and_non_zero(cli, setup, args, message) -> None:
         Path(setup).write_bytes(b"")
     elif setup == "huge.txt":
         Path(setup).write_bytes(b"word " * 1_000_000)
+    elif setup == "empty-dir":  # nothing TradeTalk reads: it used to exit 0 saying nothing
+        Path(setup).mkdir()
+        (Path(setup) / "report.pdf").write_bytes(b"%PDF-1.4")
     result = cli(*args)
     assert result.exit_code != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -16,11 +16,13 @@ import pytest
 from conftest import ARTICLES, HashingEncoder
 
 from config.settings import Settings
+from retrieval import crashpoints
 from tradetalk.engine import Engine
 from tradetalk.errors import StorageError
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER = ARTICLES / "2018-08-27-capital-wire-us-mexico-preliminary-deal.md"
+THIRD = ARTICLES / "2018-10-02-prairie-times-usmca-fine-print.md"
 
 WRITER = textwrap.dedent(
     """
@@ -189,3 +191,115 @@ def test_concurrent_writers_are_serialised(data_dir: Path) -> None:
     fresh = reopen(data_dir)
     assert len(fresh.articles()) == 4
     assert sum(a.passage_count for a in fresh.articles()) == len(fresh.index)
+
+
+# -- killed at every step of a write ----------------------------------------------------------
+
+STEP_WRITER = textwrap.dedent(
+    """
+    import sys
+    sys.path[:0] = [{root!r}, {tests!r}]
+    from pathlib import Path
+    from conftest import HashingEncoder
+    from config.settings import Settings
+    from tradetalk.engine import Engine
+
+    engine = Engine(Settings(data_dir={data!r}), encoder=HashingEncoder())
+    engine.open()
+    if sys.argv[1] == "ingest":
+        engine.ingest_path(Path(sys.argv[2]))
+    else:
+        engine.remove(sys.argv[2])
+    print("finished", flush=True)
+    """
+)
+PUBLISH_STEPS = [s for s in crashpoints.STEPS if not s.startswith("article-file-")]
+WRITES = [
+    ("ingest", "article-file-written"),
+    *(("ingest", s) for s in PUBLISH_STEPS),
+    ("remove", "article-file-removed"),
+    *(("remove", s) for s in PUBLISH_STEPS),
+]
+
+
+def test_every_step_of_a_write_is_covered() -> None:
+    assert {step for _, step in WRITES} == set(crashpoints.STEPS)
+
+
+def served_and_filed(data: Path) -> tuple[Engine, set[str], set[str]]:
+    """A restarted engine, the ids it serves (added articles only) and the ids of the article
+    files on disk, read as the library reads them."""
+    engine = reopen(data)
+    served = {a.id for a in engine.articles() if not a.bundled}
+    filed = {engine.library.read(s).id for s in engine.library.scan().values() if not s.bundled}
+    return engine, served, filed
+
+
+@pytest.mark.parametrize(("operation", "step"), WRITES, ids=[f"{o}-{s}" for o, s in WRITES])
+def test_killed_at_any_step_of_a_write(data_dir: Path, operation: str, step: str) -> None:
+    """SIGKILL at each named step (TRADETALK_TEST_CRASH_AT, `retrieval.crashpoints`): the
+    restart serves the previous complete build's articles or the new ones, every article file
+    is indexed and every indexed article has its file, and no leftover is kept."""
+    first = reopen(data_dir)
+    first.ingest_path(OTHER)  # a second added article, and a third build, so old ones get pruned
+    before = {a.id for a in first.articles() if not a.bundled}
+    removed = next(a.id for a in first.articles() if "preliminary" in a.title.lower())
+    first.close()
+    if operation == "ingest":
+        target, after = str(THIRD), before | {reopen_id(THIRD)}
+    else:
+        target, after = removed, before - {removed}
+    script = STEP_WRITER.format(root=str(ROOT), tests=str(ROOT / "tests"), data=str(data_dir))
+    run = subprocess.run(
+        [sys.executable, "-c", script, operation, target],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=data_dir.parent,
+        env={**os.environ, "TRADETALK_TEST_CRASH_AT": step},
+    )
+    assert run.returncode == -signal.SIGKILL, run.stdout + run.stderr  # it did die at `step`
+    assert "finished" not in run.stdout
+
+    engine, served, filed = served_and_filed(data_dir)
+    assert served in (before, after)  # the previous complete build, or the new one
+    if crashpoints.STEPS.index(step) >= crashpoints.STEPS.index("current-switched"):
+        assert served == after  # once `current` is switched, the write has happened
+    assert served == filed  # every article file accounted for, and nothing without one
+    builds = engine.storage.builds
+    assert not [p.name for p in builds.iterdir() if p.name.startswith((".tmp-", ".old-"))]
+    current = data_dir / "index" / "current"
+    assert (
+        current.is_symlink() and engine.index.directory.name == os.readlink(current).split("/")[-1]
+    )
+    assert sum(a.passage_count for a in engine.articles()) == len(engine.index)
+    assert engine.search("dairy").hits
+    # The next write (and the next start) go on from there.
+    engine.ingest_path(ARTICLES / "2018-09-26-continental-press-trump-rebuffs-trudeau.md")
+    _, served_again, filed_again = served_and_filed(data_dir)
+    assert (
+        served_again
+        == filed_again
+        == served | {reopen_id(ARTICLES / "2018-09-26-continental-press-trump-rebuffs-trudeau.md")}
+    )
+
+
+def reopen_id(path: Path) -> str:
+    from corpus.articles import read_article
+
+    return read_article(path, max_bytes=10_000_000).id
+
+
+def test_an_unset_crash_hook_stops_nothing(data_dir: Path) -> None:
+    """The same write with the variable unset runs to the end."""
+    env = {k: v for k, v in os.environ.items() if k != "TRADETALK_TEST_CRASH_AT"}
+    script = STEP_WRITER.format(root=str(ROOT), tests=str(ROOT / "tests"), data=str(data_dir))
+    run = subprocess.run(
+        [sys.executable, "-c", script, "ingest", str(THIRD)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=data_dir.parent,
+        env=env,
+    )
+    assert run.returncode == 0 and "finished" in run.stdout, run.stderr

@@ -4,6 +4,7 @@ against sentence-transformers; recorded in the index manifest; answering as torc
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import pytest
 
 from config.settings import Settings
 from retrieval.encoder import OnnxEncoder, default_model_path, load_encoder
-from retrieval.manifest import MANIFEST_NAME
-from retrieval.onnx_export import EXPORT_INFO, bundled_check_texts, ensure_onnx_export
+from retrieval.manifest import MANIFEST_NAME, file_digest
+from retrieval.onnx_export import EXPORT_INFO, VERIFIED, bundled_check_texts, ensure_onnx_export
 from tradetalk.engine import Engine
 
 pytestmark = pytest.mark.model
@@ -67,6 +68,31 @@ def test_an_existing_export_is_reused_and_a_damaged_one_replaced(exported, tmp_p
     assert ensure_onnx_export(default_model_path(), cache) == target
     info = json.loads((target / EXPORT_INFO).read_text())
     assert (target / "model.onnx").stat().st_size == info["size"] > 1000
+
+
+def flip_a_byte(path: Path) -> None:
+    """Same size, different content: what a size check alone accepts."""
+    with path.open("r+b") as handle:
+        handle.seek(path.stat().st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_an_export_whose_model_changed_is_exported_again(exported, tmp_path) -> None:
+    cache = tmp_path / "models"
+    shutil.copytree(exported, cache / exported.name)
+    target = cache / exported.name
+    info = json.loads((target / EXPORT_INFO).read_text())
+    ensure_onnx_export(default_model_path(), cache)  # verified once, and the verdict kept
+    assert (target / VERIFIED).exists()
+    model = target / "model.onnx"
+    seen = model.stat()
+    flip_a_byte(model)
+    os.utime(model, ns=(seen.st_atime_ns, seen.st_mtime_ns))  # even with its mtime put back
+    assert ensure_onnx_export(default_model_path(), cache) == target
+    assert file_digest(model) == info["sha256"]  # a fresh, checked export replaced it
+    assert json.loads((target / EXPORT_INFO).read_text())["check"]["min_cosine"] >= 0.99
 
 
 def test_the_onnx_engine_records_its_model_and_answers_like_torch(

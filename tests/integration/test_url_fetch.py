@@ -98,7 +98,7 @@ async def test_allowed_when_private_urls_are_on(server: str) -> None:
     assert page.data == ARTICLE.read_bytes()
     assert page.filename == "article.html" and page.content_type == "text/html"
     assert page.url == f"{server}/article.html"
-    assert page.defaults == {"source": "127.0.0.1", "url": page.url}
+    assert page.site == "127.0.0.1"
 
 
 async def test_refused_when_private_urls_are_off(server: str) -> None:

@@ -184,3 +184,15 @@ def test_the_bot_engine_batches_questions_asked_at_once(settings) -> None:
     # Every question's encode went through the queue (the engine does not bypass it).
     assert engine.encoder.stats.requests >= len(questions) + 4
     engine.close()
+
+
+def test_batch_stats_stay_bounded_in_a_long_run() -> None:
+    """The bot's encoder lives for months: its record of batch sizes must not grow forever."""
+    from retrieval.batching import RECENT_SIZES
+
+    batching = BatchingEncoder(HashingEncoder())
+    for n in range(RECENT_SIZES + 500):
+        batching.encode([f"question {n}"])
+    assert batching.stats.batches == RECENT_SIZES + 500
+    assert len(batching.stats.sizes) == RECENT_SIZES
+    assert list(batching.stats.sizes)[-1] == 1

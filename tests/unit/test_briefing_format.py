@@ -345,3 +345,16 @@ def test_shares_gives_short_parts_all_they_want() -> None:
     assert shares([10, 1000, 1000], 500) == [10, 245, 245]
     assert shares([10, 20], 500) == [10, 20]
     assert shares([50, 50], -5) == [0, 0]
+
+
+def test_a_budget_miss_is_cut_to_the_limit_not_asserted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were the budgets ever wrong (here: every section given twice its share), the briefing
+    is still cut to Discord's total, with or without ``python -O``, rather than failing."""
+    monkeypatch.setattr(bf, "shares", lambda wanted, room: [2 * n for n in shares(wanted, room)])
+    entries = [
+        TimelineEntry("2018-09-07", "Friday", sentence(f"Development {n} on dairy. " * 10, n))
+        for n in range(60)
+    ]
+    embeds = bf.briefing_embeds(briefing(timeline=entries, standing=[e.sentence for e in entries]))
+    accepted_by_discord(embeds=embeds)
+    assert sum(bf.embed_size(e) for e in embeds) <= limits.EMBED_TOTAL_MAX
