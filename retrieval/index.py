@@ -17,11 +17,18 @@ import numpy as np
 from retrieval import crashpoints
 from retrieval.dense import DenseIndex, choose_kind
 from retrieval.lexical import LexicalIndex
-from retrieval.manifest import Manifest, checksum_files, read_manifest, verify_files, write_manifest
+from retrieval.manifest import (
+    FORMAT_VERSION,
+    Manifest,
+    checksum_files,
+    read_manifest,
+    verify_files,
+    write_manifest,
+)
 from retrieval.records import ArticleInfo, PassageRecord, RecordStore, write_records
 from retrieval.text import passage_terms
 from retrieval.tokenize import tokenize
-from tradetalk.errors import IndexCorrupt
+from tradetalk.errors import IndexCorrupt, IndexOutdated
 
 RECORDS = "records.sqlite"
 DENSE = "passages.faiss"
@@ -156,6 +163,13 @@ class PassageIndex:
         self.closed = False
         self._lease_lock = threading.Lock()
         self.manifest = read_manifest(directory)
+        if self.manifest.format_version != FORMAT_VERSION:
+            # Its files mean something else (another records schema, other tokens): read
+            # nothing, so the engine rebuilds from the article files.
+            raise IndexOutdated(
+                f"index build {directory.name} has format {self.manifest.format_version}; "
+                f"this TradeTalk reads format {FORMAT_VERSION}"
+            )
         if verify:
             verify_files(directory, self.manifest)
         m = self.manifest

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from retrieval import crashpoints
 from retrieval.index import IndexData, PassageIndex
-from tradetalk.errors import IndexBusy, IndexCorrupt
+from tradetalk.errors import IndexBusy, IndexCorrupt, IndexOutdated
 
 log = logging.getLogger(__name__)
 KEEP_PREVIOUS = 1  # an older complete build to fall back on if the current one is damaged
@@ -203,6 +203,9 @@ class IndexStorage:
         for directory in candidates:
             try:
                 index = self.open_build(directory, verify=verify)
+            except IndexOutdated as exc:
+                log.info("not using index build %s: %s", directory.name, exc)
+                continue
             except IndexCorrupt as exc:
                 log.warning(
                     "skipping damaged index build %s: %s", directory.name, exc, exc_info=True

@@ -40,6 +40,10 @@ class IndexCorrupt(TradeTalkError):
     """Index files on disk do not match their manifest (truncated, damaged, other model)."""
 
 
+class IndexOutdated(IndexCorrupt):
+    """An index build written by another version of TradeTalk: rebuilt, never read."""
+
+
 class StorageError(TradeTalkError):
     """The data directory can't be written (disk full, read-only, permissions)."""
 

@@ -87,6 +87,35 @@ def test_another_model_forces_a_rebuild(make_engine, hashing_encoder) -> None:
     assert engine.index.manifest.model_id == "another-model@2"
 
 
+def test_an_index_written_by_another_format_is_rebuilt_not_read(
+    make_engine, hashing_encoder
+) -> None:
+    """An upgrade: the build on disk has an older records schema. Reading its tables would
+    fail (a column fewer); it is passed over and rebuilt from the article files instead."""
+    import json
+    import sqlite3
+
+    from retrieval.manifest import FORMAT_VERSION, MANIFEST_NAME, checksum_files
+
+    first = make_engine(hashing_encoder)
+    old = first.index.directory
+    ids = sorted(a.id for a in first.articles())
+    first.close()
+    with sqlite3.connect(old / "records.sqlite") as db:  # what format 4 wrote: 9 columns
+        names = [r[0] for r in db.execute("SELECT name FROM pragma_table_info('articles')")]
+        for name in names[9:]:
+            db.execute(f"ALTER TABLE articles DROP COLUMN {name}")
+    db.close()
+    manifest = json.loads((old / MANIFEST_NAME).read_text())
+    manifest["format_version"] = FORMAT_VERSION - 1
+    manifest["files"] = checksum_files(old)  # a complete, undamaged build of that version
+    (old / MANIFEST_NAME).write_text(json.dumps(manifest))
+    again = make_engine(hashing_encoder)
+    assert again.index.directory != old
+    assert again.index.manifest.format_version == FORMAT_VERSION
+    assert sorted(a.id for a in again.articles()) == ids
+
+
 def test_a_crash_mid_build_leaves_the_previous_index_serving(
     make_engine, hashing_encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
