@@ -115,3 +115,9 @@ def equivalents(stem: str) -> frozenset[Phrase]:
 def covers(stem: str, present: frozenset[str] | set[str]) -> bool:
     """Does a text whose stems are `present` contain `stem` or an equivalent of it?"""
     return stem in present or any(all(t in present for t in p) for p in equivalents(stem))
+
+
+def party_names() -> tuple[tuple[str, ...], ...]:
+    """Each party's names, lower-case, the country's own name first ("china", "chinese",
+    "beijing", ...): what `briefings.parties` looks for in a library's articles."""
+    return tuple(tuple(line.split("|")) for line in _PARTIES.strip().splitlines())
