@@ -27,7 +27,8 @@ _TITLE_HEADS = (
     "Advisor|Negotiator|Spokesman|Spokeswoman|Spokesperson|Chairman|Chairwoman|Governor|"
     "Counselor|Envoy|Commissioner|Senator|Councillor|Chief"
 )
-_TITLE = rf"(?:(?:[A-Z][a-z]+|and|of|for)\s+){{0,4}}(?:{_TITLE_HEADS})"
+_TITLE_WORD = r"(?:[A-Z][a-z]+|and|of|for|chief|deputy|vice|trade|foreign|economic|senior|top)"
+_TITLE = rf"(?:{_TITLE_WORD}\s+){{0,4}}(?i:{_TITLE_HEADS})"
 _NAME_WORD = r"[A-Z][a-zà-ÿ'’-]+"
 _PERSON = rf"(?P<person>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})"
 _NOT_A_NAME = frozenset(
@@ -126,8 +127,21 @@ class PartyFinder:
     ) -> dict[str, list[str]]:
         """Surnames of the officials tied to each party: the party's name (or possessive)
         right before a title and a person's name."""
-        votes: dict[str, Counter[str]] = defaultdict(Counter)
+        votes: dict[str, Counter[str]] = defaultdict(Counter)  # person -> party -> votes
         for text, _article in sentences:
+            # A titled person with no party before the title ("Prime Minister Jacinda
+            # Ardern"): the parties the same sentence names get half a vote each.
+            named = {
+                party_id
+                for number, party_id in entry_party.items()
+                for _name, pattern in self._patterns[number]
+                if pattern.search(text)
+            }
+            for match in re.finditer(rf"\b{_TITLE}\s+{_PERSON}", text):
+                name = _clean_person(match.group("person"))
+                if name:
+                    for party_id in named:
+                        votes[name][party_id] += 0.5
             for number, party_id in entry_party.items():
                 for _name, pattern in self._patterns[number]:
                     for match in pattern.finditer(text):
@@ -136,12 +150,13 @@ class PartyFinder:
                         if person:
                             name = _clean_person(person.group("person"))
                             if name:
-                                votes[name][party_id] += 1
+                                votes[name][party_id] += 1.5  # the half above, and one
         people: dict[str, list[str]] = defaultdict(list)
         for name, counted in votes.items():
-            party_id, count = counted.most_common(1)[0]
-            if count < MIN_PERSON_MENTIONS:
-                continue
+            ranked = counted.most_common(2)
+            party_id, count = ranked[0]
+            if count < MIN_PERSON_MENTIONS or (len(ranked) > 1 and ranked[1][1] == count):
+                continue  # never tied to a party, or tied to two equally
             for alias in _person_aliases(name, sentences):
                 people[party_id].append(alias)
         return people

@@ -18,7 +18,8 @@ corpus, and:
   sentence number within the paragraph; the text is recollected from the articles): ``holder``
   is the party whose position the sentence states (null: it states none; a list: a joint
   position, any of them is right), ``speaker`` a name of the person of that party it
-  attributes the position to (null: none named; "*": not scored, for joint positions).
+  attributes the position to (null: none named; a list: a joint statement, any of them;
+  "*": not scored, for joint positions of two parties).
   Holder accuracy = sentences where the first stance the reader finds is the labelled
   holder's (no stance for null); speaker accuracy = the same for the speaker, over sentences
   with a labelled holder and a scored speaker.
@@ -125,8 +126,9 @@ def score_attribution(reader: StanceReader, parties: dict, labels: list[dict], t
         want_speaker = label.get("speaker")
         if want is not None and want_speaker != "*":
             speaker_n += 1
+            wanted = want_speaker if isinstance(want_speaker, list) else [want_speaker]
             s_ok = (got_speaker is None and want_speaker is None) or bool(
-                got_speaker and want_speaker and want_speaker in got_speaker.split()
+                got_speaker and want_speaker and any(w in got_speaker.split() for w in wanted)
             )
             speaker_ok += s_ok
         rows.append((label, text, got, got_speaker, ok, s_ok))
