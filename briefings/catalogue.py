@@ -219,8 +219,8 @@ def catalogue_problems(data: Mapping[str, object]) -> list[str]:
 
     raw_parties = data.get("parties", {})
     parties: dict[str, Party] = {}
-    if not isinstance(raw_parties, Mapping):
-        problems.append("[parties]: must be a table of parties")
+    if not isinstance(raw_parties, Mapping) or not raw_parties:
+        problems.append("[parties]: at least one party is required")
         raw_parties = {}
     for party_id, raw in raw_parties.items():
         where = f"party {party_id!r}"
@@ -240,8 +240,8 @@ def catalogue_problems(data: Mapping[str, object]) -> list[str]:
                 problems.append(f"party {party_id!r}: alias {alias!r} also stands for {other!r}")
 
     raw_issues = data.get("issue", [])
-    if not isinstance(raw_issues, list):
-        problems.append("[[issue]]: must be a list of issues")
+    if not isinstance(raw_issues, list) or not raw_issues:
+        problems.append("[[issue]]: at least one issue is required")
         raw_issues = []
     seen_ids: dict[str, str] = {}
     names: dict[str, str] = {}  # name_key of an id, title or alias -> issue id

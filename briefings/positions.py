@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
+from lemminflect import getAllLemmas
+
 from briefings.catalogue import Party
 
 # Verbs that state what a party wants, refuses or has conceded.
@@ -67,6 +69,7 @@ _NAME = r"(?:(?:Mr|Ms|Mrs|Dr)\.\s+)?[A-ZÀ-Ý][\w'’.-]*(?:\s+(?:de\s+|del\s+)?
 _SAID_NAME = re.compile(rf"\b(?:said|says|told\s+\w+|according\s+to)\s+(?P<name>{_NAME})")
 _NAME_SAID = re.compile(rf"(?P<name>{_NAME})(?:,[^,]{{1,80}},|,)?\s+(?:said|says|told)\b")
 _PRONOUNS = frozenset("The He She It They We I This That A An Officials".split())
+_PERSON_NAME = re.compile(r"[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’.-]+){1,3}")
 # A report: who said it, then what. The reporter is the text before the verb back to a quote
 # or the sentence start; what is reported runs to the end (or is the quote before it).
 _REPORT_VERB = re.compile(
@@ -161,7 +164,7 @@ class StanceReader:
                     start=match.start(),
                     verb_end=match.end("verb"),
                     speaker=speaker,
-                    relative=bool(_RELATIVE.search(before)),
+                    relative=_in_relative_clause(sentence, match.start()),
                 )
             )
         for report in reports:
@@ -249,6 +252,16 @@ class StanceReader:
                     best = candidate
         if best is None:
             return None, None
+        if best[2] is None:
+            # "A Mexican negotiator, Elena Ortiz, said": a person named beside the party.
+            for match in reversed(list(_PERSON_NAME.finditer(who))):
+                name = _strip_titles(match.group(0))
+                words = name.split()
+                if len(words) < 2 or words[0] in _PRONOUNS or self._names.search(name):
+                    continue
+                if any(w.lower() in _ORGANISATION or w.lower() in _TITLE_HEADS for w in words):
+                    continue
+                return best[1], name
         return best[1], best[2]
 
     def _speaker(self, sentence: str, subject: str, party: str) -> str | None:
@@ -285,6 +298,28 @@ _TITLE_HEADS = frozenset(
     Advisor Negotiator Spokesman Spokeswoman Spokesperson Chairman Governor Envoy
     Commissioner Senator""".lower().split()
 )
+
+
+_WORD_BEFORE = re.compile(r"(?:^|\s)([a-z][a-z'’-]*)\s+(?:(?:the|a|an)\s+)?$")
+_NOT_A_NOUN = frozenset(
+    """and or but nor so yet if as than that which who where when while since because
+    said says told on in at of for from with by to into about after before over under
+    between during without against""".split()
+)
+
+
+def _in_relative_clause(sentence: str, start: int) -> bool:
+    """Does the subject at `start` open a relative clause: "a pact that President Trump
+    rejected", or without "that": "the tariffs Washington imposed", "a mechanism the U.S.
+    had sought to eliminate"."""
+    before = sentence[max(0, start - 40) : start]
+    if _RELATIVE.search(before):
+        return True
+    word = _WORD_BEFORE.search(before)
+    if not word or word.group(1) in _NOT_A_NOUN:
+        return False
+    lemmas = getAllLemmas(word.group(1))
+    return "NOUN" in lemmas and "VERB" not in lemmas
 
 
 def _strip_titles(name: str) -> str:
