@@ -66,7 +66,8 @@ PROCESS_WORDS = frozenset(
     truce war dispute disputes tension tensions friction frictions conflict effort efforts
     move moves sign signing ceremony approval process discussion discussions consultation
     consultations goods products imports exports increase commitment commitments bloc blocs
-    signatories executive domestic procedures value worth total level levels
+    signatories executive domestic procedures value worth total level levels liberalization
+    liberalisation integration rules standards original
     """.split()
 )
 # Words that make a capitalised phrase the name of an organisation, office or agreement
@@ -118,18 +119,19 @@ class Proposal:
     score: float
     examples: tuple[Example, ...]
 
-    @property
-    def description(self) -> str:
-        names = ", ".join((self.title.lower(), *self.aliases[:3]))
-        return f"What the articles say about {names}."
+    def description(self, title: str | None = None) -> str:
+        """A neutral line for the issue (also what its sentences are recognised by)."""
+        names = [n for n in (self.title.lower(), *self.aliases[:3]) if n != (title or "").lower()]
+        return f"{title or self.title}: what the articles say about {', '.join(names)}."
 
     def as_issue(self, *, title: str | None = None, parties: tuple[str, ...] = ()) -> Issue:
-        aliases = tuple(a for a in self.aliases if name_key(a) != name_key(title or self.title))
+        names = (self.title, *self.aliases) if title else self.aliases
+        aliases = tuple(a for a in names if name_key(a) != name_key(title or self.title))
         return Issue(
             id=self.id,
             title=title or self.title,
             aliases=aliases or (self.title.lower(),),
-            description=self.description,
+            description=self.description(title),
             parties=parties,
             keywords=tuple(k for k in self.keywords if k not in aliases),
         )
@@ -184,6 +186,7 @@ def _phrases(
     phrases: dict[str, _Phrase] = {}
     word_counts: Counter[str] = Counter()
     acronyms = _organisation_acronyms(sentences)
+    agreement_words = _agreement_words(sentences)
     surnames = {
         m.group(0).split()[-1]
         for s in sentences
@@ -215,8 +218,10 @@ def _phrases(
                     continue  # part of a name: "Pacific Rim", "White House", "Larry Kudlow"
                 if size == 1 and words[0] in surnames and a > 0:
                     continue  # "Kudlow", after "Larry Kudlow" elsewhere
-                if words[0].isupper() and len(words[0]) > 1 and words[0] in acronyms:
+                if any(w in acronyms for w in words):
                     continue  # an organisation's or agreement's acronym: "TPP", "USTR"
+                if any(part in agreement_words for w in low for part in w.split("-")):
+                    continue  # a word of the agreement's name: "Pacific" of "Trans-Pacific"
                 if all(w in PROCESS_WORDS or w in _STOP for w in low):
                     continue
                 if size == 1 and len(low[0]) < 3:
@@ -258,6 +263,21 @@ def _organisation_acronyms(sentences: list[LibrarySentence]) -> set[str]:
             if any(_subsequence(token, initials) for initials in names):
                 found.add(token)
     return found
+
+
+_AGREEMENT = frozenset("partnership agreement pact treaty accord cooperation".split())
+
+
+def _agreement_words(sentences: list[LibrarySentence]) -> set[str]:
+    """Lower-case words (hyphenated parts too) of the agreements the library names in full:
+    "Trans-Pacific Partnership" makes "pacific" a word of the pact's name, not an issue."""
+    words: set[str] = set()
+    for sentence in sentences:
+        for match in _CAPITALISED_RUN.finditer(sentence.text):
+            parts = [w.lower() for w in re.split(r"[\s-]+", match.group(0))]
+            if any(p in _AGREEMENT for p in parts):
+                words.update(p for p in parts if p not in _STOP and p not in _AGREEMENT)
+    return words
 
 
 def _subsequence(short: str, long: str) -> bool:
