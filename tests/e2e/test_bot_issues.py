@@ -148,7 +148,7 @@ async def test_unknown_topic_gets_a_private_did_you_mean(
     nonsense = await fake.send_interaction("issue", {"topic": "@everyone zzzqqq"})
     told = await nonsense.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
     assert told.ephemeral and unescape(told.content) == (
-        "No such issue '@everyone zzzqqq'. /issues lists every issue I brief on."
+        "No such issue '@everyone zzzqqq'. /issues list shows every issue I brief on."
     )
     assert_no_pings(told)
 
@@ -156,7 +156,7 @@ async def test_unknown_topic_gets_a_private_did_you_mean(
 async def test_issues_lists_every_issue_with_its_article_count(
     fake_discord: FakeDiscord, tradetalk
 ) -> None:
-    handle = await fake_discord.send_interaction("issues")
+    handle = await fake_discord.send_interaction("issues list")
     reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
     assert not reply.ephemeral
     [embed] = reply.embeds
