@@ -151,8 +151,10 @@ class _Phrase:
         """The commonest spelling, lower-cased unless the articles capitalise it mid-sentence
         ("Huawei", "ISDS")."""
         form = self.forms.most_common(1)[0][0]
-        return form if any(w[:1].isupper() for w in form.split()[1:]) or form.isupper() else (
-            form if form[:1].isupper() and self._always_capitalised() else form.lower()
+        return (
+            form
+            if any(w[:1].isupper() for w in form.split()[1:]) or form.isupper()
+            else (form if form[:1].isupper() and self._always_capitalised() else form.lower())
         )
 
     def _always_capitalised(self) -> bool:

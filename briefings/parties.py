@@ -113,7 +113,9 @@ class PartyFinder:
             if base is None:
                 if not new_aliases:
                     continue
-                out[party_id] = Party(name=name, aliases=tuple(new_aliases), people=tuple(new_people))
+                out[party_id] = Party(
+                    name=name, aliases=tuple(new_aliases), people=tuple(new_people)
+                )
             else:
                 out[party_id] = Party(
                     name=base.name,

@@ -77,9 +77,7 @@ _REPORT_VERB = re.compile(
     r"announced|warned|insisted|noted)\b"
 )
 _QUOTE_BEFORE = re.compile(r"^\W*[“\"‘'](?P<quote>.+?)[,.]?[”\"’']\s*,?\s*$")
-_SAID_AFTER_QUOTE = re.compile(
-    r"[”\"]\s*,?\s*(?:said|says)\s+(?P<who>[^,.;]{2,90})"
-)
+_SAID_AFTER_QUOTE = re.compile(r"[”\"]\s*,?\s*(?:said|says)\s+(?P<who>[^,.;]{2,90})")
 _ACCORDING = re.compile(r"\baccording\s+to\s+(?P<who>[^,.;]{2,90})")
 _RELATIVE = re.compile(r"\b(?:that|which|whom|who)\s+(?:the\s+)?$", re.I)
 RELATIVE_ANTECEDENT_CHARS = 60  # how far before "that" a relative clause's noun is looked for
@@ -87,7 +85,7 @@ RELATIVE_ANTECEDENT_CHARS = 60  # how far before "that" a relative clause's noun
 
 @dataclass(frozen=True)
 class Report:
-    """"X said ...": the party and person of X, and where what was said is."""
+    """ "X said ...": the party and person of X, and where what was said is."""
 
     party: str | None
     speaker: str | None
@@ -169,7 +167,9 @@ class StanceReader:
             )
         for report in reports:
             acting = [
-                s for s in found if not s.relative and report.content[0] <= s.start < report.content[1]
+                s
+                for s in found
+                if not s.relative and report.content[0] <= s.start < report.content[1]
             ]
             if report.party is None or acting:
                 continue
@@ -221,7 +221,7 @@ class StanceReader:
                 content = (quote.start("quote"), quote.end("quote"))
                 who = who_text if head.strip() else ""
             else:
-                cut = max(head.rfind(c) for c in "“”\";:")
+                cut = max(head.rfind(c) for c in '“”";:')
                 who = head[cut + 1 :][-100:]
                 content = (match.end(), len(sentence))
                 if not who.strip() and head.rstrip().endswith(("”", '"')):
@@ -239,20 +239,18 @@ class StanceReader:
         return found
 
     def _reporter(self, who: str) -> tuple[str | None, str | None]:
-        """The party and person a reporter phrase names, the one nearest the verb."""
-        best: tuple[int, str, str | None] | None = None
+        """The party and person a reporter phrase names: the official nearest the verb, else
+        the party nearest it."""
+        best: tuple[str, str | None] | None = None
         for match in self._names.finditer(who):
             name = match.group(0)
             if name in self._people:
-                candidate = (match.end(), self._party_of[name], self._full_name(who, name))
-            else:
-                candidate = (match.end(), self._party_of[name], None)
-            if best is None or candidate[0] >= best[0] or (candidate[2] and not best[2]):
-                if best is None or candidate[2] or not best[2]:
-                    best = candidate
+                best = (self._party_of[name], self._full_name(who, name))
+            elif best is None or best[1] is None:
+                best = (self._party_of[name], None)
         if best is None:
             return None, None
-        if best[2] is None:
+        if best[1] is None:
             # "A Mexican negotiator, Elena Ortiz, said": a person named beside the party.
             for match in reversed(list(_PERSON_NAME.finditer(who))):
                 name = _strip_titles(match.group(0))
@@ -261,8 +259,8 @@ class StanceReader:
                     continue
                 if any(w.lower() in _ORGANISATION or w.lower() in _TITLE_HEADS for w in words):
                     continue
-                return best[1], name
-        return best[1], best[2]
+                return best[0], name
+        return best
 
     def _speaker(self, sentence: str, subject: str, party: str) -> str | None:
         """The named person behind a stance: the subject itself when it is a person, else the

@@ -93,7 +93,9 @@ class IssueStore:
         if not title:
             raise CatalogueError("a new title needs letters or digits")
         aliases = tuple(
-            a for a in dict.fromkeys((*issue.aliases, issue.title)) if name_key(a) != name_key(title)
+            a
+            for a in dict.fromkeys((*issue.aliases, issue.title))
+            if name_key(a) != name_key(title)
         )
         renamed = issue.model_copy(update={"title": title, "aliases": aliases})
         self.add_issue(renamed)

@@ -11,8 +11,9 @@ corpus and with the packaged (NAFTA) issues dropped, and:
   before discovery ran). A proposal *matches* an expected issue when one of the issue's
   ``match`` terms occurs in the proposal's title or one of its aliases: both are stemmed
   (Snowball, as BM25 does) and each of the term's stems must begin the name's stem at that
-  place, in order ("provis" matches "provisions"). Proposals are taken best first; each expected issue can be matched once, so a
-  second proposal for an issue already matched counts as a miss (a duplicate). Precision =
+  place, in order ("provis" matches "provisions"). Proposals are taken best first; each
+  expected issue can be matched once, so a second proposal for an issue already matched
+  counts as a miss (a duplicate). Precision =
   proposals that matched a not-yet-matched expected issue / proposals; recall = expected
   issues matched / expected issues.
 * **Attribution.** ``stances.jsonl`` holds hand-labelled sentences (article file, paragraph,
@@ -74,8 +75,7 @@ def _contains(stems: list[str], term: tuple[str, ...]) -> bool:
     matches "provisions", "technolog transfer" matches "forced technology transfer")?"""
     n = len(term)
     return any(
-        all(stems[i + k].startswith(term[k]) for k in range(n))
-        for i in range(len(stems) - n + 1)
+        all(stems[i + k].startswith(term[k]) for k in range(n)) for i in range(len(stems) - n + 1)
     )
 
 

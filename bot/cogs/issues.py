@@ -94,7 +94,9 @@ class Issues(commands.Cog):
             return []
         return briefing_format.issue_choices(issues, typed)
 
-    @issues_group.command(name="list", description="List the negotiation issues and where each stands")
+    @issues_group.command(
+        name="list", description="List the negotiation issues and where each stands"
+    )
     async def issues(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)
         statuses = await asyncio.to_thread(self.briefings.statuses)

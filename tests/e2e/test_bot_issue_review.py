@@ -109,7 +109,7 @@ async def test_rename_through_a_modal_drop_and_refusals(
     fake = fake_discord
     await with_heldout_articles(tradetalk)
     review = await open_review(fake)
-    accept, rename, _merge, drop, _next = button_ids(review)
+    accept, rename, _merge, _drop, _next = button_ids(review)
     proposal_id = rename.split(":")[3]
 
     refused = await fake.send_component(review.message_id, accept)  # a member, not an admin
