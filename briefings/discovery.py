@@ -23,7 +23,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -190,14 +190,14 @@ def _phrases(
     acronyms = _organisation_acronyms(sentences)
     agreement_words = _agreement_words(sentences)
     surnames = {
-        m.group(0).split()[-1]
+        name.split()[-1]
         for s in sentences
-        for m in _CAPITALISED_RUN.finditer(s.text)
-        if " of " not in m.group(0) and " for " not in m.group(0)
+        for _start, _end, name in _name_runs(s.text)
+        if " of " not in name and " for " not in name
     }
     for number, sentence in enumerate(sentences):
         text = sentence.text
-        names = [m.span() for m in _CAPITALISED_RUN.finditer(text)]
+        names = [(start, end) for start, end, _name in _name_runs(text)]
         tokens = list(_WORD.finditer(text))
         word_counts.update(t.group(0).lower() for t in tokens)
         for a in range(len(tokens)):
@@ -246,6 +246,23 @@ def _phrases(
 _CAPITALISED_RUN = re.compile(
     r"(?:[A-Z][\w.'’]*(?:-[A-Z][\w'’]*)*)(?:\s+(?:(?:and|for|of|the)\s+)?[A-Z][\w.'’]*(?:-[A-Z][\w'’]*)*)+"
 )
+
+
+def _name_runs(text: str) -> list[tuple[int, int, str]]:
+    """Spans and words of the multi-word capitalised names in `text` ("Pacific Rim", "Larry
+    Kudlow"), without a capitalised sentence opener ("The ISDS provisions" is no name)."""
+    runs = []
+    for match in _CAPITALISED_RUN.finditer(text):
+        start, words = match.start(), match.group(0).split()
+        while words and words[0].lower() in _STOP:
+            start += len(words[0]) + 1
+            words = words[1:]
+        while len(words) >= 2 and words[-1].lower() in _STOP:
+            words = words[:-1]
+        if len(words) >= 2:
+            name = " ".join(words)
+            runs.append((start, start + len(name), name))
+    return runs
 
 
 def _organisation_acronyms(sentences: list[LibrarySentence]) -> set[str]:
@@ -332,16 +349,21 @@ def propose_issues(
     *,
     known: Iterable[Issue] = (),
     dismissed: Iterable[str] = (),
+    outlets: Iterable[str] = (),
     limit: int = MAX_PROPOSALS,
 ) -> list[Proposal]:
-    """The issues the articles of `sentences` keep coming back to, best first."""
+    """The issues the articles of `sentences` keep coming back to, best first. `outlets`
+    (the articles' sources) are names, like the parties': "CNBC said" is no issue."""
     n_articles = len({s.article_id for s in sentences})
     if not sentences:
         return []
     least = max(MIN_ARTICLES, math.ceil(MIN_ARTICLE_SHARE * n_articles))
     if n_articles < MIN_ARTICLES:
         least = 1
-    phrases, word_counts = _phrases(sentences, _names_to_skip(parties))
+    skip = _names_to_skip(parties)
+    for outlet in outlets:
+        skip.update(w.lower() for w in re.findall(r"[\w'’-]+", outlet) if w[:1].isupper())
+    phrases, word_counts = _phrases(sentences, skip)
     total = sum(word_counts.values())
     kept = []
     for phrase in phrases.values():
@@ -396,13 +418,35 @@ def propose_issues(
             )
         )
     proposals.sort(key=lambda p: (-p.score, p.id))
-    seen: set[str] = set()
-    unique = []
+    return _fold_repeats(proposals)[:limit]
+
+
+def _fold_repeats(proposals: list[Proposal]) -> list[Proposal]:
+    """A proposal whose title is part of a better one's names, or holds one of them
+    ("Application" after "Join: application to join"; "Dairy and poultry" after "Dairy"),
+    is the same issue: its names become the better one's aliases."""
+    kept: list[Proposal] = []
     for proposal in proposals:
-        if proposal.id not in seen:
-            seen.add(proposal.id)
-            unique.append(proposal)
-    return unique[:limit]
+        title = f" {' '.join(tokenize(proposal.title))} "
+        home = None
+        for i, better in enumerate(kept):
+            names = [f" {' '.join(tokenize(n))} " for n in (better.title, *better.aliases)]
+            if better.id == proposal.id or any(
+                title in name or (name.strip() and name in title) for name in names
+            ):
+                home = i
+                break
+        if home is None:
+            kept.append(proposal)
+            continue
+        better = kept[home]
+        extra = [n for n in (proposal.title.lower(), *proposal.aliases) if n not in better.aliases]
+        kept[home] = replace(
+            better,
+            aliases=tuple(dict.fromkeys((*better.aliases, *extra)))[: MAX_ALIASES + 3],
+            keywords=tuple(dict.fromkeys((*better.keywords, *proposal.keywords))),
+        )
+    return kept
 
 
 def _examples(sentences: list[LibrarySentence], group: list[_Phrase]) -> tuple[Example, ...]:

@@ -116,6 +116,7 @@ class IssueBriefings:
                     scan.catalogue.parties,
                     known=scan.catalogue.issues,
                     dismissed=scan.catalogue.dismissed,
+                    outlets={a.source for a in self.engine.index.articles.values()},
                 )
             return scan.proposals
 
