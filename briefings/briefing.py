@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from briefings.catalogue import Catalogue, Issue
 from briefings.matching import IssueSentence
+from briefings.status import status_score
 from briefings.timeline import SentenceGroup, event_date, group_copies, resolved_dates
 
 STANDING_DAYS = 3  # "where it stands" quotes the newest article and others this recent
@@ -140,12 +141,21 @@ def _recent_articles(groups: list[SentenceGroup]) -> set[str]:
     return {a.id for a in dated if a.date >= since}
 
 
+def _is_news(group: SentenceGroup) -> bool:
+    date = group.sentence.article.date
+    return status_score(group.sentence.text, int(date[:4]) if date else None) > 0
+
+
 def _standing(groups: list[SentenceGroup]) -> list[SentenceGroup]:
-    """The most relevant sentence of the most recent article on the issue, and a second one
-    from the recent articles when it is nearly as relevant. Newest first."""
+    """From the most recent articles on the issue: the most relevant sentence reporting an
+    outcome or a status (`briefings.status`; background explanation only when there is
+    nothing else), newest article first, and a second one when it is nearly as relevant.
+    Newest first."""
     recent = _recent_articles(groups)
+    candidates = [g for g in groups if g.sentence.article.id in recent]
+    news = [g for g in candidates if _is_news(g)]
     pool = sorted(
-        (g for g in groups if g.sentence.article.id in recent),
+        news or candidates,
         key=lambda g: (g.sentence.article.date or "", g.item.relevance),
         reverse=True,
     )

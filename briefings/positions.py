@@ -79,8 +79,9 @@ _REPORT_VERB = re.compile(
 _QUOTE_BEFORE = re.compile(r"^\W*[“\"‘'](?P<quote>.+?)[,.]?[”\"’']\s*,?\s*$")
 _SAID_AFTER_QUOTE = re.compile(r"[”\"]\s*,?\s*(?:said|says)\s+(?P<who>[^,.;]{2,90})")
 _ACCORDING = re.compile(r"\baccording\s+to\s+(?P<who>[^,.;]{2,90})")
-_RELATIVE = re.compile(r"\b(?:that|which|whom|who)\s+(?:the\s+)?$", re.I)
-RELATIVE_ANTECEDENT_CHARS = 60  # how far before "that" a relative clause's noun is looked for
+# "that the U.S.", "that President Trump": titles may stand between the pronoun and the name.
+_RELATIVE = re.compile(r"\b(?:that|which|whom|who)\s+(?:the\s+)?(?:[A-Z][\w.’'-]*\s+){0,3}$", re.I)
+RELATIVE_ANTECEDENT_CHARS = 80  # how far before "that" a relative clause's noun is looked for
 
 
 @dataclass(frozen=True)
@@ -342,10 +343,7 @@ def stance_issues(
         lo, hi = stance.reported
         return {m.issue_id for m in mentions if lo <= m.start < hi}
     if stance.relative:
-        # "the panels, which the U.S. wants to remove": the noun just before the clause.
-        window = stance.start - RELATIVE_ANTECEDENT_CHARS
-        near = [m for m in mentions if window <= m.start and m.end <= stance.start]
-        return {max(near, key=lambda m: m.end).issue_id} if near else set()
+        return _antecedent_issues(sentence, stance.start, mentions)
     end = len(sentence)
     boundary = _BOUNDARY.search(sentence, stance.verb_end)
     if boundary:
@@ -363,6 +361,54 @@ def stance_issues(
     if after:
         return {min(after, key=lambda m: m.start).issue_id}
     return set()
+
+
+_SEGMENT_START = re.compile(r"[,;:—(]\s*(?=[^,;:—(]*$)")
+_APPOSITIVE = re.compile(r"^\s*(?:a|an|the)\s+[\w'’-]+(?:\s+[\w'’-]+)?\s*$", re.I)
+
+
+def _antecedent_issues(sentence: str, start: int, mentions: list[Mention]) -> set[str]:
+    """The issue named by the noun a relative clause at `start` hangs on: after a comma, the
+    phrase before it ("Chapter 19 of the current deal, which the U.S. wants to remove");
+    without one, the noun phrase right before the clause ("in a pact that Trump rejected":
+    "a pact", no issue). An appositive ("..., a mechanism the U.S. had sought to eliminate")
+    stands for the phrase it renames."""
+    relative = _RELATIVE.search(sentence[max(0, start - 40) : start])
+    end = start - (len(relative.group(0)) if relative else 0)
+    head = sentence[:end]
+    for _step in range(2):
+        stripped = head.rstrip()
+        if stripped.endswith(","):
+            body = stripped[:-1]
+            cut = _SEGMENT_START.search(body)
+            seg_start = max(end - RELATIVE_ANTECEDENT_CHARS, cut.end() if cut else 0)
+        else:
+            body = stripped
+            seg_start = _noun_phrase_start(body)
+        near = [m for m in mentions if seg_start <= m.start < len(body)]
+        if near:
+            return {max(near, key=lambda m: m.end).issue_id}
+        if not _APPOSITIVE.match(body[seg_start:]) or not body[:seg_start].rstrip().endswith(","):
+            return set()
+        head = body[:seg_start]
+        end = len(head)
+    return set()
+
+
+def _noun_phrase_start(text: str) -> int:
+    """Where the noun phrase ending `text` starts: back over at most five words, stopping
+    after a preposition, a verb or a comma."""
+    words = list(re.finditer(r"[^\s,;:]+", text))
+    start = len(text)
+    for word in reversed(words[-5:]):
+        low = word.group(0).lower()
+        if text[word.end() : start].strip(" ") or low in _NOT_A_NOUN:
+            break
+        lemmas = getAllLemmas(low)
+        if lemmas and "VERB" in lemmas and "NOUN" not in lemmas:
+            break
+        start = word.start()
+    return start
 
 
 # "Besides dairy, the Chapter 19 panels and the cultural exemption, Canada wants relief from
