@@ -76,7 +76,10 @@ _REPORT_VERB = re.compile(
     r"\b(?:has\s+|had\s+|have\s+)?(?:said|says|told\s+[\w\s]{1,30}?|stated|added|"
     r"announced|warned|insisted|noted)\b"
 )
-_QUOTE_BEFORE = re.compile(r"^\W*[“\"‘'](?P<quote>.+?)[,.]?[”\"’']\s*,?\s*$")
+# "“...,” Mnuchin said" / "“...,” said Mnuchin": a quotation, then (maybe) who said it.
+_QUOTE_BEFORE = re.compile(
+    r"^\W*[“\"](?P<quote>.+)[,.]?[”\"]\s*,?\s*(?P<who>[^“”\"]{0,100})$", re.S
+)
 _SAID_AFTER_QUOTE = re.compile(r"[”\"]\s*,?\s*(?:said|says)\s+(?P<who>[^,.;]{2,90})")
 _ACCORDING = re.compile(r"\baccording\s+to\s+(?P<who>[^,.;]{2,90})")
 # "that the U.S.", "that President Trump": titles may stand between the pronoun and the name.
@@ -217,10 +220,10 @@ class StanceReader:
             head = sentence[: match.start()]
             quote = _QUOTE_BEFORE.match(head)
             if quote:
-                who_text = sentence[match.end() :]
-                who_text = re.split(r"[,.;]", who_text, maxsplit=1)[0]
                 content = (quote.start("quote"), quote.end("quote"))
-                who = who_text if head.strip() else ""
+                who = quote.group("who")
+                if not who.strip():  # "“...,” said Prime Minister Boris Johnson."
+                    who = re.split(r"[,.;]", sentence[match.end() :], maxsplit=1)[0]
             else:
                 cut = max(head.rfind(c) for c in '“”";:')
                 who = head[cut + 1 :][-100:]
