@@ -153,6 +153,19 @@ class PartyFinder:
                             name = _clean_person(person.group("person"))
                             if name:
                                 votes[name][party_id] += 1.5  # the half above, and one
+        # Every other sentence naming the person tips the balance a little towards the
+        # parties it names ("Ardern ... pull New Zealand out"), settling ties.
+        named_in = [
+            (text, {pid for n, pid in entry_party.items() for _, pat in self._patterns[n]
+                    if pat.search(text)})
+            for text, _article in sentences
+        ]  # fmt: skip
+        for name in votes:
+            surname = re.compile(rf"\b{re.escape(name.split()[-1])}\b")
+            for text, named in named_in:
+                if surname.search(text):
+                    for party_id in named:
+                        votes[name][party_id] += 0.25
         people: dict[str, list[str]] = defaultdict(list)
         for name, counted in votes.items():
             ranked = counted.most_common(2)
