@@ -35,6 +35,8 @@ _NOT_A_NAME = frozenset(
     """Trade Minister President Premier Secretary Representative House White Office The And
     Said Says On In Of For Department Ministry Council Commission Beijing Washington""".split()
 )
+_TITLED_PERSON = re.compile(rf"\b{_TITLE}\s+{_PERSON}")
+_AFTER_PARTY = re.compile(rf"(?:['’]s)?\s+{_TITLE}\s+{_PERSON}")
 MIN_ARTICLES = 2
 MIN_PERSON_MENTIONS = 1
 
@@ -50,23 +52,42 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
 
 
-def _surface_pattern(name: str) -> re.Pattern[str]:
+def _surface_pattern(name: str) -> str:
     """How a lower-case vocabulary name appears in text: short forms in capitals ("US",
     "U.S.", "UK"), others capitalised ("Beijing", "European Union")."""
     if len(name.replace(".", "")) <= 3:
         letters = name.replace(".", "").upper()
         dotted = r"\.?".join(re.escape(c) for c in letters) + r"\.?"
-        return re.compile(rf"(?<![\w.])(?:{re.escape(letters)}|{dotted})(?![\w])")
-    words = [w[:1].upper() + re.escape(w[1:]) for w in name.split()]
-    return re.compile(r"(?<![\w.])" + r"\s+".join(words) + r"(?![\w])")
+        return rf"{re.escape(letters)}|{dotted}"
+    return r"\s+".join(w[:1].upper() + re.escape(w[1:]) for w in name.split())
+
+
+def _key(surface: str) -> str:
+    return " ".join(surface.replace(".", "").lower().split())
 
 
 class PartyFinder:
-    """Finds parties and their officials in sentences."""
+    """Finds parties and their officials in sentences: one regex holding every name, so each
+    sentence is read once whatever the size of the vocabulary."""
 
     def __init__(self) -> None:
         self._entries = party_names()
-        self._patterns = [[(n, _surface_pattern(n)) for n in entry] for entry in self._entries]
+        self._entry_of: dict[str, int] = {}
+        for number, entry in enumerate(self._entries):
+            for name in entry:
+                self._entry_of.setdefault(_key(name), number)
+        names = sorted({n for entry in self._entries for n in entry}, key=len, reverse=True)
+        alternatives = "|".join(f"(?:{_surface_pattern(n)})" for n in names)
+        self._names = re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w])")
+
+    def _mentions(self, text: str) -> list[tuple[re.Match[str], int]]:
+        """Each party name in `text`, with its vocabulary entry."""
+        found = []
+        for match in self._names.finditer(text):
+            number = self._entry_of.get(_key(match.group(0)))
+            if number is not None:
+                found.append((match, number))
+        return found
 
     def find(
         self,
@@ -80,11 +101,10 @@ class PartyFinder:
         least = MIN_ARTICLES if n_articles >= 3 else 1
         dropped = set(dropped)
         seen: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for text, article in sentences:
-            for number, patterns in enumerate(self._patterns):
-                for _name, pattern in patterns:
-                    for match in pattern.finditer(text):
-                        seen[number][match.group(0)].add(article)
+        mentions = [self._mentions(text) for text, _ in sentences]
+        for (_text, article), found_here in zip(sentences, mentions, strict=True):
+            for match, number in found_here:
+                seen[number][match.group(0)].add(article)
         # Which known party each vocabulary entry is (the U.S. entry is the packaged "us").
         owner_of_alias = {a: pid for pid, p in known.items() for a in (*p.aliases, p.name)}
         found: dict[str, tuple[str, list[str], int]] = {}  # id -> (name, aliases, articles)
@@ -101,7 +121,7 @@ class PartyFinder:
             name = known[owner].name if owner else _display_name(self._entries[number][0])
             found[party_id] = (name, aliases, len(articles))
             entry_party[number] = party_id
-        people = self._officials(sentences, entry_party)
+        people = self._officials(sentences, mentions, entry_party)
         out = dict(known)
         taken = {a: pid for pid, p in known.items() for a in (*p.aliases, *p.people)}
         for party_id, (name, aliases, _count) in found.items():
@@ -125,47 +145,49 @@ class PartyFinder:
         return out
 
     def _officials(
-        self, sentences: list[tuple[str, str]], entry_party: Mapping[int, str]
+        self,
+        sentences: list[tuple[str, str]],
+        mentions: list[list[tuple[re.Match[str], int]]],
+        entry_party: Mapping[int, str],
     ) -> dict[str, list[str]]:
         """Surnames of the officials tied to each party: the party's name (or possessive)
         right before a title and a person's name."""
         votes: dict[str, Counter[str]] = defaultdict(Counter)  # person -> party -> votes
-        for text, _article in sentences:
+        named_in: list[set[str]] = []
+        for (text, _article), found_here in zip(sentences, mentions, strict=True):
+            named = {entry_party[n] for _, n in found_here if n in entry_party}
+            named_in.append(named)
             # A titled person with no party before the title ("Prime Minister Jacinda
             # Ardern"): the parties the same sentence names get half a vote each.
-            named = {
-                party_id
-                for number, party_id in entry_party.items()
-                for _name, pattern in self._patterns[number]
-                if pattern.search(text)
-            }
-            for match in re.finditer(rf"\b{_TITLE}\s+{_PERSON}", text):
+            for match in _TITLED_PERSON.finditer(text):
                 name = _clean_person(match.group("person"))
                 if name:
                     for party_id in named:
                         votes[name][party_id] += 0.5
-            for number, party_id in entry_party.items():
-                for _name, pattern in self._patterns[number]:
-                    for match in pattern.finditer(text):
-                        rest = text[match.end() :]
-                        person = re.match(rf"(?:['’]s)?\s+{_TITLE}\s+{_PERSON}", rest)
-                        if person:
-                            name = _clean_person(person.group("person"))
-                            if name:
-                                votes[name][party_id] += 1.5  # the half above, and one
+            for match, number in found_here:
+                party_id = entry_party.get(number)
+                if party_id is None:
+                    continue
+                person = _AFTER_PARTY.match(text, match.end())
+                if person:
+                    name = _clean_person(person.group("person"))
+                    if name:
+                        votes[name][party_id] += 1.5  # the half above, and one
         # Every other sentence naming the person tips the balance a little towards the
         # parties it names ("Ardern ... pull New Zealand out"), settling ties.
-        named_in = [
-            (text, {pid for n, pid in entry_party.items() for _, pat in self._patterns[n]
-                    if pat.search(text)})
-            for text, _article in sentences
-        ]  # fmt: skip
+        by_surname: dict[str, list[str]] = defaultdict(list)
         for name in votes:
-            surname = re.compile(rf"\b{re.escape(name.split()[-1])}\b")
-            for text, named in named_in:
-                if surname.search(text):
-                    for party_id in named:
-                        votes[name][party_id] += 0.25
+            by_surname[name.split()[-1]].append(name)
+        if by_surname:
+            surnames = "|".join(re.escape(n) for n in sorted(by_surname, key=len, reverse=True))
+            surname = re.compile(rf"\b(?:{surnames})\b")
+            for (text, _article), named in zip(sentences, named_in, strict=True):
+                if not named:
+                    continue
+                for word in set(surname.findall(text)):
+                    for name in by_surname[word]:
+                        for party_id in named:
+                            votes[name][party_id] += 0.25
         people: dict[str, list[str]] = defaultdict(list)
         for name, counted in votes.items():
             ranked = counted.most_common(2)
@@ -184,7 +206,10 @@ def _display_name(vocabulary_name: str) -> str:
 
 
 def _clean_person(name: str) -> str | None:
+    """The person's name, without a possessive ("Barack Obama's") or words that are no name."""
     words = name.split()
+    if words:
+        words[-1] = re.sub(r"['’]s$", "", words[-1])
     while words and words[-1] in _NOT_A_NAME:
         words.pop()
     if len(words) < 2 or any(w in _NOT_A_NAME for w in words):
