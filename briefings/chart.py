@@ -1,6 +1,6 @@
 """The timeline picture of a briefing: each dated development on a time axis, one row per party
 (the parties whose stance the sentence states; the rest under "Reported"), newest on the
-right, the most relevant few labelled with their first words.
+right, the most relevant few numbered, and listed under the axis with their date and words.
 
 Drawn with matplotlib's object API on an Agg canvas: no pyplot global state, no display, safe
 in the bot's worker threads. The picture is always `WIDTH` x `HEIGHT` pixels."""
@@ -19,14 +19,14 @@ from briefings.briefing import Briefing, TimelineEntry
 
 WIDTH, HEIGHT, DPI = 1200, 600, 100
 LABELLED = 5  # developments labelled with their words (the most relevant)
-LABEL_CHARS = 46
+LABEL_CHARS = 140
+KEY_TOP, KEY_LINE = 0.2, 0.036  # where the list of labelled developments starts, line height
 REPORTED = "Reported"
 COLOURS = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
 )  # fmt: skip
 OTHER_COLOUR = "#7f7f7f"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-OFFSETS = ((0, 24), (0, -28), (0, 50), (0, -54))  # label positions, in points, in turn
 
 
 def _label(entry: TimelineEntry) -> str:
@@ -51,7 +51,7 @@ def timeline_png(briefing: Briefing) -> bytes:
     """The picture as PNG bytes."""
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
     FigureCanvasAgg(figure)
-    axes = figure.add_axes((0.14, 0.12, 0.83, 0.74))
+    axes = figure.add_axes((0.14, 0.32, 0.83, 0.54))
     figure.suptitle(briefing.issue.title, x=0.02, y=0.97, ha="left", fontsize=15)
     entries = [e for e in briefing.developments or briefing.timeline if e.date]
     if not entries:
@@ -98,26 +98,36 @@ def timeline_png(briefing: Briefing) -> bytes:
     key_entries.sort(key=lambda e: e.date or "")
     first, last = min(dates), max(dates)
     span = max((last - first).days, 1)
-    for n, entry in enumerate(key_entries):
-        day = dt.date.fromisoformat(entry.date)
+    # Numbers by the dots, their words in a list under the axis: labels never overlap each
+    # other or the dots, however crowded the rows.
+    marks: list[tuple[float, int, list[str]]] = []  # x, row, numbers shown there
+    for n, entry in enumerate(key_entries, start=1):
+        x = date2num(dt.date.fromisoformat(entry.date))
         row = level[(entry.parties or ("",))[0]]
-        # Alternate above and below, and lean labels inwards near the edges, so they stay
-        # inside the picture and off each other.
-        where = (day - first).days / span
-        align = "left" if where < 0.35 else "right" if where > 0.65 else "center"
-        offset = OFFSETS[n % len(OFFSETS)]
+        near = next((m for m in marks if m[1] == row and abs(m[0] - x) < span * 0.02), None)
+        if near:  # dots a few days apart on one row share their label: "2,3"
+            near[2].append(str(n))
+        else:
+            marks.append((x, row, [str(n)]))
+        figure.text(
+            0.02,
+            KEY_TOP - (n - 1) * KEY_LINE,
+            f"{n}   {_label(entry)}",
+            fontsize=9,
+            color="#222222",
+        )
+    for x, row, numbers in marks:
         axes.annotate(
-            _label(entry),
-            xy=(date2num(day), row),
-            xytext=offset,
+            ",".join(numbers),
+            xy=(x, row),
+            xytext=(0, 7),
             textcoords="offset points",
-            ha=align,
-            va="bottom" if offset[1] > 0 else "top",
-            fontsize=8.5,
-            arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.8},
-            bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#cccccc", "lw": 0.6},
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            fontweight="bold",
+            color="#222222",
             zorder=4,
-            annotation_clip=False,
         )
     pad = dt.timedelta(days=max(2, span // 20))
     axes.set_xlim(date2num(first - pad), date2num(last + pad))
