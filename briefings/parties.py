@@ -174,7 +174,7 @@ class PartyFinder:
                     if name:
                         votes[name][party_id] += 1.5  # the half above, and one
         # Every other sentence naming the person tips the balance a little towards the
-        # parties it names ("Ardern ... pull New Zealand out"), settling ties.
+        # parties it names ("Ardern spoke for New Zealand"), settling ties.
         by_surname: dict[str, list[str]] = defaultdict(list)
         for name in votes:
             by_surname[name.split()[-1]].append(name)

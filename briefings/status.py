@@ -1,9 +1,8 @@
 """Is a sentence news (an outcome, a decision, where things now stand) or background?
 
-"Where it stands" should quote what the newest articles report happened ("Mexico became the
-first country to ratify the pact on Thursday", "talks ended without a deal") rather than what
-they explain ("The TPP, a 12-country deal that sought to ...", "Canada has long protected its
-dairy farmers"). The cues are the ones a reader uses: an event verb in the past tense or the
+"Where it stands" should quote what the newest articles report happened ("the pact was
+ratified on Thursday", "talks ended without a deal") rather than what they explain ("the pact,
+an 11-nation accord that ...", "Canada has long protected its dairy farmers"). The cues are the ones a reader uses: an event verb in the past tense or the
 present perfect, a day word, a status phrase; against them, definitions, "has long", "for
 years", dates long before the article. A score above zero means news."""
 

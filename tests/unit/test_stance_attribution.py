@@ -59,11 +59,11 @@ def test_an_officials_report_about_canada_is_canadas_stance_not_trumps(reader):
         ),
         ("“We will keep working on the pact,” Abe said.", "japan", "Abe"),
         ("“We will keep working on the pact,” said Japanese Prime Minister Abe.", "japan", "Abe"),
-        ("Vice Premier Liu said he was willing to resolve the dispute.", "china", "Liu"),
+        ("Vice Premier Liu said his side would settle the quarrel calmly.", "china", "Liu"),
         # A report by one party's official about what another party does.
         ("Freeland said Washington rejected the offer on Friday.", "us", None),
         # Nobody of a party said anything: no stance.
-        ("The approval is a big deal, said the head of a business council.", None, None),
+        ("The ruling matters a lot, said the chair of a farm lobby.", None, None),
     ],
 )
 def test_reported_statements_go_to_the_party_that_holds_them(reader, sentence, holder, speaker):
@@ -97,7 +97,7 @@ def test_outcome_and_status_sentences_are_news(sentence):
     "sentence",
     [
         "Canada has long protected its dairy farmers with quotas.",
-        "The TPP, a 12-country deal that sought to liberalize trade, was his signature policy.",
+        "The pact, a 12-nation accord meant to open markets, was a legacy project of his.",
         "Tariffs have been part of the dispute since 2015.",
         "“We want a fair deal,” the minister said.",
     ],
