@@ -2,9 +2,10 @@
 
 "Where it stands" should quote what the newest articles report happened ("the pact was
 ratified on Thursday", "talks ended without a deal") rather than what they explain ("the pact,
-an 11-nation accord that ...", "Canada has long protected its dairy farmers"). The cues are the ones a reader uses: an event verb in the past tense or the
-present perfect, a day word, a status phrase; against them, definitions, "has long", "for
-years", dates long before the article. A score above zero means news."""
+an 11-nation accord that ...", "Canada has long protected its dairy farmers"). The cues are
+the ones a reader uses: an event verb in the past tense or the present perfect, a day word, a
+status phrase; against them, definitions, "has long", "for years", dates long before the
+article. A score above zero means news."""
 
 from __future__ import annotations
 
