@@ -56,6 +56,15 @@ async def open_review(fake: FakeDiscord) -> BotAction:
     return reply
 
 
+def _issue(bot, issue_id: str) -> list[str]:
+    """The names (title, aliases, keywords) the stored issue answers to, as slugs too."""
+    from briefings import briefings_for
+
+    issue = briefings_for(bot.engine).resolve(issue_id)
+    names = [issue.title, *issue.aliases, *issue.keywords]
+    return names + [n.lower().replace(" ", "-") for n in names]
+
+
 async def with_heldout_articles(bot) -> None:
     articles = [read_article(p, max_bytes=2_000_000) for p in sorted(HELDOUT.glob("*.md"))]
     await asyncio.to_thread(bot.engine.ingest_articles, articles)
@@ -126,6 +135,19 @@ async def test_rename_through_a_modal_drop_and_refusals(
     assert told.ephemeral and "Accepted as “The heldout issue”" in told.content
     briefing = await briefing_of(fake, "the heldout issue")
     assert briefing.embeds[0]["title"] == "The heldout issue"
+
+    # Merge the next proposal into the issue just accepted, through the other modal.
+    review = await open_review(fake)
+    merged_id = button_ids(review)[2].split(":")[3]
+    click = await fake.send_component(review.message_id, button_ids(review)[2], user=fake.admin_id)
+    modal = await click.wait_for(ActionKind.MODAL)
+    submitted = await fake.send_modal_submit(
+        modal.request_body["custom_id"], {"into": "the heldout issue"}, user=fake.admin_id
+    )
+    told = await submitted.reply(timeout=SLOW)
+    assert told.ephemeral and told.content.startswith(f"Merged: {merged_id} into {proposal_id}")
+    merged_names = await asyncio.to_thread(_issue, tradetalk, proposal_id)
+    assert merged_id in merged_names
 
     again = await open_review(fake)
     dropped_id = button_ids(again)[3].split(":")[3]
