@@ -6,7 +6,8 @@
 Cold: a new `IssueBriefings` serves the issue, so the catalogue is read, every sentence of the
 index is matched to the issues and the briefing composed (the issue vectors come from their
 on-disk cache, as in every process after the first). Cached: the same request again, served from
-the cache kept per (index build, catalogue). Prints milliseconds and the ratio; asserts nothing."""
+the cache kept per (index build, catalogue). Then issue discovery and one timeline picture.
+Prints milliseconds and the ratio; asserts nothing."""
 
 from __future__ import annotations
 
@@ -97,6 +98,20 @@ def main() -> None:
         warm = IssueBriefings(engine)
         warm.statuses()
         print(f"all issues (`issues`), cold: {ms(time.perf_counter() - started).strip()} ms")
+
+        # Discovery (`issues --suggest`) on the scanned build, and the timeline picture.
+        started = time.perf_counter()
+        proposals = warm.proposals()
+        print(
+            f"issue discovery ({len(proposals)} proposals): "
+            f"{ms(time.perf_counter() - started).strip()} ms"
+        )
+        from briefings.chart import timeline_png
+
+        dairy = warm.briefing("dairy")
+        started = time.perf_counter()
+        timeline_png(dairy)
+        print(f"timeline picture (dairy): {ms(time.perf_counter() - started).strip()} ms")
 
         # After an ingest the same IssueBriefings only classifies the new article's sentences.
         extra = root / "extra.md"

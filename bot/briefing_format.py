@@ -56,7 +56,7 @@ SLACK = 20  # characters kept spare under the 6,000 total
 
 NO_POSITION = "*No stated position in the articles.*"
 NOT_MENTIONED = "No article mentions this issue yet."
-BRIEFING_FOOTER = "Quoted word for word from the articles · /issues lists every issue"
+BRIEFING_FOOTER = "Quoted word for word from the articles · /issues list shows every issue"
 STATUSES_FOOTER = "/issue <topic> shows where an issue stands, who wants what, and when"
 NO_UPDATES = "No issue has new developments since the last check."
 NO_DEVELOPMENTS = "No issue gained new developments."
@@ -187,9 +187,10 @@ def _timeline_quotes(briefing: Briefing, numbers: dict[str, int]) -> list[Quote]
     ]
 
 
-def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
+def briefing_embeds(briefing: Briefing, image: str | None = None) -> list[discord.Embed]:
     """The briefing on one issue: the briefing, its timeline and its sources (one embed each),
-    within Discord's limits for a single message."""
+    within Discord's limits for a single message. ``image`` (an ``attachment://`` URL) is the
+    timeline picture, shown in the timeline embed."""
     issue = briefing.issue
     title = fit(issue.title, ISSUE_TITLE_MAX)
     about = fit(_one_line(issue.description), ISSUE_DESCRIPTION_MAX)
@@ -251,7 +252,10 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
     embeds = [main]
     if timeline:
         lines = quote_lines(timeline, timeline_room, "development")
-        embeds.append(discord.Embed(title="Timeline", description=lines, colour=ANSWER_COLOUR))
+        timeline_embed = discord.Embed(title="Timeline", description=lines, colour=ANSWER_COLOUR)
+        if image:
+            timeline_embed.set_image(url=image)
+        embeds.append(timeline_embed)
     last = discord.Embed(title="Sources", description=sources, colour=ANSWER_COLOUR)
     last.set_footer(text=BRIEFING_FOOTER)
     embeds.append(last)
@@ -281,7 +285,7 @@ def unknown_issue_text(topic: str, suggestions: Sequence[Issue]) -> str:
     """ "No such issue 'x'. Did you mean …?" (or where to find the issues)."""
     shown = fit(_one_line(topic), TOPIC_SHOWN_MAX) or "(empty)"
     if not suggestions:
-        return f"No such issue '{shown}'. /issues lists every issue I brief on."
+        return f"No such issue '{shown}'. /issues list shows every issue I brief on."
     names = [f"**{fit(s.title, 100)}** (`{s.id}`)" for s in suggestions[:5]]
     return fit(
         f"No such issue '{shown}'. Did you mean {' or '.join(names)}?", CONTENT_MAX, escaped=False

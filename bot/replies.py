@@ -49,11 +49,15 @@ async def send(
     embed: discord.Embed | None = None,
     embeds: Sequence[discord.Embed] = (),
     view: discord.ui.View | None = None,
+    file: discord.File | None = None,
     ephemeral: bool = False,
 ) -> discord.Message | None:
     """Answer ``interaction`` (response, followup, or channel message when it has expired) and
-    return the message shown, if there is one to return. Give ``embed`` or ``embeds``."""
+    return the message shown, if there is one to return. Give ``embed`` or ``embeds``, and a
+    ``file`` to attach (a picture an embed shows as ``attachment://<name>``)."""
     kwargs: dict[str, Any] = {"allowed_mentions": NO_PINGS}
+    if file is not None:
+        kwargs["file"] = file
     if embed is not None:
         kwargs["embed"] = embed
     elif embeds:

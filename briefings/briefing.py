@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from briefings.catalogue import Catalogue, Issue
 from briefings.matching import IssueSentence
+from briefings.status import status_score
 from briefings.timeline import SentenceGroup, event_date, group_copies, resolved_dates
 
 STANDING_DAYS = 3  # "where it stands" quotes the newest article and others this recent
@@ -49,6 +50,8 @@ class TimelineEntry:
     date: str | None  # ISO; None when neither the sentence nor its article is dated
     dated_by: str  # the sentence's day word ("Friday"), or "published": the article's date
     sentence: CitedSentence
+    parties: tuple[str, ...] = ()  # party ids whose stance on the issue the sentence states
+    relevance: float = 0.0  # how closely it is about the issue (the picture labels the top)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Briefing:
     timeline: tuple[TimelineEntry, ...]  # oldest first, undated last
     article_count: int  # articles quoted or copied in the briefing
     index_version: str
+    developments: tuple[TimelineEntry, ...] = ()  # every development, oldest first (the picture)
 
     @property
     def mentioned(self) -> bool:
@@ -137,12 +141,21 @@ def _recent_articles(groups: list[SentenceGroup]) -> set[str]:
     return {a.id for a in dated if a.date >= since}
 
 
+def _is_news(group: SentenceGroup) -> bool:
+    date = group.sentence.article.date
+    return status_score(group.sentence.text, int(date[:4]) if date else None) > 0
+
+
 def _standing(groups: list[SentenceGroup]) -> list[SentenceGroup]:
-    """The most relevant sentence of the most recent article on the issue, and a second one
-    from the recent articles when it is nearly as relevant. Newest first."""
+    """From the most recent articles on the issue: the most relevant sentence reporting an
+    outcome or a status (`briefings.status`; background explanation only when there is
+    nothing else), newest article first, and a second one when it is nearly as relevant.
+    Newest first."""
     recent = _recent_articles(groups)
+    candidates = [g for g in groups if g.sentence.article.id in recent]
+    news = [g for g in candidates if _is_news(g)]
     pool = sorted(
-        (g for g in groups if g.sentence.article.id in recent),
+        news or candidates,
         key=lambda g: (g.sentence.article.date or "", g.item.relevance),
         reverse=True,
     )
@@ -168,7 +181,9 @@ def _positions(
             stances.setdefault(stance.party, []).append(stance)
         for party, found in stances.items():
             by_party.setdefault(party, []).append((group, found))
-    order = list(issue.parties) + sorted(p for p in by_party if p not in issue.parties)
+    # The issue's own parties first, then the parties found taking a stance, most vocal first.
+    others = [p for p in by_party if p not in issue.parties]
+    order = list(issue.parties) + sorted(others, key=lambda p: (-len(by_party[p]), p))
     positions = []
     for party in order:
         name = catalogue.parties[party].name if party in catalogue.parties else party
@@ -179,13 +194,21 @@ def _positions(
     return positions, order
 
 
-def _timeline(groups: list[SentenceGroup]) -> list[TimelineEntry]:
-    chosen = sorted(groups, key=lambda g: -g.item.relevance)[:TIMELINE_ENTRIES]
-    entries = []
-    for group in sorted(chosen, key=_chronological):
-        date, dated_by = event_date(group.sentence)
-        entries.append(TimelineEntry(date.isoformat() if date else None, dated_by, cite(group)))
-    return entries
+def _entry(group: SentenceGroup) -> TimelineEntry:
+    date, dated_by = event_date(group.sentence)
+    parties = tuple(dict.fromkeys(s.party for s in group.item.stances))
+    return TimelineEntry(
+        date.isoformat() if date else None,
+        dated_by,
+        cite(group),
+        parties,
+        round(group.item.relevance, 4),
+    )
+
+
+def _timeline(groups: list[SentenceGroup], limit: int | None = TIMELINE_ENTRIES):
+    chosen = sorted(groups, key=lambda g: -g.item.relevance)[:limit]
+    return [_entry(group) for group in sorted(chosen, key=_chronological)]
 
 
 def compose_briefing(
@@ -206,6 +229,7 @@ def compose_briefing(
         timeline=tuple(_timeline(groups)),
         article_count=len(articles),
         index_version=index_version,
+        developments=tuple(_timeline(groups, limit=None)),
     )
 
 

@@ -55,7 +55,7 @@ class Issue(BaseModel):
     title: Text
     aliases: tuple[Text, ...]
     description: Description
-    parties: tuple[Slug, ...]
+    parties: tuple[Slug, ...] = ()  # shown first; others are the parties found taking a stance
     keywords: tuple[Text, ...] = ()
 
     @property
@@ -73,11 +73,31 @@ def _stem_key(text: str) -> str:
     return " ".join(tokenize(text))
 
 
-class Catalogue:
-    """A validated catalogue. Build it with `load_catalogue` or `Catalogue.from_data`."""
+LIST_KEYS = ("hidden", "dismissed", "not_parties")  # lists of ids an admin's file may keep
 
-    def __init__(self, parties: Mapping[str, Party], issues: list[Issue], sources: tuple[str, ...]):
+
+class Catalogue:
+    """A validated catalogue. Build it with `load_catalogue` or `Catalogue.from_data`.
+
+    ``hidden``: issue ids an admin dropped from this library (the packaged ones stay in the
+    package); ``dismissed``: discovered proposals an admin dropped; ``not_parties``: found
+    parties an admin said are not negotiating parties."""
+
+    def __init__(
+        self,
+        parties: Mapping[str, Party],
+        issues: list[Issue],
+        sources: tuple[str, ...],
+        *,
+        hidden: tuple[str, ...] = (),
+        dismissed: tuple[str, ...] = (),
+        not_parties: tuple[str, ...] = (),
+    ):
         self.parties = dict(parties)
+        self.hidden = tuple(hidden)
+        self.dismissed = tuple(dismissed)
+        self.not_parties = tuple(not_parties)
+        issues = [issue for issue in issues if issue.id not in set(hidden)]
         self.issues = list(issues)
         self.sources = sources
         self._by_id = {issue.id: issue for issue in issues}
@@ -97,7 +117,19 @@ class Catalogue:
             raise CatalogueError(f"{source}: " + "; ".join(problems))
         parties = {k: Party.model_validate(v) for k, v in dict(data.get("parties", {})).items()}
         issues = [Issue.model_validate(item) for item in list(data.get("issue", []))]
-        return cls(parties, issues, (source,))
+        lists = {key: tuple(_strings(data.get(key, []))) for key in LIST_KEYS}
+        return cls(parties, issues, (source,), **lists)
+
+    def with_parties(self, parties: Mapping[str, Party]) -> Catalogue:
+        """The same catalogue with `parties` (the found ones merged in, see
+        `briefings.parties`) in place of its own."""
+        return Catalogue(
+            parties,
+            self.issues,
+            self.sources,
+            dismissed=self.dismissed,
+            not_parties=self.not_parties,
+        )
 
     def __iter__(self):
         return iter(self.issues)
@@ -115,6 +147,7 @@ class Catalogue:
             {
                 "parties": {k: v.model_dump() for k, v in sorted(self.parties.items())},
                 "issues": [issue.model_dump() for issue in self.issues],
+                "dismissed": sorted(self.dismissed),
             },
             sort_keys=True,
             ensure_ascii=False,
@@ -175,9 +208,14 @@ class Catalogue:
 def catalogue_problems(data: Mapping[str, object]) -> list[str]:
     """Every problem in a parsed catalogue, one readable line each (empty: valid)."""
     problems: list[str] = []
-    unknown = sorted(set(data) - {"parties", "issue"})
+    unknown = sorted(set(data) - {"parties", "issue", *LIST_KEYS})
     if unknown:
-        problems.append(f"unknown top-level key(s): {', '.join(unknown)} (expected parties, issue)")
+        expected = ", ".join(("parties", "issue", *LIST_KEYS))
+        problems.append(f"unknown top-level key(s): {', '.join(unknown)} (expected {expected})")
+    for key in LIST_KEYS:
+        value = data.get(key, [])
+        if not isinstance(value, list) or len(_strings(value)) != len(value):
+            problems.append(f"{key}: must be a list of ids")
 
     raw_parties = data.get("parties", {})
     parties: dict[str, Party] = {}
@@ -287,8 +325,12 @@ def merge_catalogues(base: Mapping[str, object], override: Mapping[str, object])
             issues[position[item_id]] = item
         else:
             issues.append(item)
-    extra = {k: v for k, v in override.items() if k not in ("parties", "issue")}
-    return {**extra, "parties": parties, "issue": issues}
+    extra = {k: v for k, v in override.items() if k not in ("parties", "issue", *LIST_KEYS)}
+    lists = {}
+    for key in LIST_KEYS:
+        if key in base or key in override:
+            lists[key] = [*list(base.get(key, [])), *list(override.get(key, []))]
+    return {**extra, "parties": parties, "issue": issues, **lists}
 
 
 def catalogue_paths(data_dir: Path | None) -> tuple[Path, ...]:
@@ -307,6 +349,10 @@ def load_catalogue(
     if override and override.is_file():
         data = merge_catalogues(data, _read_toml(override))
         sources.append(str(override))
+    return catalogue_from(data, sources)
+
+
+def catalogue_from(data: Mapping[str, object], sources: list[str]) -> Catalogue:
     catalogue = Catalogue.from_data(data, source=" + ".join(sources))
     catalogue.sources = tuple(sources)
     return catalogue

@@ -1,4 +1,5 @@
-"""``tradetalk issue TOPIC [--json]`` and ``tradetalk issues``.
+"""The briefing commands of ``tradetalk``: ``issue``, ``issues [--suggest]``, ``issue-add``,
+``issue-rename``, ``issue-merge``, ``issue-drop``, ``parties``, ``party-set``, ``party-drop``.
 
 The commands are plain functions of an engine returning the text to print (errors are
 `TradeTalkError`s: `UnknownIssue`, `CatalogueError`), plus `register_commands` to add them to
@@ -7,32 +8,168 @@ the Typer app in ``tradetalk/cli.py``."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from briefings.issue_briefings import briefings_for
+from briefings.catalogue import Issue, Party
+from briefings.chart import timeline_png
+from briefings.discovery import Proposal
+from briefings.issue_briefings import IssueBriefings, briefings_for
 from briefings.render import briefing_json, briefing_text, statuses_text
+from tradetalk.errors import TradeTalkError, UnknownIssue
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from tradetalk.engine import Engine
 
+Audit = Callable[[str, str, str, str], None]  # action, target, outcome, detail
 
-def issue_command(engine: Engine, topic: str, as_json: bool = False) -> str:
-    """The briefing on `topic` as text (or one JSON object). Raises `UnknownIssue`."""
+
+def issue_command(
+    engine: Engine, topic: str, as_json: bool = False, chart: Path | None = None
+) -> str:
+    """The briefing on `topic` as text (or one JSON object); with `chart`, also writes the
+    timeline picture there. Raises `UnknownIssue`."""
     briefing = briefings_for(engine).briefing(topic)
+    if chart is not None:
+        write_file(chart, timeline_png(briefing))
     if as_json:
         return json.dumps(briefing_json(briefing), ensure_ascii=False)
-    return briefing_text(briefing)
+    text = briefing_text(briefing)
+    return text + (f"\n\nTimeline picture: {chart}" if chart is not None else "")
 
 
 def issues_command(engine: Engine) -> str:
     """Every issue with its article count and a one-line status."""
     return statuses_text(briefings_for(engine).statuses())
+
+
+def proposal_text(number: int, proposal: Proposal) -> str:
+    aliases = ", ".join(proposal.aliases) or "-"
+    lines = [
+        f"{number}. {proposal.title} [{proposal.id}] · {proposal.article_count} articles",
+        f"   aliases: {aliases}",
+    ]
+    lines += [f"   “{' '.join(e.text.split())}” ({e.date or 'undated'})" for e in proposal.examples]
+    return "\n".join(lines)
+
+
+def suggest_command(engine: Engine) -> str:
+    """The issues discovery proposes, with what an admin can do with them."""
+    proposals = briefings_for(engine).proposals()
+    if not proposals:
+        return "No new issues to propose: the catalogue already covers the recurring subjects."
+    lines = ["Proposed issues (recurring subjects the catalogue lacks), best first:", ""]
+    lines += [proposal_text(n, p) for n, p in enumerate(proposals, start=1)]
+    lines += [
+        "",
+        "Accept one: tradetalk issue-add ID [--title TITLE]; fold one into another: "
+        "tradetalk issue-merge INTO ID; never propose one again: tradetalk issue-drop ID.",
+    ]
+    return "\n".join(lines)
+
+
+def _issue_or_proposal(briefings: IssueBriefings, name: str) -> Issue:
+    try:
+        return briefings.resolve(name)
+    except UnknownIssue:
+        try:
+            return briefings.proposal(name).as_issue()
+        except UnknownIssue:
+            raise UnknownIssue(
+                f"no issue or proposed issue {name!r}; `tradetalk issues --suggest` lists "
+                "the proposals"
+            ) from None
+
+
+def add_command(engine: Engine, proposal_id: str, title: str | None = None) -> str:
+    issue = briefings_for(engine).accept(proposal_id, title)
+    return f"added: {issue.id} — {issue.title} (aliases: {', '.join(issue.aliases)})"
+
+
+def rename_command(engine: Engine, topic: str, title: str) -> str:
+    briefings = briefings_for(engine)
+    issue = briefings.store.rename_issue(briefings.resolve(topic), title)
+    return f"renamed: {issue.id} — {issue.title}"
+
+
+def merge_command(engine: Engine, into: str, other: str) -> str:
+    briefings = briefings_for(engine)
+    target = _issue_or_proposal(briefings, into)
+    source = _issue_or_proposal(briefings, other)
+    merged = briefings.store.merge_issues(target, source)
+    return f"merged: {source.id} into {merged.id} — {merged.title}"
+
+
+def drop_command(engine: Engine, name: str) -> str:
+    briefings = briefings_for(engine)
+    try:
+        issue = briefings.resolve(name)
+    except UnknownIssue:
+        proposal = briefings.proposal(name)
+        briefings.store.dismiss(proposal.id)
+        return f"dismissed: {proposal.id} will not be proposed again"
+    briefings.store.drop_issue(issue.id)
+    return f"dropped: {issue.id} — {issue.title}"
+
+
+def parties_text(engine: Engine) -> str:
+    parties = briefings_for(engine).parties().parties
+    lines = []
+    for party_id, party in parties.items():
+        people = f"; officials: {', '.join(party.people)}" if party.people else ""
+        lines.append(f"{party_id}: {party.name} (names: {', '.join(party.aliases)}{people})")
+    return "\n".join(lines)
+
+
+def party_set_command(
+    engine: Engine,
+    party_id: str,
+    name: str | None,
+    aliases: list[str],
+    people: list[str],
+) -> str:
+    """Correct a party: its display name, and names or officials added to the found ones."""
+    briefings = briefings_for(engine)
+    current = briefings.parties().parties.get(party_id)
+    if current is None and not (name and aliases):
+        raise UnknownIssue(
+            f"no party {party_id!r}; a new party needs --name and at least one --alias"
+        )
+    base = current or Party(name=name or party_id, aliases=tuple(aliases))
+    party = Party(
+        name=name or base.name,
+        aliases=tuple(dict.fromkeys((*base.aliases, *aliases))),
+        people=tuple(dict.fromkeys((*base.people, *people))),
+    )
+    briefings.store.set_party(party_id, party)
+    return f"party {party_id}: {party.name} (names: {', '.join(party.aliases)})"
+
+
+def party_drop_command(engine: Engine, party_id: str) -> str:
+    briefings_for(engine).store.drop_party(party_id)
+    return f"dropped party: {party_id} (not a negotiating party in this library)"
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write atomically: a reader never sees half a picture."""
+    path = path.expanduser()
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def register_commands(
@@ -41,21 +178,126 @@ def register_commands(
     engine: Callable[[], Engine],
     failures: Callable[[], AbstractContextManager[None]],
     out: Console,
+    audit: Audit | None = None,
 ) -> None:
-    """Add ``issue`` and ``issues`` to `app`, using the CLI's engine factory, error handler
-    and console."""
+    """Add the briefing commands to `app`, using the CLI's engine factory, error handler,
+    console and audit log."""
+
+    def record(action: str, target: str, detail: str, run: Callable[[], str]) -> str:
+        try:
+            text = run()
+        except TradeTalkError as exc:
+            if audit:
+                audit(action, target, "failed", str(exc))
+            raise
+        if audit:
+            audit(action, target, "ok", detail)
+        return text
 
     @app.command("issue")
     def issue(
         topic: Annotated[str, typer.Argument(help='An issue id or alias: "dairy", "ch 19".')],
         as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+        chart: Annotated[
+            Path | None,
+            typer.Option("--chart", help="Also write the timeline picture (PNG) to this file."),
+        ] = None,
     ) -> None:
         """Briefing on one negotiation issue: where it stands, positions, timeline."""
         with failures():
-            out.print(issue_command(engine(), topic, as_json), markup=False)
+            out.print(issue_command(engine(), topic, as_json, chart), markup=False)
 
     @app.command("issues")
-    def issues() -> None:
+    def issues(
+        suggest: Annotated[
+            bool,
+            typer.Option("--suggest", help="Propose issues found in the articles instead."),
+        ] = False,
+    ) -> None:
         """List the negotiation issues with a one-line status and article counts."""
         with failures():
-            out.print(issues_command(engine()), markup=False)
+            text = suggest_command(engine()) if suggest else issues_command(engine())
+            out.print(text, markup=False)
+
+    @app.command("issue-add")
+    def issue_add(
+        proposal_id: Annotated[str, typer.Argument(help="A proposal's id (issues --suggest).")],
+        title: Annotated[str | None, typer.Option("--title", help="Name it this.")] = None,
+    ) -> None:
+        """Accept a proposed issue: it gets briefings, autocomplete and what's-new."""
+        with failures():
+            eng = engine()
+            text = record(
+                "issue-add", proposal_id, title or "", lambda: add_command(eng, proposal_id, title)
+            )
+            out.print(text, markup=False)
+
+    @app.command("issue-rename")
+    def issue_rename(
+        topic: Annotated[str, typer.Argument(help="The issue (id or alias).")],
+        title: Annotated[str, typer.Argument(help="Its new title.")],
+    ) -> None:
+        """Rename an issue (the old title stays an alias)."""
+        with failures():
+            eng = engine()
+            text = record("issue-rename", topic, title, lambda: rename_command(eng, topic, title))
+            out.print(text, markup=False)
+
+    @app.command("issue-merge")
+    def issue_merge(
+        into: Annotated[str, typer.Argument(help="The issue (or proposal) to keep.")],
+        other: Annotated[str, typer.Argument(help="The issue (or proposal) folded into it.")],
+    ) -> None:
+        """Merge two issues: the second's names become aliases of the first."""
+        with failures():
+            eng = engine()
+            text = record("issue-merge", into, other, lambda: merge_command(eng, into, other))
+            out.print(text, markup=False)
+
+    @app.command("issue-drop")
+    def issue_drop(
+        name: Annotated[str, typer.Argument(help="An issue, or a proposal never to offer again.")],
+    ) -> None:
+        """Drop an issue from this library, or dismiss a proposal."""
+        with failures():
+            eng = engine()
+            out.print(record("issue-drop", name, "", lambda: drop_command(eng, name)), markup=False)
+
+    @app.command("parties")
+    def parties() -> None:
+        """List the negotiating parties found in the articles, with their names and officials."""
+        with failures():
+            out.print(parties_text(engine()), markup=False)
+
+    @app.command("party-set")
+    def party_set(
+        party_id: Annotated[str, typer.Argument(help="A party id (see `tradetalk parties`).")],
+        name: Annotated[str | None, typer.Option("--name", help="How briefings name it.")] = None,
+        alias: Annotated[
+            list[str] | None, typer.Option("--alias", help="Another name for it (repeatable).")
+        ] = None,
+        person: Annotated[
+            list[str] | None,
+            typer.Option("--person", help="An official's surname (repeatable)."),
+        ] = None,
+    ) -> None:
+        """Correct a party: its name, or names and officials the articles use for it."""
+        with failures():
+            eng = engine()
+            text = record(
+                "party-set",
+                party_id,
+                name or "",
+                lambda: party_set_command(eng, party_id, name, alias or [], person or []),
+            )
+            out.print(text, markup=False)
+
+    @app.command("party-drop")
+    def party_drop(
+        party_id: Annotated[str, typer.Argument(help="A party id (see `tradetalk parties`).")],
+    ) -> None:
+        """Say a found party is not a negotiating party here."""
+        with failures():
+            eng = engine()
+            text = record("party-drop", party_id, "", lambda: party_drop_command(eng, party_id))
+            out.print(text, markup=False)

@@ -25,10 +25,15 @@ from briefings.briefing import (
     compose_briefing,
     new_developments,
 )
-from briefings.catalogue import Catalogue, Issue, catalogue_paths, load_catalogue
+from briefings.catalogue import Catalogue, Issue, catalogue_paths, load_catalogue, name_key
+from briefings.discovery import Proposal, propose_issues
+from briefings.library_text import LibrarySentence, library_sentences
 from briefings.matching import IssueMatcher, IssueSentence, issue_text
+from briefings.parties import PartyFinder
+from briefings.store import IssueStore
 from retrieval.encoder import Encoder
 from retrieval.records import ArticleInfo
+from tradetalk.errors import UnknownIssue
 
 if TYPE_CHECKING:
     from retrieval.index import PassageIndex
@@ -43,12 +48,14 @@ class _Scan:
     """Everything computed for one (index build, catalogue) pair."""
 
     key: tuple[str, str]
-    catalogue: Catalogue
+    catalogue: Catalogue  # with the parties found in the articles
     matcher: IssueMatcher
     sentences: dict[str, list[IssueSentence]]
     articles: dict[str, str]  # article id -> content hash, of the build scanned
     model_id: str
+    library: list[LibrarySentence]
     briefings: dict[str, Briefing] = field(default_factory=dict)
+    proposals: list[Proposal] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,49 @@ class IssueBriefings:
     def suggest(self, text: str, limit: int = 25) -> list[Issue]:
         """Autocomplete choices for a partly typed topic."""
         return self.catalogue().suggest(text, limit)
+
+    @property
+    def store(self) -> IssueStore:
+        return IssueStore(self.data_dir)
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    def parties(self) -> Catalogue:
+        """The catalogue with the parties found in the articles (``.parties``)."""
+        with self._lock:
+            return self._current().catalogue
+
+    def proposals(self) -> list[Proposal]:
+        """Issues the articles keep coming back to that the catalogue lacks, best first."""
+        with self._lock:
+            scan = self._current()
+            if scan.proposals is None:
+                scan.proposals = propose_issues(
+                    scan.library,
+                    scan.catalogue.parties,
+                    known=scan.catalogue.issues,
+                    dismissed=scan.catalogue.dismissed,
+                    outlets={a.source for a in self.engine.index.articles.values()},
+                )
+            return scan.proposals
+
+    def proposal(self, proposal_id: str) -> Proposal:
+        for proposal in self.proposals():
+            if proposal.id == proposal_id:
+                return proposal
+        raise UnknownIssue(f"no proposed issue {proposal_id!r}; `issues --suggest` lists them")
+
+    def accept(self, proposal_id: str, title: str | None = None) -> Issue:
+        """Store a proposed issue (under `title` if given); it gets briefings from now on."""
+        proposal = self.proposal(proposal_id)
+        taken = set()
+        for issue in self.catalogue().issues:
+            taken.update(name_key(n) for n in (issue.id, issue.title, *issue.aliases))
+        issue = proposal.as_issue(title=title)
+        aliases = tuple(a for a in issue.aliases if name_key(a) not in taken)
+        issue = issue.model_copy(update={"aliases": aliases or (f"{issue.id} issue",)})
+        self.store.add_issue(issue)
+        return issue
 
     # -- briefings -------------------------------------------------------------------------
 
@@ -154,13 +204,26 @@ class IssueBriefings:
         key = (index.version, catalogue.fingerprint)
         if self._scan is None or self._scan.key != key:
             model_id = index.manifest.model_id
+            library = library_sentences(index)
+            found = PartyFinder().find(
+                ((s.text, s.article_id) for s in library),
+                catalogue.parties,
+                catalogue.not_parties,
+            )
+            catalogue = catalogue.with_parties(found)
             previous = self._scan
-            if previous and (previous.key[1], previous.model_id) == (key[1], model_id):
+            if (
+                previous
+                and previous.catalogue.fingerprint == catalogue.fingerprint
+                and previous.model_id == model_id
+            ):
                 matcher = previous.matcher  # remembers the sentences it has classified
             else:
                 matcher = IssueMatcher(catalogue, self._issue_vectors(catalogue, index))
             articles = {a.id: a.content_hash for a in index.articles.values()}
-            self._scan = _Scan(key, catalogue, matcher, matcher.scan(index), articles, model_id)
+            self._scan = _Scan(
+                key, catalogue, matcher, matcher.scan(index), articles, model_id, library
+            )
         return self._scan
 
     # -- issue vectors ---------------------------------------------------------------------

@@ -152,3 +152,9 @@ def plain_words(question: str) -> str:
     for pattern, plain in _IDIOM_PATTERNS:
         question = pattern.sub(plain, question)
     return question
+
+
+def party_names() -> tuple[tuple[str, ...], ...]:
+    """Each party's names, lower-case, the country's own name first ("china", "chinese",
+    "beijing", ...): what `briefings.parties` looks for in a library's articles."""
+    return tuple(tuple(line.split("|")) for line in _PARTIES.strip().splitlines())

@@ -124,7 +124,7 @@ def engine():
     return built
 
 
-register_briefing_commands(app, engine=engine, failures=failures, out=out)
+register_briefing_commands(app, engine=engine, failures=failures, out=out, audit=audit)
 
 
 @app.command()

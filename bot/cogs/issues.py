@@ -1,10 +1,12 @@
-"""Issue briefings: /issue shows where one negotiation issue stands, /issues lists them all,
-/whatsnew says which gained developments since the last check. Answers are public: they are
-about the news, like /ask's."""
+"""Issue briefings: /issue shows where one negotiation issue stands (with a timeline picture),
+/issues list lists them all, /whatsnew says which gained developments since the last check.
+Answers are public: they are about the news, like /ask's. /issues suggest lets admins review
+the issues discovered in the articles (bot/proposal_review.py), privately."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from typing import TYPE_CHECKING
 
@@ -14,7 +16,10 @@ from discord.ext import commands
 
 from bot import briefing_format, replies
 from bot.formatting import CHOICES_MAX
-from briefings import IssueBriefings, briefings_for, since_last_check
+from bot.permissions import admin_only
+from bot.proposal_review import ProposalButton, release, review_message
+from briefings import Briefing, IssueBriefings, briefings_for, since_last_check
+from briefings.chart import timeline_png
 from tradetalk.errors import TradeTalkError, UnknownIssue
 
 if TYPE_CHECKING:
@@ -23,9 +28,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _picture(briefing: Briefing) -> tuple[discord.File | None, str | None]:
+    """The timeline picture as an attachment, or none (logged) if it could not be drawn: the
+    briefing itself still goes out."""
+    if not briefing.mentioned:
+        return None, None
+    try:
+        data = timeline_png(briefing)
+    except Exception:
+        log.exception("could not draw the timeline of %s", briefing.issue.id)
+        return None, None
+    name = f"timeline-{briefing.issue.id}.png"
+    return discord.File(io.BytesIO(data), filename=name), f"attachment://{name}"
+
+
 class Issues(commands.Cog):
+    issues_group = app_commands.Group(
+        name="issues", description="The negotiation issues: list them, or review new ones"
+    )
+
     def __init__(self, bot: TradeTalkBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ProposalButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ProposalButton)
 
     @property
     def briefings(self) -> IssueBriefings:
@@ -49,7 +78,10 @@ class Issues(commands.Cog):
                 interaction, briefing_format.unknown_issue_text(topic, similar), ephemeral=True
             )
             return
-        await replies.send(interaction, embeds=briefing_format.briefing_embeds(briefing))
+        picture, url = await asyncio.to_thread(_picture, briefing)
+        await replies.send(
+            interaction, embeds=briefing_format.briefing_embeds(briefing, url), file=picture
+        )
 
     @issue.autocomplete("topic")
     async def topic_choices(
@@ -62,13 +94,24 @@ class Issues(commands.Cog):
             return []
         return briefing_format.issue_choices(issues, typed)
 
-    @app_commands.command(
-        name="issues", description="List the negotiation issues and where each stands"
+    @issues_group.command(
+        name="list", description="List the negotiation issues and where each stands"
     )
     async def issues(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)
         statuses = await asyncio.to_thread(self.briefings.statuses)
         await replies.send(interaction, embed=briefing_format.statuses_embed(statuses))
+
+    @issues_group.command(
+        name="suggest", description="Review issues found in the articles (admins)"
+    )
+    @admin_only()
+    async def suggest(self, interaction: discord.Interaction) -> None:
+        if not await replies.defer(interaction, ephemeral=True):
+            return
+        content, embed, view = await review_message(self.briefings)
+        await replies.send(interaction, content, embed=embed, view=view, ephemeral=True)
+        release(view)
 
     @app_commands.command(
         name="whatsnew", description="Which issues gained new developments since the last check"

@@ -328,6 +328,29 @@ class FakeDiscord:
             3, data, user_id, int(message["channel_id"]), None, None, 0.0, message=message
         )
 
+    async def send_modal_submit(
+        self,
+        custom_id: str,
+        values: Mapping[str, str],
+        *,
+        message_id: int | None = None,
+        user: int | None = None,
+        channel_id: int | None = None,
+    ) -> InteractionHandle:
+        """A user submits a modal the bot showed: each text input's custom id -> value, one
+        action row each, as Discord's client sends them."""
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in values.items()
+        ]
+        data: dict[str, Any] = {"custom_id": custom_id, "components": rows}
+        message = self.state.messages[int(message_id)] if message_id is not None else None
+        user_id = self.member_id if user is None else user
+        channel = int(message["channel_id"]) if message else (channel_id or self.channel_id)
+        return await self._dispatch_interaction(
+            5, data, user_id, channel, None, None, 0.0, message=message
+        )
+
     def _check_can_see(
         self,
         name: str,

@@ -253,7 +253,7 @@ def test_unknown_topic_suggests_issues_and_escapes_what_was_typed() -> None:
     assert text == "No such issue 'dairu'. Did you mean **Dairy and supply management** (`dairy`)?"
     hostile = bf.unknown_issue_text(HOSTILE * 100, [])
     accepted_by_discord(content=hostile)
-    assert hostile.startswith("No such issue '") and "/issues lists every issue" in hostile
+    assert hostile.startswith("No such issue '") and "/issues list shows every issue" in hostile
     assert "@everyone" not in hostile
 
 

@@ -1,0 +1,1 @@
+"""Measuring briefings on the development sets: issue discovery and stance attribution."""

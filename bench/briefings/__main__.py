@@ -1,0 +1,5 @@
+import sys
+
+from bench.briefings.measure import main
+
+sys.exit(main())
