@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,15 +165,17 @@ def _stopwatch(owner: object, name: str, totals: dict[str, float]) -> Iterator[N
 
 @contextlib.contextmanager
 def _build_phases(totals: dict[str, float]) -> Iterator[None]:
-    """Time the parts of `IndexData.write`: vectors index, BM25 terms and index, records, sums."""
+    """Time the parts of writing a segment: vector index, BM25 terms and postings, records,
+    checksums."""
     import retrieval.index as index_module
+    import retrieval.segment as segment_module
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_stopwatch(index_module.DenseIndex, "build", totals))
+        stack.enter_context(_stopwatch(segment_module.DenseIndex, "build", totals))
         stack.enter_context(_stopwatch(index_module.IndexData, "lexical_tokens", totals))
-        stack.enter_context(_stopwatch(index_module.LexicalIndex, "build", totals))
-        stack.enter_context(_stopwatch(index_module, "write_records", totals))
-        stack.enter_context(_stopwatch(index_module, "checksum_files", totals))
+        stack.enter_context(_stopwatch(index_module.Postings, "build", totals))
+        stack.enter_context(_stopwatch(segment_module, "write_records", totals))
+        stack.enter_context(_stopwatch(segment_module, "checksum_files", totals))
         yield
 
 
@@ -213,27 +216,103 @@ def scale_build(args: argparse.Namespace) -> dict:
 
 
 def scale_ingest(args: argparse.Namespace) -> dict:
-    """The cost of adding one real article to a big index (copy-on-write: a whole new build)."""
-    import retrieval.index as index_module
+    """Adding one real article to a big index, against embedding that article's texts alone
+    (what the ingest embeds: its passages' and sentences' distinct searchable texts), each
+    article timed both ways in turn; then questions answered while ingests run; then the
+    merges the ingests left due, as the bot runs them in the background."""
+    import threading
+    from dataclasses import replace
+
+    import retrieval.build as build_module
     import tradetalk.engine as engine_module
+    from corpus.articles import read_article
+    from corpus.passages import split_passages
+    from retrieval.text import search_text
     from tradetalk.engine import Engine
 
     encoder = _encoder(args.backend, args.model_cache)
-    engine = Engine(_settings(args.data_dir, args.backend), encoder=encoder)
-    engine.open()
+    served_by = _Relabelled(encoder, args.index_backend) if args.index_backend else encoder
+    engine = Engine(_settings(args.data_dir, args.index_backend or args.backend), encoder=served_by)
+    open_s = common.timed(engine.open)
+    start_passages = len(engine.index)
+    paths = sorted(common.FIXTURE_ARTICLES.glob("*.md")) + sorted(
+        common.FIXTURE_ARTICLES.glob("*.txt")
+    )
+    # Ids of their own per run: the same article again would be "unchanged" (no work at all).
+    articles = [
+        replace(read_article(p, max_bytes=10_000_000), id=f"bench-{args.backend}-{n}")
+        for n, p in enumerate(paths)
+    ]
+
+    def texts_of(article) -> list[str]:
+        out = []
+        for passage in split_passages(article):
+            out.append(search_text(passage.text, article.date))
+            out.extend(search_text(t, article.date) for t in passage.sentence_texts(article.text))
+        return list(dict.fromkeys(out))
+
+    for question in common.questions()[:20]:  # warm: model, mapped pages, caches
+        _ask(engine, question)
+    encoder.encode(texts_of(articles[0]))
+    runs = []
     phases: dict[str, float] = {}
-    article = sorted(common.FIXTURE_ARTICLES.glob("*.md"))[0]
     with (
-        _stopwatch(index_module.PassageIndex, "to_data", phases),
-        _stopwatch(engine_module, "add_articles", phases),
-        _stopwatch(engine_module.Engine, "_publish", phases),
-        _build_phases(phases),
+        _stopwatch(build_module, "_embed", phases),
+        _stopwatch(build_module, "link_against", phases),
+        _stopwatch(engine_module.Engine, "_publish_change", phases),
+        _stopwatch(engine_module.IndexStorage, "write_segment", phases),
+        _stopwatch(engine_module.IndexStorage, "publish_manifest", phases),
     ):
-        total = common.timed(lambda: engine.ingest_path(article))
+        for article in articles[: args.articles]:
+            texts = texts_of(article)
+            embed_s = common.timed(lambda t=texts: encoder.encode(t))
+            ingest_s = common.timed(lambda a=article: engine.ingest_article(a))
+            runs.append(
+                {
+                    "article": article.id,
+                    "texts": len(texts),
+                    "embed_s": round(embed_s, 3),
+                    "ingest_s": round(ingest_s, 3),
+                    "ratio": round(ingest_s / embed_s, 2),
+                }
+            )
+    segments_after = len(engine.index.segments)
+    # Questions while ingests run in another thread, against the same questions without.
+    questions = common.questions()
+    idle = [common.timed(lambda q=q: _ask(engine, q)) for q in questions]
+    busy: list[float] = []
+    stop = threading.Event()
+
+    def keep_ingesting() -> None:
+        n = 0
+        while not stop.is_set():
+            article = articles[n % len(articles)]
+            engine.ingest_article(replace(article, id=f"{article.id}-again-{n}"))
+            n += 1
+
+    writer = threading.Thread(target=keep_ingesting)
+    writer.start()
+    try:
+        for question in questions:
+            busy.append(common.timed(lambda q=question: _ask(engine, q)))
+    finally:
+        stop.set()
+        writer.join()
+    merge_s = common.timed(engine.merge)
     result = {
-        "passages": len(engine.index),
-        "ingest_s": round(total, 1),
-        "phases_s": {k: round(v, 1) for k, v in phases.items()},
+        "backend": args.backend,
+        "passages": start_passages,
+        "open_s": round(open_s, 1),
+        "runs": runs,
+        "ratio_median": statistics.median(r["ratio"] for r in runs),
+        "ingest_median_s": statistics.median(r["ingest_s"] for r in runs),
+        "embed_median_s": statistics.median(r["embed_s"] for r in runs),
+        "phases_s": {k: round(v / len(runs), 3) for k, v in phases.items()},
+        "segments_after_ingests": segments_after,
+        "questions_idle": summary(idle),
+        "questions_during_ingest": summary(busy),
+        "merge_s": round(merge_s, 1),
+        "segments_after_merge": len(engine.index.segments),
         "rss_peak_mb": peak_rss_mb(),
     }
     engine.close()
@@ -402,7 +481,9 @@ def main() -> None:
     p.add_argument("--index-backend", choices=["torch", "onnx"])
     p = command("scale-build", scale_build)
     p.add_argument("--passages", type=int, required=True)
-    command("scale-ingest", scale_ingest)
+    p = command("scale-ingest", scale_ingest)
+    p.add_argument("--index-backend", choices=["torch", "onnx"])
+    p.add_argument("--articles", type=int, default=7)
     for name, fn in (("ann-build", ann_build), ("ann-search", ann_search)):
         p = command(name, fn)
         p.add_argument("--passages", type=int, required=True)

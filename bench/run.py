@@ -195,18 +195,14 @@ def scale(passages: int, work: Path, models: Path) -> dict:
                 str(work / f"profile-{passages}-{backend}.txt"),
             ]
         )
-    say(f"one ingest at {passages:,} passages")
-    out["ingest"] = run_child(
-        [
-            "scale-ingest",
-            "--backend",
-            "torch",
-            "--data-dir",
-            str(data_dir),
-            "--model-cache",
-            str(models),
-        ]
-    )
+    for backend in BACKENDS:
+        say(f"one-article ingests at {passages:,} passages, {backend}")
+        out[f"ingest_{backend}"] = run_child(
+            [
+                *("scale-ingest", "--backend", backend, "--index-backend", "torch"),
+                *("--data-dir", str(data_dir), "--model-cache", str(models)),
+            ]
+        )
     shutil.rmtree(data_dir, ignore_errors=True)
     return out
 

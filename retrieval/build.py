@@ -10,9 +10,9 @@ import numpy as np
 
 from corpus.articles import Article
 from corpus.passages import Passage, split_passages
-from retrieval.dedupe import link_duplicates
+from retrieval.dedupe import link_against, link_duplicates
 from retrieval.encoder import Encoder
-from retrieval.index import IndexData
+from retrieval.index import IndexData, PassageIndex
 from retrieval.records import ArticleInfo, PassageRecord
 from retrieval.text import search_text
 
@@ -64,17 +64,15 @@ def _chronological(item: SourcedArticle) -> tuple:
     return (item.article.date or dt.date.max, item.article.id)
 
 
-def add_articles(
-    data: IndexData,
-    items: Sequence[SourcedArticle],
-    encoder: Encoder,
-    progress: Progress | None = None,
-) -> IndexData:
-    """`data` plus `items`, embedding only the new passages. Articles already in `data` with the
-    same id are replaced."""
-    items = sorted(items, key=_chronological)
-    replaced = {item.article.id for item in items} & set(data.articles)
-    data = data.without_articles(replaced)
+@dataclass(frozen=True)
+class _Embedded:
+    split: list[tuple[SourcedArticle, list[Passage]]]
+    passage_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    sentence_counts: list[int]
+
+
+def _embed(items: Sequence[SourcedArticle], encoder: Encoder, progress: Progress | None):
     split: list[tuple[SourcedArticle, list[Passage]]] = [
         (item, split_passages(item.article)) for item in items
     ]
@@ -103,16 +101,18 @@ def add_articles(
     row = {text: n for n, text in enumerate(unique)}
     passage_vectors = vectors[[row[t] for t in passage_texts]].reshape(-1, encoder.dimension)
     sentence_vectors = vectors[[row[t] for t in sentence_texts]].reshape(-1, encoder.dimension)
+    return _Embedded(split, passage_vectors, sentence_vectors, sentence_counts)
 
-    first_new = len(data.passages)
-    passages = list(data.passages)
-    articles = dict(data.articles)
-    sources = {k: v for k, v in data.sources.items()}
-    for item, article_passages in split:
+
+def _records(embedded: _Embedded, first_row: int):
+    passages: list[PassageRecord] = []
+    articles: dict[str, ArticleInfo] = {}
+    sources: dict[str, list[str]] = {}
+    for item, article_passages in embedded.split:
         for passage in article_passages:
             passages.append(
                 PassageRecord(
-                    row=len(passages),
+                    row=first_row + len(passages),
                     article_id=passage.article_id,
                     paragraph=passage.paragraph,
                     part=passage.part,
@@ -125,14 +125,63 @@ def add_articles(
             )
         articles[item.article.id] = article_info(item.article, len(article_passages))
         sources[item.key] = [item.sha256, item.article.id]
-    ptr_tail = data.sentence_ptr[-1] + np.cumsum(sentence_counts, dtype=np.int64)
+    return passages, articles, sources
+
+
+def add_articles(
+    data: IndexData,
+    items: Sequence[SourcedArticle],
+    encoder: Encoder,
+    progress: Progress | None = None,
+) -> IndexData:
+    """`data` plus `items`, embedding only the new passages. Articles already in `data` with the
+    same id are replaced. (A whole index in memory: what a rebuild writes.)"""
+    items = sorted(items, key=_chronological)
+    replaced = {item.article.id for item in items} & set(data.articles)
+    data = data.without_articles(replaced)
+    embedded = _embed(items, encoder, progress)
+    first_new = len(data.passages)
+    passages, articles, sources = _records(embedded, first_new)
+    ptr_tail = data.sentence_ptr[-1] + np.cumsum(embedded.sentence_counts, dtype=np.int64)
     updated = replace(
         data,
-        articles=articles,
-        passages=passages,
-        passage_vectors=np.concatenate([data.passage_vectors, passage_vectors]),
-        sentence_vectors=np.concatenate([data.sentence_vectors, sentence_vectors]),
+        articles={**data.articles, **articles},
+        passages=[*data.passages, *passages],
+        passage_vectors=np.concatenate([data.passage_vectors, embedded.passage_vectors]),
+        sentence_vectors=np.concatenate([data.sentence_vectors, embedded.sentence_vectors]),
         sentence_ptr=np.concatenate([data.sentence_ptr, ptr_tail]).astype(np.int64),
-        sources=sources,
+        sources={**data.sources, **sources},
     )
     return link_duplicates(updated, first_new)
+
+
+def new_passages(
+    index: PassageIndex,
+    items: Sequence[SourcedArticle],
+    encoder: Encoder,
+    progress: Progress | None = None,
+    *,
+    leaving: set[str] = frozenset(),
+) -> IndexData:
+    """The passages of `items`, embedded, numbered after `index`'s, with copies of passages in
+    `index` found (except in the `leaving` articles: removed, or replaced by one of `items`):
+    what an ingest adds as a new segment. Reads nothing of `index` but the neighbours of the
+    new passages, so it costs the same in a small library and a large one."""
+    items = sorted(items, key=_chronological)
+    embedded = _embed(items, encoder, progress)
+    passages, articles, sources = _records(embedded, len(index))
+    data = IndexData(
+        model_id=index.manifest.model_id,
+        dimension=index.manifest.dimension,
+        backend=index.manifest.backend,
+        articles=articles,
+        passages=passages,
+        passage_vectors=embedded.passage_vectors,
+        sentence_vectors=embedded.sentence_vectors,
+        sentence_ptr=np.concatenate([[0], np.cumsum(embedded.sentence_counts)]).astype(np.int64),
+        sources=sources,
+        encoder=dict(index.manifest.encoder),
+        first_row=len(index),
+    )
+    leaving = set(leaving) | ({i.article.id for i in items} & set(index.articles))
+    return link_against(index, data, leaving)

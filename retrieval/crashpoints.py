@@ -14,11 +14,22 @@ import signal
 STEPS = (
     "article-file-written",  # ingest: the article files are saved, nothing embedded yet
     "article-file-removed",  # remove: the article files are gone, the index still has them
-    "build-files-written",  # the build's files are in builds/.tmp-*, without a manifest
+    "merge-files-written",  # merge: the merged segment's files in segments/.merging-*, no manifest
+    "merge-written",  # merge: the merged segment is complete, still .merging-*, not listed
+    "segment-files-written",  # a new segment's files are in segments/.tmp-*, no segment.json
+    "segment-written",  # the segment is complete under its name; no build lists it yet
+    "build-files-written",  # builds/.tmp-* exists, without a manifest
     "manifest-written",  # the manifest too: the build is complete, still under .tmp-*
     "build-renamed",  # renamed to builds/<name>, `current` still on the previous build
     "current-switched",  # `current` points at the new build, old builds not yet removed
     "old-build-removal",  # an old build is half deleted
+    "old-segment-removal",  # a segment no kept build lists is half deleted
+)
+
+# The steps of a round of feed polling (feeds/poll.py), around the write it makes.
+FEED_STEPS = (
+    "feed-items-claimed",  # items marked claimed, their pages not yet fetched
+    "feed-items-ingested",  # their articles are in a published build, not yet marked ingested
 )
 
 _CRASH_AT = os.environ.get("TRADETALK_TEST_CRASH_AT") or None

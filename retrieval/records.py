@@ -12,18 +12,22 @@ from pathlib import Path
 
 from tradetalk.errors import IndexCorrupt
 
+# A segment's records. Rows are the segment's own. A near-duplicate passage names the passage
+# it copies by article, that article's content hash and the passage's place in it, never by
+# row: rows change when segments merge, and the copy may live in another segment. An edited
+# article (another hash) is no longer what its copies copied, so the link lapses.
 SCHEMA = """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, date TEXT, url TEXT,
     content_hash TEXT NOT NULL, bundled INTEGER NOT NULL, passage_count INTEGER NOT NULL,
-    duplicate_of TEXT, fetched_from TEXT, claimed_source TEXT, claimed_url TEXT
+    duplicate_of TEXT, fetched_from TEXT, claimed_source TEXT, claimed_url TEXT,
+    duplicate_of_hash TEXT, first_row INTEGER NOT NULL
 );
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL, paragraph INTEGER NOT NULL,
     part INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
-    sentences TEXT NOT NULL, dup_of INTEGER NOT NULL
+    sentences TEXT NOT NULL, dup_article TEXT, dup_hash TEXT, dup_ordinal INTEGER
 );
-CREATE INDEX passages_article ON passages(article_id);
 """
 
 
@@ -66,54 +70,133 @@ class PassageRecord:
         return f"{self.article_id}#p{self.paragraph}{suffix}"
 
 
+@dataclass(frozen=True)
+class PassageRef:
+    """A passage named by its article's id and content hash and its place in the article."""
+
+    article_id: str
+    content_hash: str
+    ordinal: int
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article row of a segment: the article, where its passages start, and the version of
+    the article it copies (if it is a copy)."""
+
+    info: ArticleInfo  # duplicate_of as stored: check it against duplicate_of_hash
+    duplicate_of_hash: str | None
+    first_row: int
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    record: PassageRecord  # row is the segment's own; dup_of is -1 (see `copy_of`)
+    copy_of: PassageRef | None
+
+
+def _sort_key(article: ArticleInfo) -> tuple:
+    """SQLite's ``ORDER BY date, id``: undated first."""
+    return (article.date is not None, article.date or "", article.id)
+
+
+def in_catalogue_order(articles: Iterable[ArticleInfo]) -> list[ArticleInfo]:
+    return sorted(articles, key=_sort_key)
+
+
 def write_records(
-    path: Path, articles: Iterable[ArticleInfo], passages: Iterable[PassageRecord]
+    path: Path, articles: Iterable[StoredArticle], passages: Iterable[StoredPassage]
 ) -> None:
     with sqlite3.connect(path) as db:
         db.executescript(SCHEMA)
         db.executemany(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (
-                    a.id,
-                    a.title,
-                    a.source,
-                    a.date,
-                    a.url,
-                    a.content_hash,
-                    int(a.bundled),
-                    a.passage_count,
-                    a.duplicate_of,
-                    a.fetched_from,
-                    a.claimed_source,
-                    a.claimed_url,
+                    s.info.id,
+                    s.info.title,
+                    s.info.source,
+                    s.info.date,
+                    s.info.url,
+                    s.info.content_hash,
+                    int(s.info.bundled),
+                    s.info.passage_count,
+                    s.info.duplicate_of,
+                    s.info.fetched_from,
+                    s.info.claimed_source,
+                    s.info.claimed_url,
+                    s.duplicate_of_hash,
+                    s.first_row,
                 )
-                for a in articles
+                for s in articles
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (
-                    p.row,
-                    p.article_id,
-                    p.paragraph,
-                    p.part,
-                    p.start,
-                    p.end,
-                    p.text,
-                    json.dumps(p.sentences),
-                    p.dup_of,
+                    s.record.row,
+                    s.record.article_id,
+                    s.record.paragraph,
+                    s.record.part,
+                    s.record.start,
+                    s.record.end,
+                    s.record.text,
+                    json.dumps(s.record.sentences),
+                    s.copy_of.article_id if s.copy_of else None,
+                    s.copy_of.content_hash if s.copy_of else None,
+                    s.copy_of.ordinal if s.copy_of else None,
                 )
-                for p in passages
+                for s in passages
             ),
         )
     # sqlite3's context manager commits but leaves the connection open.
     db.close()
 
 
-def _article(row: tuple) -> ArticleInfo:
-    return ArticleInfo(
+def copy_records(path: Path, sources: list[tuple[Path, list[tuple[int, int]]]]) -> None:
+    """Write a merged segment's records: from each source segment's records file, the passages
+    of the given row ranges (whole articles), renumbered in order. SQLite copies them itself
+    (ATTACH, INSERT ... SELECT over rowid ranges): a merge of a million passages makes no
+    Python object per row."""
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA)
+        offset = 0
+        for number, (source, ranges) in enumerate(sources):
+            db.execute(f"ATTACH DATABASE ? AS s{number}", (f"file:{source}?mode=ro",))
+            for start, stop in _coalesced(ranges):
+                shift = offset - start
+                db.execute(
+                    f"INSERT INTO passages SELECT row + ?, article_id, paragraph, part, start, "
+                    f'"end", text, sentences, dup_article, dup_hash, dup_ordinal '
+                    f"FROM s{number}.passages WHERE row >= ? AND row < ? ORDER BY row",
+                    (shift, start, stop),
+                )
+                db.execute(
+                    f"INSERT INTO articles SELECT id, title, source, date, url, content_hash, "
+                    f"bundled, passage_count, duplicate_of, fetched_from, claimed_source, "
+                    f"claimed_url, duplicate_of_hash, first_row + ? FROM s{number}.articles "
+                    f"WHERE first_row >= ? AND first_row < ?",
+                    (shift, start, stop),
+                )
+                offset += stop - start
+            db.commit()
+            db.execute(f"DETACH DATABASE s{number}")
+    db.close()
+
+
+def _coalesced(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, stop in sorted(ranges):
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], stop)
+        elif stop > start:
+            out.append((start, stop))
+    return out
+
+
+def _article(row: tuple) -> StoredArticle:
+    info = ArticleInfo(
         id=row[0],
         title=row[1],
         source=row[2],
@@ -127,10 +210,11 @@ def _article(row: tuple) -> ArticleInfo:
         claimed_source=row[10],
         claimed_url=row[11],
     )
+    return StoredArticle(info, row[12], row[13])
 
 
-def _passage(row: tuple) -> PassageRecord:
-    return PassageRecord(
+def _passage(row: tuple) -> StoredPassage:
+    record = PassageRecord(
         row=row[0],
         article_id=row[1],
         paragraph=row[2],
@@ -139,12 +223,14 @@ def _passage(row: tuple) -> PassageRecord:
         end=row[5],
         text=row[6],
         sentences=tuple(tuple(s) for s in json.loads(row[7])),
-        dup_of=row[8],
+        dup_of=-1,
     )
+    ref = PassageRef(row[8], row[9], row[10]) if row[8] is not None else None
+    return StoredPassage(record, ref)
 
 
 class RecordStore:
-    """Read-only access to one build's records, safe to share between threads."""
+    """Read-only access to one segment's records, safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -159,12 +245,17 @@ class RecordStore:
     def close(self) -> None:
         self._db.close()
 
-    def articles(self) -> dict[str, ArticleInfo]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM articles ORDER BY date, id").fetchall()
-        return {row[0]: _article(row) for row in rows}
+    def articles(self) -> list[StoredArticle]:
+        """In catalogue order (date, then id)."""
+        try:
+            with self._lock:
+                rows = self._db.execute("SELECT * FROM articles ORDER BY date, id").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt("cannot read the article records") from exc
+        return [_article(row) for row in rows]
 
-    def passages(self, rows: list[int]) -> dict[int, PassageRecord]:
+    def passages(self, rows: list[int]) -> dict[int, StoredPassage]:
+        """The segment's passages at `rows` (its own row numbers)."""
         if not rows:
             return {}
         marks = ",".join("?" * len(rows))
@@ -174,7 +265,7 @@ class RecordStore:
             ).fetchall()
         return {row[0]: _passage(row) for row in found}
 
-    def iter_passages(self) -> Iterator[PassageRecord]:
+    def iter_passages(self) -> Iterator[StoredPassage]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM passages ORDER BY row").fetchall()
         for row in rows:

@@ -74,6 +74,7 @@ class CountingEncoder:
         self.inner = inner
         self.model_id = inner.model_id
         self.dimension = inner.dimension
+        self.backend = getattr(inner, "backend", "torch")  # an index is built per backend
         self.embedded = 0
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:

@@ -24,7 +24,7 @@ from config.settings import Settings
 from corpus.articles import Article, parse_article, read_article
 from corpus.library import BUNDLED_DIR, ArticleLibrary, SourceFile
 from retrieval import crashpoints
-from retrieval.build import Progress, SourcedArticle, add_articles
+from retrieval.build import Progress, SourcedArticle, add_articles, new_passages
 from retrieval.encoder import (
     Encoder,
     default_model_path,
@@ -102,6 +102,8 @@ class Engine:
         self._index: PassageIndex | None = None
         self._unusable: set[str] = set()  # builds on disk that failed to load: not retried
         self._coverage: tuple[PassageIndex, str] | None = None  # (index, its summary)
+        self._years_of: tuple[PassageIndex, range] | None = None
+        self._closing = False  # set by close(): a merge in progress stops after its step
         self.rebuilding = False
         self._answer_policy: AnswerPolicy | None = None
 
@@ -189,7 +191,9 @@ class Engine:
         with storage_errors("repair the index directory"):
             self.storage.recover()
             self.storage.prune()
-        index = self.storage.load()
+        served = self._index
+        # Segments this process has open already are shared, not read and checked again.
+        index = self.storage.load(reuse=served.segments if served is not None else ())
         if index is not None and not self._compatible(index):
             log.info("index was built with another model or format; rebuilding")
             index.close()
@@ -199,8 +203,9 @@ class Engine:
             with storage_errors("write the index"):
                 self._swap(self._publish(self._full_build(scan, progress)))
             return
-        changed = [s for k, s in scan.items() if index.manifest.sources.get(k, [""])[0] != s.sha256]
-        gone = {v[1] for k, v in index.manifest.sources.items() if k not in scan}
+        sources = index.sources
+        changed = [s for k, s in scan.items() if sources.get(k, [""])[0] != s.sha256]
+        gone = {v[1] for k, v in sources.items() if k not in scan}
         if not changed and not gone:
             self._swap(index)
             return
@@ -209,11 +214,14 @@ class Engine:
             len(changed),
             len(gone),
         )
-        data = index.to_data().without_articles(gone)
-        index.close()
-        data = add_articles(data, self._read_sources(changed), self.encoder, progress)
-        with storage_errors("write the index"):
-            self._swap(self._publish(data))
+        items = self._read_sources(changed)
+        replaced = {i.article.id for i in items} & set(index.articles)
+        try:
+            added = new_passages(index, items, self.encoder, progress, leaving=gone)
+            with storage_errors("write the index"):
+                self._swap(self._publish_change(index, added, gone | replaced))
+        finally:
+            index.close()  # not served: the new build holds the segments it shares
 
     def _compatible(self, index: PassageIndex) -> bool:
         m = index.manifest
@@ -243,11 +251,20 @@ class Engine:
         return add_articles(empty, self._read_sources(list(scan.values())), encoder, progress)
 
     def _publish(self, data: IndexData) -> PassageIndex:
+        """A whole new index (one segment)."""
         return PassageIndex(self.storage.publish(data), verify=False)
+
+    def _publish_change(
+        self, index: PassageIndex, added: IndexData | None, removed: set[str]
+    ) -> PassageIndex:
+        """The next build after `index`: its segments, shared, plus one for `added`."""
+        directory = self.storage.publish_change(index, added, removed)
+        return PassageIndex(directory, verify=False, reuse=index.segments)
 
     def close(self) -> None:
         """Release the open index files (SQLite connections). Builds still leased by a search
         close when it finishes."""
+        self._closing = True
         with self._index_lock:
             index, self._index = self._index, None
         if index is not None:
@@ -346,11 +363,18 @@ class Engine:
         return dt.date.today()
 
     def _years(self) -> range:
-        """The years the articles cover: "in March" means March of one of these."""
-        dates = [a.date for a in self.index.articles.values() if a.date]
+        """The years the articles cover: "in March" means March of one of these. Asked with
+        every question, so worked out once per build (a pass over 100,000 articles is ms)."""
+        index = self.index
+        cached = self._years_of
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        dates = [a.date for a in index.articles.values() if a.date]
         if not dates:
             return range(self.today().year, self.today().year + 1)
-        return range(int(min(dates)[:4]), int(max(dates)[:4]) + 1)
+        years = range(int(min(dates)[:4]), int(max(dates)[:4]) + 1)
+        self._years_of = (index, years)
+        return years
 
     def coverage_summary(self) -> str:
         # Asked with every answer; at 100k articles building it costs more than the search.
@@ -473,7 +497,7 @@ class Engine:
 
     def _files_of(self, index: PassageIndex, article_id: str) -> list[Path]:
         """Every added file the build read this article from, whatever its name."""
-        keys = [k for k, v in index.manifest.sources.items() if v[1] == article_id]
+        keys = [k for k, v in index.sources.items() if v[1] == article_id]
         paths = [p for p in map(self.library.path_of, keys) if p is not None]
         return paths or [self.library.path_for(article_id)]
 
@@ -506,9 +530,10 @@ class Engine:
                 items.append((n, SourcedArticle(f"added/{saved.name}", sha, stored)))
             crashpoints.reached("article-file-written")
             sourced = [item for _, item in items]
-            data = add_articles(index.to_data(), sourced, self.encoder, progress)
+            replaced = {item.article.id for item in sourced} & set(index.articles)
+            added = new_passages(index, sourced, self.encoder, progress)
             with storage_errors("write the index"):
-                new_index = self._publish(data)
+                new_index = self._publish_change(index, added, replaced)
         except BaseException:
             # Nothing half-done: put every article file back as it was.
             self._restore(backups)
@@ -554,11 +579,48 @@ class Engine:
                         path.unlink(missing_ok=True)
                 crashpoints.reached("article-file-removed")
                 with storage_errors("write the index"):
-                    self._swap(self._publish(index.to_data().without_articles({article_id})))
+                    self._swap(self._publish_change(index, None, {article_id}))
             except BaseException:
                 self._restore(dict(backups))
                 raise
             return info
+
+    # -- merging segments -----------------------------------------------------------------
+
+    def merge_pending(self) -> bool:
+        """Would `merge` do anything? (Cheap: the sizes of the served build's segments.)"""
+        from retrieval.merging import plan_for
+
+        return plan_for(self.index) is not None
+
+    def merge(self, *, limit: int = 64) -> int:
+        """Merge segments while the policy asks for it (`retrieval.merging`); the number of
+        merges published. The merging itself holds no write lock: questions are answered,
+        and articles added or removed, meanwhile; each merge's publication takes it briefly.
+        Returns 0 at once if another thread or process is merging."""
+        from retrieval import merging
+
+        done = 0
+        with self.storage.merge_lock() as ours:
+            if not ours:
+                return 0
+            for _ in range(limit):
+                if self._closing:
+                    break
+                with self.leased() as snapshot:
+                    span = merging.plan_for(snapshot)
+                    if span is None:
+                        break
+                    with storage_errors("merge index segments"):
+                        merged = merging.write_merged(self.storage, snapshot, *span)
+                with self._writing(wait=True) as current, storage_errors("write the index"):
+                    directory = merging.publish_merged(self.storage, current, merged)
+                    if directory is None:  # a rebuild came first: plan again on its segments
+                        continue
+                    self._swap(PassageIndex(directory, verify=False, reuse=current.segments))
+                done += 1
+                log.info("merged %d index segments into one", span[1] - span[0])
+        return done
 
     def rebuild(self, progress: Progress | None = None) -> PassageIndex:
         """Re-embed everything into a new build; searches use the old one until the swap."""

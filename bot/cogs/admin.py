@@ -202,7 +202,7 @@ class Admin(commands.Cog):
         seconds = time.monotonic() - started
         return (
             f"Reindex finished in {seconds:.1f} s: {m.passage_count:,} passages from "
-            f"{len(m.articles):,} articles (index {index.version})."
+            f"{len(index.articles):,} articles (index {index.version})."
         )
 
     async def _show_progress(

@@ -215,7 +215,8 @@ async def test_unexpected_failure_is_private_with_an_error_id(
     fake_discord: FakeDiscord, tradetalk, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = fake_discord
-    tradetalk.engine.index.records.close()  # the index's passage store becomes unreadable
+    for segment in tradetalk.engine.index.segments:  # its passage stores become unreadable
+        segment.records.close()
     with caplog.at_level(logging.ERROR, logger="bot.replies"):
         handle = await fake.send_interaction("ask", {"question": BUNDLED_QUESTION})
         await handle.wait_for(ActionKind.DEFER)

@@ -17,6 +17,7 @@ from conftest import ARTICLES, HashingEncoder
 
 from config.settings import Settings
 from retrieval import crashpoints
+from retrieval.manifest import read_manifest
 from tradetalk.engine import Engine
 from tradetalk.errors import StorageError
 
@@ -115,8 +116,9 @@ def test_killed_during_ingest_loses_nothing(data_dir: Path) -> None:
 def test_a_flipped_byte_is_caught_by_the_checksum(data_dir: Path) -> None:
     engine = reopen(data_dir)
     current = engine.index.directory
+    newest = engine.index.segments[-1].directory  # the added article's segment
     engine.index.close()
-    vectors = current / "passage_vectors.npy"
+    vectors = newest / "passage_vectors.npy"
     raw = bytearray(vectors.read_bytes())
     raw[-1] ^= 0xFF  # same size, different content
     vectors.write_bytes(bytes(raw))
@@ -155,7 +157,8 @@ def test_disk_full_while_writing_the_index(data_dir: Path, monkeypatch: pytest.M
     with pytest.raises(StorageError, match="No space left on device"):
         engine.ingest_path(OTHER)
     assert sorted(p.name for p in (data_dir / "articles").iterdir()) == before
-    assert not [p for p in engine.storage.builds.iterdir() if p.name.startswith(".tmp-")]
+    for folder in (engine.storage.builds, engine.storage.segments):
+        assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
 
 
 def test_concurrent_writers_are_serialised(data_dir: Path) -> None:
@@ -208,17 +211,33 @@ STEP_WRITER = textwrap.dedent(
     engine.open()
     if sys.argv[1] == "ingest":
         engine.ingest_path(Path(sys.argv[2]))
+    elif sys.argv[1] == "merge":
+        assert engine.merge() == 1, "a merge was due"
+    elif sys.argv[1] == "merge-remove":
+        assert engine.merge() == 1, "a merge was due"
+        engine.remove(sys.argv[2])  # its build is the first without the merged-away segments
     else:
         engine.remove(sys.argv[2])
     print("finished", flush=True)
     """
 )
-PUBLISH_STEPS = [s for s in crashpoints.STEPS if not s.startswith("article-file-")]
+BUILD_STEPS = ["build-files-written", "manifest-written", "build-renamed", "current-switched"]
 WRITES = [
     ("ingest", "article-file-written"),
-    *(("ingest", s) for s in PUBLISH_STEPS),
+    ("ingest", "segment-files-written"),
+    ("ingest", "segment-written"),
+    *(("ingest", s) for s in BUILD_STEPS),
+    ("ingest", "old-build-removal"),
     ("remove", "article-file-removed"),
-    *(("remove", s) for s in PUBLISH_STEPS),
+    *(("remove", s) for s in BUILD_STEPS),
+    ("remove", "old-build-removal"),
+    # Three small segments on disk (two ingests on the bundled article): a merge is due.
+    ("merge", "merge-files-written"),
+    ("merge", "merge-written"),
+    ("merge", "segment-written"),
+    *(("merge", s) for s in BUILD_STEPS),
+    ("merge", "old-build-removal"),
+    ("merge-remove", "old-segment-removal"),
 ]
 
 
@@ -247,6 +266,8 @@ def test_killed_at_any_step_of_a_write(data_dir: Path, operation: str, step: str
     first.close()
     if operation == "ingest":
         target, after = str(THIRD), before | {reopen_id(THIRD)}
+    elif operation == "merge":  # the same articles, in fewer segments
+        target, after = "", before
     else:
         target, after = removed, before - {removed}
     script = STEP_WRITER.format(root=str(ROOT), tests=str(ROOT / "tests"), data=str(data_dir))
@@ -266,8 +287,12 @@ def test_killed_at_any_step_of_a_write(data_dir: Path, operation: str, step: str
     if crashpoints.STEPS.index(step) >= crashpoints.STEPS.index("current-switched"):
         assert served == after  # once `current` is switched, the write has happened
     assert served == filed  # every article file accounted for, and nothing without one
-    builds = engine.storage.builds
-    assert not [p.name for p in builds.iterdir() if p.name.startswith((".tmp-", ".old-"))]
+    for folder in (engine.storage.builds, engine.storage.segments):
+        leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+        assert not leftovers  # no .tmp-, .old- or .merging- directory survives a restart
+    # Every segment on disk is one a kept build lists, and every one listed is whole.
+    listed = {e.id for b in engine.storage.complete_builds() for e in read_manifest(b).segments}
+    assert {p.name for p in engine.storage.segments.iterdir()} == listed
     current = data_dir / "index" / "current"
     assert (
         current.is_symlink() and engine.index.directory.name == os.readlink(current).split("/")[-1]

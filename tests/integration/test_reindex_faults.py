@@ -40,8 +40,9 @@ def test_a_damaged_build_is_logged_and_never_served(
 ) -> None:
     first = open_engine(data_dir)
     current, titles = first.index.directory, {a.title for a in first.articles()}
+    newest = first.index.segments[-1].directory  # the segment only the current build lists
     first.close()
-    target = current / "passage_vectors.npy"
+    target = newest / "passage_vectors.npy"
     raw = target.read_bytes()
     if damage == "truncated":
         target.write_bytes(raw[: len(raw) // 2])

@@ -14,6 +14,7 @@ from retrieval.dense import HNSW_THRESHOLD, IVF_THRESHOLD, DenseIndex, choose_ki
 from retrieval.index import IndexData, PassageIndex
 from retrieval.manifest import MANIFEST_NAME
 from retrieval.records import ArticleInfo, PassageRecord
+from retrieval.storage import IndexStorage
 
 DIMENSION = 384
 
@@ -96,10 +97,9 @@ def test_a_build_records_its_index_kind_and_loads_it(kind, tmp_path) -> None:
         sentence_ptr=np.arange(count + 1, dtype=np.int64),
         sources={},
     )
-    manifest = data.write(tmp_path / "build", index_kind=kind)
-    assert manifest.index_kind == kind
-    assert json.loads((tmp_path / "build" / MANIFEST_NAME).read_text())["index_kind"] == kind
-    index = PassageIndex(tmp_path / "build")
+    build = IndexStorage(tmp_path / "index").publish(data, index_kind=kind)
+    assert json.loads((build / MANIFEST_NAME).read_text())["index_kind"] == kind
+    index = PassageIndex(build)
     try:
         assert index.dense.kind == kind
         hits = index.dense.search(vectors[:5], 1)

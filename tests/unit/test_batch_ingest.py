@@ -107,7 +107,7 @@ def test_a_failure_while_embedding_restores_every_file_and_the_index(make_engine
 
 
 def test_a_full_disk_while_writing_is_one_clear_error(make_engine, hashing_encoder, monkeypatch):
-    import retrieval.index as index_module
+    import retrieval.segment as segment_module
 
     engine = make_engine(hashing_encoder)
     before = engine.index.directory
@@ -115,7 +115,7 @@ def test_a_full_disk_while_writing_is_one_clear_error(make_engine, hashing_encod
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(index_module, "write_records", disk_full)
+    monkeypatch.setattr(segment_module, "write_records", disk_full)
     with pytest.raises(StorageError, match="No space left"):
         engine.ingest_articles(articles())
     assert engine.index.directory == before

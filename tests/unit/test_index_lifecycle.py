@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ARTICLES, HashingEncoder
 
-import retrieval.index as index_module
-from retrieval.manifest import FORMAT_VERSION, MANIFEST_NAME
+import retrieval.segment as segment_module
+from retrieval.manifest import FORMAT_VERSION, MANIFEST_NAME, SEGMENT_MANIFEST
 from tradetalk.errors import ArticleNotFound, ReadOnlyArticle, StorageError
 
 WIRE = ARTICLES / "2018-09-26-continental-press-trump-rebuffs-trudeau.md"
@@ -29,11 +29,14 @@ def test_first_open_builds_and_writes_a_manifest(make_engine, hashing_encoder) -
     assert manifest["passage_count"] == len(engine.index) > 0
     assert manifest["index_kind"] == "flat"
     assert len(manifest["corpus_fingerprint"]) == 64
-    assert {"passages.faiss", "records.sqlite", MANIFEST_NAME} - set(manifest["files"]) == {
-        MANIFEST_NAME
-    }
+    # The build lists one segment, whose own manifest checksums every file in it.
+    [entry] = manifest["segments"]
+    segment = engine.storage.segments / entry["id"]
+    files = json.loads((segment / SEGMENT_MANIFEST).read_text())["files"]
+    assert {"passages.faiss", "records.sqlite", "bm25/rows.npy"} <= set(files)
+    assert SEGMENT_MANIFEST not in files
     # Nothing is pickled: every artefact is npy, JSON, FAISS or SQLite.
-    names = [p.name for p in engine.index.directory.rglob("*") if p.is_file()]
+    names = [p.name for p in engine.storage.root.rglob("*") if p.is_file()]
     assert not [n for n in names if n.endswith((".pkl", ".pickle"))]
 
 
@@ -90,9 +93,11 @@ def test_another_model_forces_a_rebuild(make_engine, hashing_encoder) -> None:
 def test_an_index_written_by_another_format_is_rebuilt_not_read(
     make_engine, hashing_encoder
 ) -> None:
-    """An upgrade: the build on disk has an older records schema. Reading its tables would
-    fail (a column fewer); it is passed over and rebuilt from the article files instead."""
+    """An upgrade: the build on disk is of an older format (format 5 kept every file in the
+    build's directory, with other records and BM25 files). Reading it would fail; it is passed
+    over and rebuilt from the article files instead."""
     import json
+    import shutil
     import sqlite3
 
     from retrieval.manifest import FORMAT_VERSION, MANIFEST_NAME, checksum_files
@@ -101,14 +106,17 @@ def test_an_index_written_by_another_format_is_rebuilt_not_read(
     old = first.index.directory
     ids = sorted(a.id for a in first.articles())
     first.close()
-    with sqlite3.connect(old / "records.sqlite") as db:  # what format 4 wrote: 9 columns
-        names = [r[0] for r in db.execute("SELECT name FROM pragma_table_info('articles')")]
-        for name in names[9:]:
-            db.execute(f"ALTER TABLE articles DROP COLUMN {name}")
-    db.close()
     manifest = json.loads((old / MANIFEST_NAME).read_text())
+    segment = first.storage.segments / manifest["segments"][0]["id"]
+    for path in segment.iterdir():  # what format 5 wrote, in the build's own directory
+        (shutil.copytree if path.is_dir() else shutil.copy)(path, old / path.name)
+    shutil.rmtree(first.storage.segments)
+    with sqlite3.connect(old / "records.sqlite") as db:  # ...with other columns
+        db.execute("ALTER TABLE articles DROP COLUMN first_row")
+    db.close()
     manifest["format_version"] = FORMAT_VERSION - 1
     manifest["files"] = checksum_files(old)  # a complete, undamaged build of that version
+    del manifest["segments"]
     (old / MANIFEST_NAME).write_text(json.dumps(manifest))
     again = make_engine(hashing_encoder)
     assert again.index.directory != old
@@ -125,15 +133,15 @@ def test_a_crash_mid_build_leaves_the_previous_index_serving(
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(index_module, "write_records", disk_full)
+    monkeypatch.setattr(segment_module, "write_records", disk_full)
     with pytest.raises(StorageError, match="No space left"):
         engine.ingest_path(OTHER)
     assert engine.index.directory == before
     assert [a.id for a in engine.articles()] == [
         a.id for a in make_engine(hashing_encoder).articles()
     ]
-    builds = engine.storage.builds
-    assert not [p for p in builds.iterdir() if p.name.startswith(".tmp-")]
+    for folder in (engine.storage.builds, engine.storage.segments):
+        assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
     assert not list(engine.settings.articles_dir.glob("*.md"))  # the article file was rolled back
 
 
@@ -141,7 +149,8 @@ def test_a_damaged_index_is_never_served(make_engine, hashing_encoder) -> None:
     engine = make_engine(hashing_encoder)
     engine.ingest_path(OTHER)
     current = engine.index.directory
-    faiss_file = current / "passages.faiss"
+    newest = engine.index.segments[-1].directory  # the ingested article's segment
+    faiss_file = newest / "passages.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])  # truncated
     reopened = make_engine(hashing_encoder)
     assert reopened.index.directory != current
@@ -151,8 +160,8 @@ def test_a_damaged_index_is_never_served(make_engine, hashing_encoder) -> None:
 
 def test_every_build_damaged_means_a_rebuild(make_engine, hashing_encoder) -> None:
     engine = make_engine(hashing_encoder)
-    for build in engine.storage.builds.iterdir():
-        (build / "records.sqlite").write_bytes(b"garbage")
+    for segment in engine.storage.segments.iterdir():
+        (segment / "records.sqlite").write_bytes(b"garbage")
     before = hashing_encoder.embedded
     reopened = make_engine(hashing_encoder)
     assert hashing_encoder.embedded > before
