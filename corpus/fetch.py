@@ -37,6 +37,19 @@ CONTENT_TYPES = {
     "text/markdown": ".md",
     "text/x-markdown": ".md",
 }
+# Feeds: what RSS, Atom and RDF are served as (some servers send plain XML or even text/html).
+FEED_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/xml",
+        "text/xml",
+        "application/x-rss+xml",
+        "text/html",  # a feed served with the wrong type is still parsed; feedparser decides
+        "text/plain",
+    }
+)
 USER_AGENT = "TradeTalk/0.1 (article fetcher for a trade-news Q&A bot)"
 _CHUNK = 64 * 1024
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -56,6 +69,20 @@ class FetchedPage:
         """The host name: the outlet as TradeTalk saw it (the page may claim another)."""
         host = URL(self.url).host or ""
         return host.removeprefix("www.")
+
+
+@dataclass(frozen=True)
+class FetchedFeed:
+    """A feed document, or "not modified" (HTTP 304 to a conditional GET: ``data`` is None)."""
+
+    url: str  # after the redirects followed
+    data: bytes | None
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.data is None
 
 
 def is_public_address(ip: IPAddress) -> bool:
@@ -155,20 +182,63 @@ class ArticleFetcher:
         """Download ``url`` (following up to ``max_redirects`` redirects) or raise `FetchError`."""
         try:
             async with asyncio.timeout(self.timeout):
-                return await self._follow(url)
+                return await self._follow(url, self._read)
         except TimeoutError:
             message = f"{_short(url)}: no complete answer within {self.timeout:g} s"
             raise FetchError(message) from None
 
-    async def _follow(self, url: str) -> FetchedPage:
+    async def fetch_feed(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchedFeed:
+        """A conditional GET of a feed (``If-None-Match`` / ``If-Modified-Since`` from the last
+        answer), through the same checks as an article page: scheme, every address and every
+        redirect, size (`max_bytes`, default the article cap) and time. Raises `FetchError`."""
+        headers = {"Accept": ", ".join(sorted(FEED_TYPES - {"text/html", "text/plain"}))}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        limit = max_bytes or self.max_bytes
+
+        async def read(current: URL, response: aiohttp.ClientResponse) -> FetchedFeed:
+            if response.status == 304:
+                return FetchedFeed(str(current), None, etag, last_modified)
+            if response.status != 200:
+                raise FetchError(f"{_short(current)}: the server answered HTTP {response.status}")
+            mime = response.content_type.lower()
+            if mime not in FEED_TYPES:
+                raise FetchError(f"{_short(current)}: {mime or 'no content type'} is not a feed")
+            body = await self._body(current, response, limit)
+            return FetchedFeed(
+                str(current.with_fragment(None)),
+                body,
+                response.headers.get("ETag"),
+                response.headers.get("Last-Modified"),
+            )
+
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._follow(url, read, headers)
+        except TimeoutError:
+            message = f"{_short(url)}: no complete answer within {self.timeout:g} s"
+            raise FetchError(message) from None
+
+    async def _follow(self, url: str, read, headers: dict[str, str] | None = None):
         current = self._checked_url(url)
         for _ in range(self.max_redirects + 1):
             try:
-                async with self._client().get(current, allow_redirects=False) as response:
+                async with self._client().get(
+                    current, allow_redirects=False, headers=headers
+                ) as response:
                     if response.status in REDIRECT_STATUSES:
                         current = self._redirect_target(current, response)
                         continue
-                    return await self._read(current, response)
+                    return await read(current, response)
             except RefusedAddress as exc:
                 raise FetchError(f"{_short(current)}: refused, {exc}") from None
             except aiohttp.ClientConnectorError as exc:
@@ -221,19 +291,21 @@ class ArticleFetcher:
                 f"{_short(url)}: {mime or 'no content type'} is not an article page "
                 "(expected HTML, plain text or Markdown)"
             )
+        body = await self._body(url, response, self.max_bytes)
+        # The fragment never reaches the server: the same page with or without it is one page.
+        return FetchedPage(body, str(url.with_fragment(None)), _filename(url, mime), mime)
+
+    async def _body(self, url: URL, response: aiohttp.ClientResponse, limit: int) -> bytes:
         declared = response.content_length
-        if declared is not None and declared > self.max_bytes:
-            raise FetchError(
-                f"{_short(url)}: {declared:,} bytes is over the {self.max_bytes:,}-byte limit"
-            )
+        if declared is not None and declared > limit:
+            raise FetchError(f"{_short(url)}: {declared:,} bytes is over the {limit:,}-byte limit")
         body = bytearray()
         # Content-Length can lie or be absent (chunked), so count what actually arrives.
         async for chunk in response.content.iter_chunked(_CHUNK):
             body += chunk
-            if len(body) > self.max_bytes:
-                raise FetchError(f"{_short(url)}: more than {self.max_bytes:,} bytes")
-        # The fragment never reaches the server: the same page with or without it is one page.
-        return FetchedPage(bytes(body), str(url.with_fragment(None)), _filename(url, mime), mime)
+            if len(body) > limit:
+                raise FetchError(f"{_short(url)}: more than {limit:,} bytes")
+        return bytes(body)
 
 
 def _filename(url: URL, mime: str) -> str:

@@ -19,6 +19,7 @@ from rich.table import Table
 from briefings.cli import register_commands as register_briefing_commands
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
+from feeds.cli import register_feed_commands
 from tradetalk.errors import ArticleError, QuestionError, TradeTalkError
 from tradetalk.logs import log_file, setup_logging
 
@@ -125,6 +126,9 @@ def engine():
 
 
 register_briefing_commands(app, engine=engine, failures=failures, out=out, audit=audit)
+register_feed_commands(
+    app, engine=engine, settings=settings, failures=failures, out=out, audit=audit
+)
 
 
 @app.command()
@@ -171,6 +175,10 @@ def ask(
                 out.print(f"Q: {text}\n{reply['answer']}\n", markup=False)
 
 
+def _is_link(source: str) -> bool:
+    return source.lower().startswith(("http://", "https://"))
+
+
 def _article_paths(paths: list[Path]) -> Iterator[Path]:
     """The files to ingest. A folder holding no article file is an error (one line), not a
     silent success: the admin most likely gave the wrong folder."""
@@ -190,44 +198,86 @@ def _article_paths(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
+def _fetch_pages(links: list[str]) -> list[tuple[str, object]]:
+    """Each link's page (a `FetchedPage`) or the `FetchError` that refused it, fetched as
+    `/ingest url:` fetches: size cap, timeout, private addresses refused, redirects checked."""
+    import asyncio
+
+    from feeds.cli import fetcher_for
+
+    async def fetch_all() -> list[tuple[str, object]]:
+        async with fetcher_for(settings()) as fetcher:
+            found = []
+            for link in links:
+                try:
+                    found.append((link, await fetcher.fetch(link)))
+                except ArticleError as exc:
+                    found.append((link, exc))
+            return found
+
+    return asyncio.run(fetch_all())
+
+
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Article files or folders (.md .txt .html).")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="Article files or folders (.md .txt .html), or http(s) links."),
+    ],
 ) -> None:
-    """Add articles (embedding only their passages), all in one index build."""
-    from corpus.articles import Article, read_article
+    """Add articles (embedding only their passages), all in one index build. A link is
+    fetched as `/ingest url:` fetches it, and the article is identified by it."""
+    from corpus.articles import Article, parse_article, read_article
 
     with failures():
-        files = list(_article_paths(paths))  # a folder without articles: said before loading
-        eng = engine()
+        links = [s for s in sources if _is_link(s)]
+        # A folder without articles is said before anything is loaded or fetched.
+        files = list(_article_paths([Path(s) for s in sources if not _is_link(s)]))
         failed = 0
-        read: list[tuple[Path, Article]] = []
+        read: list[tuple[str, Article]] = []
         for path in files:
             try:
-                read.append((path, read_article(path, max_bytes=settings().max_article_bytes)))
+                read.append((str(path), read_article(path, max_bytes=settings().max_article_bytes)))
             except ArticleError as exc:
                 failed += 1
                 audit("ingest", str(path), "failed", str(exc))
                 err.print(f"error: {exc}", markup=False)
+        for link, page in _fetch_pages(links) if links else []:
+            try:
+                if isinstance(page, Exception):
+                    raise page
+                article = parse_article(
+                    page.data,
+                    page.filename,
+                    max_bytes=settings().max_article_bytes,
+                    fetched_from=page.url,
+                )
+                read.append((link, article))
+            except ArticleError as exc:
+                failed += 1
+                audit("ingest", link, "failed", str(exc))
+                err.print(f"error: {exc}", markup=False)
         if read:
-            label = read[0][0].name if len(read) == 1 else f"{len(read)} articles"
+            eng = engine()
+            label = Path(read[0][0]).name if len(read) == 1 else f"{len(read)} articles"
             with progress_bar(f"Embedding {label}") as update:
                 outcomes = eng.ingest_articles([article for _, article in read], progress=update)
-            for (path, _), result in zip(read, outcomes, strict=True):
+            for (source, _), result in zip(read, outcomes, strict=True):
                 if isinstance(result, TradeTalkError):
                     failed += 1
-                    audit("ingest", str(path), "failed", str(result))
-                    err.print(f"error: {path}: {result}", markup=False)
+                    audit("ingest", source, "failed", str(result))
+                    err.print(f"error: {source}: {result}", markup=False)
                     continue
                 a = result.article
                 outcome = "ok" if result.status != "unchanged" else "unchanged"
-                audit("ingest", a.id, outcome, str(path))
+                audit("ingest", a.id, outcome, source)
                 twin = result.duplicate_of
                 dup = f" (near-duplicate of {twin.id})" if twin else ""
                 out.print(
                     f"{result.status}: {a.id} — {a.title} ({a.passage_count} passages){dup}",
                     markup=False,
                 )
+            eng.merge()  # tidy the index now: no bot may be running to merge in the background
         if failed:
             raise typer.Exit(1)
 
@@ -277,7 +327,7 @@ def index(
             audit("reindex", "all", "ok", f"{len(eng.index)} passages")
         m = eng.index.manifest
         out.print(
-            f"index {eng.index.version}: {m.passage_count} passages from {len(m.articles)} "
+            f"index {eng.index.version}: {m.passage_count} passages from {len(eng.index.articles)} "
             f"articles, model {m.model_id}, {m.index_kind} vectors",
             markup=False,
         )

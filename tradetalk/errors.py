@@ -28,6 +28,11 @@ class FetchError(ArticleError):
     """A URL could not be fetched safely (scheme, private address, size, timeout, status)."""
 
 
+class FeedError(TradeTalkError):
+    """A feed can't be followed or read: a bad link, not a feed, not followed, another poll
+    running."""
+
+
 class ArticleNotFound(TradeTalkError):
     """No article has the given id."""
 

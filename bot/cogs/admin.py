@@ -125,6 +125,8 @@ class Admin(commands.Cog):
             outcome.update(target=result.article.id, detail=source)
             if result.status == "unchanged":
                 outcome["value"] = "unchanged"
+        if result.status != "unchanged":
+            self.bot.merge_soon()  # in the background: the article is answerable already
         issues = await asyncio.to_thread(touched_issues, self.bot.engine, result.article)
         log.info("user %s ingested %s (%s)", interaction.user.id, result.article.id, result.status)
         text = formatting.ingest_text(result, issues)
@@ -234,6 +236,7 @@ class Admin(commands.Cog):
             info = await asyncio.to_thread(
                 functools.partial(self.bot.engine.remove, article_id.strip(), wait=False)
             )
+        self.bot.merge_soon()
         log.info("user %s removed article %s", interaction.user.id, info.id)
         await replies.send(interaction, formatting.removed_text(info), ephemeral=True)
 

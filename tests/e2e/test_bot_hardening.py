@@ -235,7 +235,9 @@ async def gated_bot(
     settings = Settings(data_dir=data, guild_ids=[fake_discord.guild_id], cooldown_rate=100)
     engine = Engine(settings, encoder=real_encoder)
     await asyncio.to_thread(engine.open)
+    # Every write ends in one of these: a new build (rebuild) or the next build (ingest, remove).
     engine.storage.publish = gate.around(engine.storage.publish)
+    engine.storage.publish_change = gate.around(engine.storage.publish_change)
     async with running_bot(fake_discord, settings, engine) as bot:
         yield bot
 

@@ -58,9 +58,7 @@ def test_bm25_scores_are_bm25s_scores() -> None:
     ours = LexicalIndex.build(tokens)
     for query in QUERIES:
         known = [t for t in query if t in reference.vocab_dict]
-        expected = (
-            reference.get_scores(known) if known else np.zeros(len(tokens), np.float32)
-        )
+        expected = reference.get_scores(known) if known else np.zeros(len(tokens), np.float32)
         np.testing.assert_allclose(ours.scores(query), expected, rtol=2e-6, atol=1e-6)
 
 

@@ -1,0 +1,280 @@
+"""One round of polling: every feed that is due is fetched (a conditional GET) and parsed; the
+items it lists for the first time are recorded; then up to the per-round cap of each feed's
+waiting items are claimed, their pages fetched with the article fetcher (size cap, timeout,
+private addresses refused, every redirect checked) and read (trafilatura), copies of what the
+library has are skipped, and the rest are ingested together: one build for the round.
+
+A round holds ``DATA_DIR/feeds.lock`` (flock), so the bot's loop and a cron `tradetalk poll`
+never run one at the same time; whatever a round that died left claimed is settled first
+(`FeedStore.recover`). Bound to one library (data dir, engine): the bot makes one per library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import feedparser
+
+from corpus.articles import Article, parse_article
+from corpus.fetch import ArticleFetcher
+from feeds.known import LibraryView, same_text
+from feeds.store import Feed, FeedEntry, FeedStore, Item
+from retrieval import crashpoints
+from retrieval.records import ArticleInfo
+from tradetalk.engine import Engine, IngestResult
+from tradetalk.errors import FeedError, TradeTalkError
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "feeds.lock"
+PAGES_AT_ONCE = 4  # item pages fetched concurrently
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    url: str
+    status: str  # "new items", "not modified", "no new items", "failed"
+    listed: int = 0  # items it listed for the first time
+    error: str | None = None
+
+
+@dataclass
+class RoundReport:
+    busy: bool = False  # another round (this process or another) was running: nothing done
+    feeds: list[FeedOutcome] = field(default_factory=list)
+    ingested: list[tuple[Item, ArticleInfo]] = field(default_factory=list)
+    skipped: list[tuple[Item, str]] = field(default_factory=list)
+    failed: list[tuple[Item, str]] = field(default_factory=list)
+    recovered: tuple[int, int] = (0, 0)  # items a dead round left: found ingested, put back
+
+
+@contextlib.contextmanager
+def round_lock(data_dir: Path) -> Iterator[bool]:
+    """Yields False (at once) if a round is running elsewhere."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def parse_feed(data: bytes, url: str) -> tuple[str | None, list[FeedEntry]]:
+    """The title and items of an RSS 2.0, Atom or RDF document. Raises `FeedError` for
+    anything that is not a feed. (CPU work: call it from a thread.)"""
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    # feedparser reads what it can of a broken document; broken with nothing read is an error.
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
+        reason = parsed.get("bozo_exception")
+        detail = f" ({str(reason).splitlines()[0][:120]})" if reason else ""
+        raise FeedError(f"{url}: not an RSS, Atom or RDF feed{detail}")
+    entries = []
+    for entry in parsed.entries:
+        link = str(entry.get("link") or "").strip()
+        if not link.startswith(("http://", "https://")):
+            continue  # an item without a page to fetch
+        key = str(entry.get("id") or entry.get("guid") or link).strip()[:1000]
+        title = " ".join(str(entry.get("title") or "").split())
+        entries.append(FeedEntry(key, link, title or link, _published(entry)))
+    title = " ".join(str(parsed.feed.get("title") or "").split()) or None
+    return title, entries
+
+
+def _published(entry) -> str | None:
+    for name in ("published_parsed", "updated_parsed"):
+        stamp = entry.get(name)
+        if stamp:
+            try:
+                return dt.date.fromtimestamp(calendar.timegm(stamp)).isoformat()
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _in_library(library: LibraryView, item: Item) -> str | None:
+    """The id of a claimed item's article if the library has it (its round died after the
+    build was published)."""
+    for link in (item.fetched_url, item.link):
+        if link and (found := library.has_link(link)):
+            return found
+    return None
+
+
+class FeedPoller:
+    """Polls the feeds of one library (its `FeedStore` and `Engine`) with one fetcher."""
+
+    def __init__(
+        self,
+        store: FeedStore,
+        engine: Engine,
+        fetcher: ArticleFetcher,
+        *,
+        max_items: int,
+        max_feed_bytes: int,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.fetcher = fetcher
+        self.max_items = max_items
+        self.max_feed_bytes = max_feed_bytes
+        self._running = asyncio.Lock()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.store.path.parent
+
+    async def check(self, url: str) -> str | None:
+        """Fetch and parse `url` as a feed (before following it); its title. Raises
+        `FeedError` or `FetchError` with the reason."""
+        fetched = await self.fetcher.fetch_feed(url, max_bytes=self.max_feed_bytes)
+        assert fetched.data is not None  # no validators were sent, so no 304
+        title, _ = await asyncio.to_thread(parse_feed, fetched.data, url)
+        return title
+
+    async def run_round(self, *, every: bool = False) -> RoundReport:
+        """Poll the due feeds (all of them with `every`) and ingest what they brought."""
+        if self._running.locked():
+            return RoundReport(busy=True)
+        async with self._running:
+            with round_lock(self.data_dir) as ours:
+                if not ours:
+                    return RoundReport(busy=True)
+                return await self._round(every)
+
+    async def _round(self, every: bool) -> RoundReport:
+        report = RoundReport()
+        library = await asyncio.to_thread(self._library)
+        report.recovered = await asyncio.to_thread(
+            self.store.recover, lambda item: _in_library(library, item)
+        )
+        for feed in await asyncio.to_thread(self.store.due, every=every):
+            report.feeds.append(await self._poll_feed(feed, library))
+        candidates: list[tuple[Item, Article]] = []
+        for feed in await asyncio.to_thread(self.store.feeds):
+            claimed = await asyncio.to_thread(self.store.claim, feed.url, self.max_items)
+            if claimed:
+                crashpoints.reached("feed-items-claimed")
+                candidates += await self._read_pages(claimed, report)
+        accepted = await asyncio.to_thread(self._new_ones, candidates, library, report)
+        if accepted:
+            await self._ingest(accepted, report)
+        return report
+
+    def _library(self) -> LibraryView:
+        return LibraryView(self.engine.index)
+
+    async def _poll_feed(self, feed: Feed, library: LibraryView) -> FeedOutcome:
+        try:
+            fetched = await self.fetcher.fetch_feed(
+                feed.url,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                max_bytes=self.max_feed_bytes,
+            )
+            if fetched.not_modified:
+                await asyncio.to_thread(
+                    self.store.polled,
+                    feed.url,
+                    title=None,
+                    etag=fetched.etag,
+                    last_modified=fetched.last_modified,
+                    not_modified=True,
+                )
+                return FeedOutcome(feed.url, "not modified")
+            assert fetched.data is not None
+            title, entries = await asyncio.to_thread(parse_feed, fetched.data, feed.url)
+        except TradeTalkError as exc:
+            log.info("feed %s failed: %s", feed.url, exc)
+            await asyncio.to_thread(self.store.failed, feed.url, str(exc))
+            return FeedOutcome(feed.url, "failed", error=str(exc))
+        listed = await asyncio.to_thread(
+            self.store.list_entries, feed.url, entries, lambda link: bool(library.has_link(link))
+        )
+        await asyncio.to_thread(
+            self.store.polled,
+            feed.url,
+            title=title,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            not_modified=False,
+        )
+        return FeedOutcome(feed.url, "new items" if listed else "no new items", listed)
+
+    async def _read_pages(
+        self, items: list[Item], report: RoundReport
+    ) -> list[tuple[Item, Article]]:
+        gate = asyncio.Semaphore(PAGES_AT_ONCE)
+
+        async def read(item: Item) -> tuple[Item, Article] | None:
+            async with gate:
+                try:
+                    page = await self.fetcher.fetch(item.link)
+                    await asyncio.to_thread(self.store.fetched, item, page.url)
+                    article = await asyncio.to_thread(
+                        parse_article,
+                        page.data,
+                        page.filename,
+                        max_bytes=self.engine.settings.max_article_bytes,
+                        defaults={"title": item.title, "date": item.published},
+                        fetched_from=page.url,
+                    )
+                except TradeTalkError as exc:
+                    await asyncio.to_thread(self.store.failed_item, item, str(exc))
+                    report.failed.append((item, str(exc)))
+                    return None
+                return item, article
+
+        found = await asyncio.gather(*(read(item) for item in items))
+        return [f for f in found if f is not None]
+
+    def _new_ones(
+        self, candidates: list[tuple[Item, Article]], library: LibraryView, report: RoundReport
+    ) -> list[tuple[Item, Article]]:
+        """Candidates the library lacks; the rest are skipped (a copy of one article from a
+        round before, or of another candidate of this round)."""
+        accepted: list[tuple[Item, Article]] = []
+        with self.engine.leased() as index:
+            library = LibraryView(index)
+            for item, article in candidates:
+                reason = None
+                if article.id in index.articles or any(a.id == article.id for _, a in accepted):
+                    reason = "already in the library (the same page)"
+                elif (copy := library.copy_of(article)) is not None:
+                    reason = f"the same text as “{copy.title}” ({copy.id})"
+                else:
+                    twin = next((a for _, a in accepted if same_text(a.text, article.text)), None)
+                    if twin is not None:
+                        reason = f"the same text as “{twin.title}” in this round"
+                if reason is None:
+                    accepted.append((item, article))
+                else:
+                    self.store.skipped(item, reason)
+                    report.skipped.append((item, reason))
+        return accepted
+
+    async def _ingest(self, accepted: list[tuple[Item, Article]], report: RoundReport) -> None:
+        articles = [article for _, article in accepted]
+        outcomes = await asyncio.to_thread(self.engine.ingest_articles, articles, wait=True)
+        crashpoints.reached("feed-items-ingested")
+        done: list[tuple[Item, str]] = []
+        for (item, _), outcome in zip(accepted, outcomes, strict=True):
+            if isinstance(outcome, IngestResult):
+                done.append((item, outcome.article.id))
+                report.ingested.append((item, outcome.article))
+            else:
+                await asyncio.to_thread(self.store.failed_item, item, str(outcome))
+                report.failed.append((item, str(outcome)))
+        await asyncio.to_thread(self.store.ingested, done)

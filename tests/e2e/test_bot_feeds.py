@@ -1,0 +1,132 @@
+"""Feeds on the real bot over the loopback Discord, with the real model: an admin follows a
+feed served locally, its new items become answerable and a digest goes to the chosen channel;
+/feeds shows how each feed is doing; /unfollow; what a non-admin and a bad link get."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fake_discord import ActionKind, FakeDiscord
+from feeds_site import CHEESE, PANELS, NewsSite, serving
+
+from .bot_harness import LoopWatch, assert_no_pings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.timeout(120)]
+
+SLOW = 30.0  # a round fetches and embeds two articles with the real model
+
+
+def unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text).replace("\u200b", "")
+
+
+async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel(
+    fake_discord: FakeDiscord, start_bot
+) -> None:
+    fake = fake_discord
+    news = fake.channels["trade-news"]
+    async with (
+        serving(NewsSite()) as site,
+        start_bot(allow_private_urls=True, feed_check_seconds=0.2) as bot,
+    ):
+        watch = await LoopWatch().start()
+        handle = await fake.send_interaction(
+            "follow", {"url": site.url("rss.xml"), "channel": news}, user=fake.admin_id
+        )
+        assert (await handle.wait_for(ActionKind.DEFER)).ephemeral
+        reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+        assert reply.ephemeral and reply.content.startswith("Following <")
+        assert "Harbour Times: Trade" in reply.content and f"<#{news}>" in reply.content
+
+        digest = await fake.wait_for_message(channel_id=news, timeout=SLOW)
+        assert_no_pings(digest)
+        shown = unescape(digest.content)
+        assert shown.startswith("**New from the feeds: 2 articles**")
+        assert f"“{CHEESE.title}” — 127.0.0.1 (claims to be from Harbour Times) · 2018-09-20" in (
+            shown
+        )
+        assert PANELS.title in shown and "Lakeview Courier" in shown
+        assert site.url("news/cheese-quota.html") in shown
+        developments = shown.splitlines()[-1]
+        assert developments.startswith("New developments on: ")
+        assert "Dairy" in developments and "Chapter 19" in developments
+        # Polling, fetching and embedding never held up the event loop (nor the heartbeat).
+        assert await watch.stop() < 1.0
+
+        await fake.send_message(
+            "How many tonnes of cheese would the latest offer let in duty free?",
+            mentions_bot=True,
+        )
+        answer = await fake.wait_for_message(timeout=SLOW)
+        assert "18,500 tonnes" in answer.text and "Harbour Times" in answer.text
+
+        listed = await fake.send_interaction("feeds", user=fake.admin_id)
+        embed = (await listed.wait_for(ActionKind.FOLLOWUP)).embeds[0]
+        assert embed["title"] == "Followed feeds (1)"
+        text = unescape(embed["description"])
+        assert "Harbour Times: Trade" in text and "2 articles" in text
+        assert "last success 20" in text and "last error" not in text
+
+        trail = [(e.actor, e.action, e.outcome) for e in bot.audit.recent()]
+        assert ("feed", "ingest", "ok") in trail
+        assert any(
+            a.startswith(f"discord:{fake.admin_id} ") and act == "follow" for a, act, _ in trail
+        )
+
+        typing = await fake.send_autocomplete(
+            "unfollow", {"url": "harbour"}, "url", user=fake.admin_id
+        )
+        [choice] = (await typing.wait_for(ActionKind.AUTOCOMPLETE)).choices
+        assert choice["value"] == site.url("rss.xml")
+        gone = await fake.send_interaction("unfollow", {"url": choice["value"]}, user=fake.admin_id)
+        done = await gone.wait_for(ActionKind.FOLLOWUP)
+        assert (
+            done.ephemeral
+            and "Stopped following" in done.content
+            and "2 articles" in (done.content)
+        )
+        assert len([a for a in bot.engine.articles() if not a.bundled]) == 2  # they stay
+
+
+async def test_a_link_that_is_not_a_feed_is_refused_with_the_reason(
+    fake_discord: FakeDiscord, start_bot
+) -> None:
+    fake = fake_discord
+    async with serving(NewsSite()) as site, start_bot(allow_private_urls=True) as bot:
+        handle = await fake.send_interaction(
+            "follow", {"url": site.url("broken.xml")}, user=fake.admin_id
+        )
+        reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+        assert reply.ephemeral and "not an RSS, Atom or RDF feed" in reply.content
+        assert "Traceback" not in reply.content
+        page = await fake.send_interaction(
+            "follow", {"url": site.url("news/cheese-quota.html")}, user=fake.admin_id
+        )
+        assert (
+            "not an RSS, Atom or RDF feed"
+            in (await page.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content
+        )
+        listed = await fake.send_interaction("feeds", user=fake.admin_id)
+        assert (await listed.wait_for(ActionKind.FOLLOWUP)).embeds[0]["title"] == (
+            "Followed feeds (0)"
+        )
+        assert [(e.action, e.outcome) for e in bot.audit.recent()][:2] == [
+            ("follow", "failed"),
+            ("follow", "failed"),
+        ]
+
+
+async def test_feed_commands_refuse_a_non_admin(fake_discord: FakeDiscord, start_bot) -> None:
+    fake = fake_discord
+    async with serving(NewsSite()) as site, start_bot(allow_private_urls=True) as bot:
+        for name, options in (
+            ("follow", {"url": site.url("rss.xml")}),
+            ("unfollow", {"url": site.url("rss.xml")}),
+            ("feeds", {}),
+        ):
+            handle = await fake.send_interaction(name, options, bypass_permissions=True)
+            reply = await handle.reply()
+            assert reply.ephemeral and "Only server admins" in reply.content
+        assert site.requests["/rss.xml"] == 0  # nothing fetched for them
+        assert [e.outcome for e in bot.audit.recent()] == ["refused"] * 3
