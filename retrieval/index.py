@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import IndexCorrupt, IndexOutdated
 from retrieval import crashpoints
 from retrieval.dense import DenseIndex, choose_kind
 from retrieval.lexical import LexicalIndex
@@ -28,7 +29,6 @@ from retrieval.manifest import (
 from retrieval.records import ArticleInfo, PassageRecord, RecordStore, write_records
 from retrieval.text import passage_terms
 from retrieval.tokenize import tokenize
-from tradetalk.errors import IndexCorrupt, IndexOutdated
 
 RECORDS = "records.sqlite"
 DENSE = "passages.faiss"

@@ -9,7 +9,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from tradetalk.errors import IndexCorrupt
+from errors import IndexCorrupt
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 

@@ -102,7 +102,12 @@ class Searcher:
         return any(all(index.lexical.knows(t) for t in p) for p in equivalents(token))
 
     def encode_query(self, question: str) -> np.ndarray:
-        return self.encoder.encode([prepare_query(question)])[0]
+        return self.encode_query_with(self.encoder, question)
+
+    @staticmethod
+    def encode_query_with(encoder: Encoder, question: str) -> np.ndarray:
+        """The question's vector, as every library searches it (one encoding serves several)."""
+        return encoder.encode([prepare_query(question)])[0]
 
     def search(
         self,

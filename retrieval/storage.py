@@ -28,9 +28,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from errors import IndexBusy, IndexCorrupt, IndexOutdated
 from retrieval import crashpoints
 from retrieval.index import IndexData, PassageIndex
-from tradetalk.errors import IndexBusy, IndexCorrupt, IndexOutdated
 
 log = logging.getLogger(__name__)
 KEEP_PREVIOUS = 1  # an older complete build to fall back on if the current one is damaged
