@@ -275,6 +275,15 @@ class Engine:
     def _publish(self, data: IndexData) -> PassageIndex:
         return PassageIndex(self.storage.publish(data), verify=False)
 
+    def loaded_bytes(self) -> int:
+        """The size of the index files of the build served now (0 when none is open): what
+        `tenancy` weighs against its memory budget. Vectors are memory-mapped, so this is what
+        the build can occupy once its pages have been read, not what it occupies at once."""
+        index = self._index
+        if index is None:
+            return 0
+        return sum(int(f.get("size", 0)) for f in index.manifest.files.values())
+
     def close(self) -> None:
         """Release the open index files (SQLite connections). Builds still leased by a search
         close when it finishes."""
