@@ -34,7 +34,7 @@ from tenancy.server_settings import EffectiveSettings, ServerSettings, ServerSet
 from tradetalk.answer import Answer
 from tradetalk.audit import AuditLog
 from tradetalk.engine import Engine, IngestResult
-from tradetalk.errors import TradeTalkError
+from tradetalk.errors import TradeTalkError, UnknownServer
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,12 @@ class Libraries:
             for other in evicted:
                 self._unload(other)
 
-    def _load(self, server: ServerLibrary, create: bool) -> Engine | None:
+    def _load(
+        self,
+        server: ServerLibrary,
+        create: bool,
+        opener: Callable[[Engine], object] | None = None,
+    ) -> Engine | None:
         with server.load_lock:
             if server.engine is not None and not server.paths.index.exists():
                 # Purged by another process (`tradetalk purge-server`): start afresh.
@@ -189,7 +194,10 @@ class Libraries:
                 return None
             settings = library_settings(self.settings, server.server_id)
             engine = self._engine(settings, bundled=False)
-            engine.open()
+            if opener is not None:
+                opener(engine)
+            else:
+                engine.open()
             server.engine = engine
             log.info("loaded the library of server %s", server.server_id)
             return engine
@@ -313,15 +321,24 @@ class Libraries:
     def rebuild(self, server_id: int | None, progress: Progress | None = None) -> PassageIndex:
         return self.write(server_id, lambda e: e.rebuild(progress))
 
-    def engine(self, server_id: int | None) -> Engine:
-        """The library's engine, loaded and never unloaded: for a one-shot CLI command."""
+    def engine(
+        self,
+        server_id: int | None,
+        *,
+        create: bool = False,
+        opener: Callable[[Engine], object] | None = None,
+    ) -> Engine:
+        """The library's engine, loaded and never unloaded: for a one-shot CLI command.
+        `UnknownServer` if the server has no library and `create` is false; `opener` opens a
+        server's engine (the CLI shows a progress bar while it embeds)."""
         if server_id is None:
             return self.global_engine
         server = self.server(server_id)
         with self._lock:
             server.users += 1  # held for good
-        engine = self._load(server, create=True)
-        assert engine is not None
+        engine = self._load(server, create=create, opener=opener)
+        if engine is None:
+            raise UnknownServer(f"server {server_id} has no library yet (ingest an article first)")
         return engine
 
 
