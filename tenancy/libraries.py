@@ -24,7 +24,7 @@ from briefings import IssueBriefings, briefings_for
 from config.settings import Settings
 from corpus.articles import Article
 from retrieval.build import Progress
-from retrieval.encoder import Encoder, load_encoder
+from retrieval.encoder import Encoder
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo
 from tenancy.asking import CoverageCache, ask_libraries
@@ -40,35 +40,6 @@ log = logging.getLogger(__name__)
 
 GLOBAL = "global"
 SERVER = "server"
-
-
-class SharedEncoder:
-    """The one model every library's engine uses, loaded on first use (a CLI command that
-    only lists articles never loads it)."""
-
-    def __init__(
-        self, settings: Settings, encoder: Encoder | None = None, *, batch_queries: bool = False
-    ) -> None:
-        self._settings = settings
-        self._encoder = encoder
-        self._batch = batch_queries
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> Encoder | None:
-        return self._encoder
-
-    def get(self) -> Encoder:
-        with self._lock:
-            if self._encoder is None:
-                s = self._settings
-                encoder = load_encoder(s.model_path, backend=s.backend, cache_dir=s.model_cache)
-                if self._batch:
-                    from retrieval.batching import BatchingEncoder
-
-                    encoder = BatchingEncoder(encoder)
-                self._encoder = encoder
-            return self._encoder
 
 
 class ServerLibrary:
@@ -93,24 +64,30 @@ class Libraries:
         self,
         settings: Settings,
         *,
+        engine: Engine | None = None,
         encoder: Encoder | None = None,
         batch_queries: bool = False,
     ) -> None:
+        """`engine` is the global library's (built from `settings` if not given, with
+        `encoder` and `batch_queries` as `Engine` takes them); every server's engine shares
+        its encoder, loaded once on first use."""
         self.settings = settings
-        self.encoder = SharedEncoder(settings, encoder, batch_queries=batch_queries)
-        self.global_engine = self._engine(settings, bundled=True)
+        self.global_engine = engine or Engine(
+            settings, encoder=encoder, batch_queries=batch_queries
+        )
         self.global_audit = AuditLog(settings.audit_db)
         self.budget_bytes = settings.memory_budget_mb * 1024 * 1024
         self._servers: dict[int, ServerLibrary] = {}
         self._loaded: OrderedDict[int, ServerLibrary] = OrderedDict()  # least recent first
         self._lock = threading.Lock()
 
-    def _engine(self, settings: Settings, *, bundled: bool) -> Engine:
+    def _server_engine(self, settings: Settings) -> Engine:
+        shared = self.global_engine
         return Engine(
             settings,
-            encoder=self.encoder.loaded,
-            encoder_factory=self.encoder.get,
-            bundled=bundled,
+            encoder=shared.loaded_encoder,
+            encoder_factory=lambda: shared.encoder,
+            bundled=False,
         )
 
     def open(self) -> None:
@@ -193,7 +170,7 @@ class Libraries:
             if not create and not server.paths.has_articles():
                 return None
             settings = library_settings(self.settings, server.server_id)
-            engine = self._engine(settings, bundled=False)
+            engine = self._server_engine(settings)
             if opener is not None:
                 opener(engine)
             else:
@@ -241,6 +218,18 @@ class Libraries:
     def loaded_bytes(self) -> int:
         with self._lock:
             return sum(s.loaded_bytes for s in self._loaded.values())
+
+    def left(self, server_id: int) -> None:
+        """The bot was removed from a server: note when (its data is kept for the retention
+        period, `tenancy.retention`) and unload it."""
+        server = self.server(server_id)
+        if server.paths.root.is_dir():  # a server that never stored anything leaves nothing
+            server.settings_store.mark_left()
+        self.forget(server_id)
+
+    def joined(self, server_id: int) -> None:
+        """The bot is in a server (again): a pending purge is called off."""
+        self.server(server_id).settings_store.mark_joined()
 
     def forget(self, server_id: int) -> None:
         """Unload a server and drop it from memory (the bot left it, or it is being purged)."""
@@ -356,7 +345,7 @@ class ServerView:
 
     @property
     def encoder(self) -> Encoder:
-        return self._libraries.encoder.get()
+        return self._libraries.global_engine.encoder
 
     @contextlib.contextmanager
     def leased(self) -> Iterator[PassageIndex | CombinedIndex]:

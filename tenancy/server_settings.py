@@ -68,36 +68,36 @@ class EffectiveSettings:
     cooldown_seconds: float
 
 
-def validated(
-    current: ServerSettings,
-    *,
-    channel_ids: tuple[int, ...] | None = None,
-    admin_role_ids: tuple[int, ...] | None = None,
-    cooldown_rate: int | None = None,
-    cooldown_seconds: float | None = None,
-) -> ServerSettings:
-    """`current` with the given values changed; `SettingError` (one line) if one is out of
-    range. Whether ids name this server's channels and roles is the caller's to check (it
-    knows the server)."""
-    changes: dict[str, object] = {}
-    for name, ids in (("channels", channel_ids), ("admin roles", admin_role_ids)):
-        if ids is not None and len(ids) > MAX_IDS:
-            raise SettingError(f"at most {MAX_IDS} {name}, not {len(ids)}")
-    if channel_ids is not None:
-        changes["channel_ids"] = tuple(dict.fromkeys(channel_ids))
-    if admin_role_ids is not None:
-        changes["admin_role_ids"] = tuple(dict.fromkeys(admin_role_ids))
-    if cooldown_rate is not None:
+CHANGEABLE = ("channel_ids", "admin_role_ids", "cooldown_rate", "cooldown_seconds")
+
+
+def validated(current: ServerSettings, **changes: object) -> ServerSettings:
+    """`current` with `changes` (a field of `CHANGEABLE` -> its new value; None: back to the
+    environment's); `SettingError` (one line) if one is out of range. Whether ids name this
+    server's channels and roles is the caller's to check (it knows the server)."""
+    unknown = set(changes) - set(CHANGEABLE)
+    if unknown:
+        raise ValueError(f"not server settings: {sorted(unknown)}")
+    for key, name in (("channel_ids", "channels"), ("admin_role_ids", "admin roles")):
+        ids = changes.get(key)
+        if ids is not None:
+            ids = tuple(dict.fromkeys(int(i) for i in ids))  # type: ignore[attr-defined]
+            if len(ids) > MAX_IDS:
+                raise SettingError(f"at most {MAX_IDS} {name}, not {len(ids)}")
+            changes[key] = ids
+    rate = changes.get("cooldown_rate")
+    if rate is not None:
         low, high = COOLDOWN_RATE_RANGE
-        if not low <= cooldown_rate <= high:
-            raise SettingError(f"the cooldown rate must be {low} to {high} questions")
-        changes["cooldown_rate"] = int(cooldown_rate)
-    if cooldown_seconds is not None:
-        low, high = COOLDOWN_SECONDS_RANGE
-        if not low <= cooldown_seconds <= high:
-            raise SettingError(f"the cooldown window must be {low:g} to {high:g} seconds")
-        changes["cooldown_seconds"] = float(cooldown_seconds)
-    return replace(current, **changes)
+        if not low <= int(rate) <= high:  # type: ignore[call-overload]
+            raise SettingError(f"the cooldown must allow {low} to {high} questions")
+        changes["cooldown_rate"] = int(rate)  # type: ignore[call-overload]
+    seconds = changes.get("cooldown_seconds")
+    if seconds is not None:
+        low_s, high_s = COOLDOWN_SECONDS_RANGE
+        if not low_s <= float(seconds) <= high_s:  # type: ignore[arg-type]
+            raise SettingError(f"the cooldown window must be {low_s:g} to {high_s:g} seconds")
+        changes["cooldown_seconds"] = float(seconds)  # type: ignore[arg-type]
+    return replace(current, **changes)  # type: ignore[arg-type]
 
 
 class ServerSettingsStore:

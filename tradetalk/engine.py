@@ -156,6 +156,11 @@ class Engine:
                 self._encoder = self._encoder_factory()
             return self._encoder
 
+    @property
+    def loaded_encoder(self) -> Encoder | None:
+        """The encoder if it is loaded already (the model loads on first use)."""
+        return self._encoder
+
     def expected_model_id(self) -> str:
         if self._encoder is not None:
             return self._encoder.model_id
