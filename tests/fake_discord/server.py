@@ -126,11 +126,19 @@ class FakeDiscord:
     # -- guilds, threads and direct messages ----------------------------------------------------
 
     def add_guild(
-        self, name: str, channel_names: Sequence[str] = DEFAULT_CHANNELS, *, prefix: str = ""
+        self,
+        name: str,
+        channel_names: Sequence[str] = DEFAULT_CHANNELS,
+        *,
+        prefix: str = "",
+        shard: tuple[int, int] | None = None,
     ) -> GuildState:
         """Another guild the bot is in (add it before the bot connects, or `add_bot` after):
-        its own owner, admin (``.admin_id``), member (``.member_id``) and channels."""
-        return self.state.add_guild(name, tuple(channel_names), prefix=prefix or f"{name[:8]}-")
+        its own owner, admin (``.admin_id``), member (``.member_id``) and channels; ``shard``
+        (id, count) picks an id on that shard."""
+        return self.state.add_guild(
+            name, tuple(channel_names), prefix=prefix or f"{name[:8]}-", shard=shard
+        )
 
     def guild(self, guild_id: int) -> GuildState:
         return self.state.guild(guild_id)
@@ -434,7 +442,13 @@ class FakeDiscord:
         command = self.state.commands.find(name.split()[0], guild.id if guild else None)
         if guild is None:
             # Discord's client offers a DM only the global commands allowed in DMs.
-            if not bypass and (command is None or command.get("contexts") == [0]):
+            contexts = (command or {}).get("contexts")
+            hidden = (
+                command is None
+                or command.get("dm_permission") is False
+                or (contexts is not None and p.CONTEXT_BOT_DM not in contexts)
+            )
+            if hidden and not bypass:
                 raise PermissionError(f"Discord would not show /{name} in a DM")
             return
         required = (command or {}).get("default_member_permissions")

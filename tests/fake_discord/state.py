@@ -10,6 +10,7 @@ read as they always did.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,11 +107,22 @@ class ServerState:
     # -- guilds -------------------------------------------------------------------------------
 
     def add_guild(
-        self, name: str, channel_names: tuple[str, ...] = ("general",), *, prefix: str = ""
+        self,
+        name: str,
+        channel_names: tuple[str, ...] = ("general",),
+        *,
+        prefix: str = "",
+        shard: tuple[int, int] | None = None,
     ) -> GuildState:
         """A guild with an owner, an admin (role "Moderator" with MANAGE_GUILD), a regular
-        member and text channels; the bot is a member. User names get ``prefix``."""
+        member and text channels; the bot is a member. User names get ``prefix``. With
+        ``shard=(id, count)`` its id puts it on that shard (Discord: ``(id >> 22) % count``)."""
         guild_id = self.ids.next()
+        if shard is not None:
+            step = 0
+            while (guild_id >> 22) % shard[1] != shard[0]:
+                step += 1  # the timestamp part decides the shard: try the next millisecond
+                guild_id = self.ids.next(at=time.time() + step / 1000)
         owner, admin, member = (
             self.add_user_only(f"{prefix}{n}") for n in ("guild-owner", "admin", "member")
         )
