@@ -139,20 +139,27 @@ class Libraries:
         server = self.server(server_id)
         with self._lock:
             server.users += 1
-        engine: Engine | None = None
         try:
             engine = self._load(server, create)
+            if engine is not None:
+                with self._lock:
+                    self._track(server)  # counted against the budget while in use, too
             yield engine
         finally:
             with self._lock:
                 server.users -= 1
                 if server.engine is not None:
-                    server.loaded_bytes = server.engine.loaded_bytes()
-                    self._loaded[server_id] = server
-                    self._loaded.move_to_end(server_id)
+                    self._track(server)
                 evicted = self._over_budget(keep=server)
             for other in evicted:
                 self._unload(other)
+
+    def _track(self, server: ServerLibrary) -> None:
+        """Note a loaded server as the most recently used, with its size (holding the lock)."""
+        assert server.engine is not None
+        server.loaded_bytes = server.engine.loaded_bytes()
+        self._loaded[server.server_id] = server
+        self._loaded.move_to_end(server.server_id)
 
     def _load(
         self,
