@@ -80,6 +80,7 @@ class Libraries:
         self._servers: dict[int, ServerLibrary] = {}
         self._loaded: OrderedDict[int, ServerLibrary] = OrderedDict()  # least recent first
         self._lock = threading.Lock()
+        self.loads = 0  # server indexes loaded so far (again after an eviction): for the bench
 
     def _server_engine(self, settings: Settings) -> Engine:
         shared = self.global_engine
@@ -183,6 +184,7 @@ class Libraries:
             else:
                 engine.open()
             server.engine = engine
+            self.loads += 1
             log.info("loaded the library of server %s", server.server_id)
             return engine
 
