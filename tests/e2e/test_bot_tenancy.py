@@ -429,3 +429,36 @@ async def test_follow_up_inside_a_thread_is_understood_in_context(
         await fake.send_message(follow_up, channel_id=a.channel_id, mentions_bot=True)
         outside = await fake.wait_for_message(channel_id=a.channel_id, timeout=SLOW)
         assert outside.text != second.text
+
+
+async def test_settings_admin_roles_hold_in_their_server_only(
+    fake_discord: FakeDiscord, servers
+) -> None:
+    fake = fake_discord
+    async with servers() as (_bot, a, b):
+        editors = await fake.create_role(a.id, "Editors")  # no permissions of its own
+        editor = fake.state.add_user("editor", roles=[editors], guild_id=a.id)
+        fake.state.join(editor, b.id)  # a plain member of B
+        before = await fake.send_interaction(
+            "audit", user=editor, channel_id=a.channel_id, bypass_permissions=True
+        )
+        assert "Only server admins" in (await before.reply()).content
+        handle = await fake.send_interaction(
+            "settings", {"admin_roles": f"<@&{editors}>"}, user=a.admin_id, channel_id=a.channel_id
+        )
+        assert f"<@&{editors}> *(set here)*" in (await handle.wait_for(ActionKind.FOLLOWUP)).text
+        # Now an admin in A, where the role is named ...
+        in_a = await fake.send_interaction(
+            "audit", user=editor, channel_id=a.channel_id, bypass_permissions=True
+        )
+        assert (await in_a.wait_for(ActionKind.FOLLOWUP)).embeds[0]["title"] == "Audit log"
+        # ... and nowhere else.
+        in_b = await fake.send_interaction(
+            "audit", user=editor, channel_id=b.channel_id, bypass_permissions=True
+        )
+        assert "Only server admins" in (await in_b.reply()).content
+        # B's admin can't name A's role in B.
+        other = await fake.send_interaction(
+            "settings", {"admin_roles": f"<@&{editors}>"}, user=b.admin_id, channel_id=b.channel_id
+        )
+        assert "is not a role of this server" in (await other.reply()).text

@@ -158,6 +158,16 @@ class FakeDiscord:
         await self.gateway.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return int(thread["id"])
 
+    async def create_role(self, guild_id: int, name: str, *, permissions: int = 0) -> int:
+        """A guild's admin creates a role (GUILD_ROLE_CREATE); its id."""
+        guild = self.state.guild(guild_id)
+        role_id = self.state.ids.next()
+        guild.roles[role_id] = p.role(role_id, name, permissions, position=len(guild.roles))
+        await self.gateway.dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": guild.roles[role_id]}
+        )
+        return role_id
+
     async def remove_bot(self, guild_id: int) -> None:
         """The guild kicks the bot (GUILD_DELETE without ``unavailable``: discord.py's
         ``on_guild_remove``)."""
