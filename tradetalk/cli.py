@@ -19,7 +19,7 @@ from rich.table import Table
 from briefings.cli import register_commands as register_briefing_commands
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
-from tradetalk.errors import ArticleError, QuestionError, TradeTalkError
+from tradetalk.errors import ArticleError, TradeTalkError
 from tradetalk.logs import log_file, setup_logging
 
 app = typer.Typer(
@@ -136,7 +136,7 @@ def ask(
     ] = False,
 ) -> None:
     """Answer a question from the articles, with citations."""
-    from tradetalk.render import answer_json, answer_text
+    from tradetalk.render import answer_json, answer_text, reply_json
 
     with failures():
         if question != "-":
@@ -155,16 +155,7 @@ def ask(
             text = line.rstrip("\n")
             if not text.strip():
                 continue
-            try:
-                reply = answer_json(eng.ask(text))
-            except QuestionError as exc:
-                reply = {
-                    "question": text,
-                    "answer": str(exc),
-                    "abstained": True,
-                    "passages": [],
-                    "error": str(exc),
-                }
+            reply = reply_json(eng.ask, text)
             if as_json:
                 print(json.dumps(reply, ensure_ascii=False), flush=True)
             else:
@@ -294,19 +285,13 @@ def evaluate(
     """Score retrieval and answers on questions with known evidence (as score.py does), with
     the figures broken down by question kind."""
     from tradetalk.evaluate import load_questions, score
-    from tradetalk.render import answer_json
+    from tradetalk.render import reply_json
 
     with failures():
         items = load_questions(questions, split=split)
         eng = engine()
 
-        def reply(question: str) -> dict:
-            try:
-                return answer_json(eng.ask(question))
-            except QuestionError as exc:
-                return {"answer": str(exc), "abstained": True, "passages": []}
-
-        result = score(items, reply)
+        result = score(items, lambda question: reply_json(eng.ask, question))
         misses = result.pop("misses")
         kinds = result.pop("by_kind")
         if as_json:
