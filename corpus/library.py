@@ -24,7 +24,8 @@ class SourceFile:
     bundled: bool
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so a reader sees the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -91,7 +92,7 @@ class ArticleLibrary:
     def save(self, article: Article) -> Path:
         """Store an added article as Markdown with front matter (atomically)."""
         path = self.path_for(article.id)
-        _atomic_write_text(path, article.to_markdown())
+        atomic_write_text(path, article.to_markdown())
         return path
 
     def load_all(self) -> tuple[list[tuple[SourceFile, Article]], list[ArticleError]]:

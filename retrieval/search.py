@@ -12,7 +12,6 @@ from corpus.normalize import normalize_for_search
 from retrieval.encoder import Encoder
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo, PassageRecord
-from retrieval.text import term_set
 from retrieval.tokenize import tokenize
 from retrieval.vocabulary import equivalents, plain_words
 
@@ -43,7 +42,6 @@ class PassageHit:
     lexical: float
     sentences: tuple[ScoredSentence, ...]
     also_in: tuple[str, ...] = ()  # other articles carrying a near-copy of this passage
-    coverage: float = 0.0  # IDF-weighted share of the question's terms this passage contains
 
 
 @dataclass(frozen=True)
@@ -189,19 +187,11 @@ class Searcher:
                 )
             )
             article = index.articles[record.article_id]
-            present = term_set(record.text, article.date, article.title)
-            total_weight = sum(weights.values())
-            coverage = (
-                sum(w for t, w in weights.items() if t in present) / total_weight
-                if total_weight
-                else 0.0
-            )
             hits.append(
                 PassageHit(
                     rank=rank,
                     record=record,
                     article=article,
-                    coverage=coverage,
                     score=float(fused[p]),
                     dense=float(passage_sim[p]),
                     lexical=float(lexical_norm[p]),

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,7 +21,7 @@ from briefings.cli import register_commands as register_briefing_commands
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
 from tenancy.layout import check_server_id, server_paths
-from tradetalk.errors import ArticleError, QuestionError, TradeTalkError
+from tradetalk.errors import ArticleError, TradeTalkError
 from tradetalk.logs import log_file, setup_logging
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ def ask(
     ] = False,
 ) -> None:
     """Answer a question from the articles, with citations."""
-    from tradetalk.render import answer_json, answer_text
+    from tradetalk.render import answer_json, answer_text, reply_json
 
     with failures():
         libs, sid = libraries(), server_id()
@@ -212,16 +213,7 @@ def ask(
             text = line.rstrip("\n")
             if not text.strip():
                 continue
-            try:
-                reply = answer_json(libs.ask(sid, text))
-            except QuestionError as exc:
-                reply = {
-                    "question": text,
-                    "answer": str(exc),
-                    "abstained": True,
-                    "passages": [],
-                    "error": str(exc),
-                }
+            reply = reply_json(partial(libs.ask, sid), text)
             if as_json:
                 print(json.dumps(reply, ensure_ascii=False), flush=True)
             else:
@@ -351,19 +343,13 @@ def evaluate(
     """Score retrieval and answers on questions with known evidence (as score.py does), with
     the figures broken down by question kind."""
     from tradetalk.evaluate import load_questions, score
-    from tradetalk.render import answer_json
+    from tradetalk.render import reply_json
 
     with failures():
         items = load_questions(questions, split=split)
         libs, sid = libraries(), server_id()
 
-        def reply(question: str) -> dict:
-            try:
-                return answer_json(libs.ask(sid, question))
-            except QuestionError as exc:
-                return {"answer": str(exc), "abstained": True, "passages": []}
-
-        result = score(items, reply)
+        result = score(items, lambda question: reply_json(partial(libs.ask, sid), question))
         misses = result.pop("misses")
         kinds = result.pop("by_kind")
         if as_json:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from tradetalk.answer import Answer, AnswerSentence, Citation
+from tradetalk.errors import QuestionError
 
 # Keys of `Answer.extras` set when an answer drew on several libraries (tenancy.asking): the
 # library each cited article came from, and the libraries searched ("global", "server").
@@ -69,6 +70,21 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "points": answer.points,
         "reason": answer.reason,
     }
+
+
+def reply_json(ask: Callable[[str], Answer], question: str) -> dict[str, object]:
+    """``answer_json`` of one question, or, for a question that can't be asked (empty,
+    gibberish, too long), the same shape saying why: what ``ask --json -`` prints per line."""
+    try:
+        return answer_json(ask(question))
+    except QuestionError as exc:
+        return {
+            "question": question,
+            "answer": str(exc),
+            "abstained": True,
+            "passages": [],
+            "error": str(exc),
+        }
 
 
 def sentence_with_dates(sentence: AnswerSentence) -> str:
