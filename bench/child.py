@@ -456,6 +456,127 @@ def load_threads(args: argparse.Namespace) -> dict:
     return run_threads(args)
 
 
+# -- many servers ------------------------------------------------------------------------------
+
+SERVER_ID_BASE = 10**17  # synthetic server ids, snowflake-sized
+
+
+def servers_build(args: argparse.Namespace) -> dict:
+    """The global library (the bundled article, really embedded) and `servers` server
+    libraries of `articles` synthetic articles each (10 passages an article), each written as
+    its own build by the production write path."""
+    from bench.synthetic import SyntheticCorpus, TextGenerator, synthetic_data
+    from retrieval.storage import IndexStorage
+    from tenancy.layout import server_paths
+    from tradetalk.engine import Engine
+
+    encoder = _encoder(args.backend, args.model_cache)
+    engine = Engine(_settings(args.data_dir, args.backend), encoder=encoder)
+    engine.open()
+    model_id, backend = engine.index.manifest.model_id, engine.index.manifest.backend
+    engine.close()
+    generator = TextGenerator(7)
+    started = time.perf_counter()
+    sizes = []
+    for n in range(args.servers):
+        data = synthetic_data(
+            SyntheticCorpus(args.articles * 10, sentences_per_passage=2.0, seed=1000 + n),
+            model_id=model_id,
+            backend=backend,
+            generator=generator,
+        )
+        build = IndexStorage(server_paths(args.data_dir, SERVER_ID_BASE + n).index).publish(data)
+        sizes.append(sum(f.stat().st_size for f in build.iterdir() if f.is_file()))
+    return {
+        "servers": args.servers,
+        "articles_per_server": args.articles,
+        "passages_per_server": args.articles * 10,
+        "build_s": round(time.perf_counter() - started, 1),
+        "index_mb_per_server": round(sum(sizes) / len(sizes) / 2**20, 2),
+        "rss_peak_mb": peak_rss_mb(),
+    }
+
+
+def servers_serve(args: argparse.Namespace) -> dict:
+    """One process serving every server (`Libraries`, the bot's engine room) under a memory
+    budget: the first question to cold servers, warm answers, a question to every server, and
+    questions to servers drawn at random; each answer timed against the floor (the encoder
+    alone), interleaved."""
+    import random
+
+    from retrieval.search import prepare_query
+    from tenancy import Libraries
+
+    base_rss = rss_mb()
+    encoder = _encoder(args.backend, args.model_cache)
+    encoder.encode(["warm up"])
+    model_rss = rss_mb()
+    settings = _settings(args.data_dir, args.backend, memory_budget_mb=args.budget_mb)
+    libraries = Libraries(settings, encoder=encoder)
+    libraries.open()
+    open_rss = rss_mb()
+    servers = [SERVER_ID_BASE + n for n in range(args.servers)]
+    questions = common.questions()
+    rng = random.Random(11)
+    floor: list[float] = []
+
+    def answer(server: int, question: str) -> float:
+        text = prepare_query(question)
+        floor.append(common.timed(lambda: encoder.encode([text])))
+        return common.timed(lambda: _ask_in(libraries, server, question))
+
+    for question in questions:  # warm the global library, the encoder, the allocators
+        _ask_in(libraries, None, question)
+    cold_sample = rng.sample(servers, min(args.cold, len(servers)))
+    cold = [answer(s, rng.choice(questions)) for s in cold_sample]
+    warm_set = libraries.loaded()
+    warm = [
+        answer(rng.choice(warm_set), q)
+        for round_ in range(3)
+        for q in common.shuffled(questions, round_)
+    ]
+    loads_before = libraries.loads
+    sweep_started = time.perf_counter()
+    for server in common.shuffled(servers, 5):
+        _ask_in(libraries, server, rng.choice(questions))
+    sweep_s = time.perf_counter() - sweep_started
+    after_sweep = {
+        "rss_mb": rss_mb(),
+        "loaded": len(libraries.loaded()),
+        "loaded_index_mb": round(libraries.loaded_bytes() / 2**20, 1),
+        "loads": libraries.loads - loads_before,
+    }
+    loads_before = libraries.loads
+    mixed = [answer(rng.choice(servers), rng.choice(questions)) for _ in range(args.mixed)]
+    result = {
+        "backend": args.backend,
+        "servers": len(servers),
+        "budget_mb": args.budget_mb,
+        "floor": summary(floor),
+        "cold_first_answer": summary(cold),
+        "warm": summary(warm),
+        "sweep_s": round(sweep_s, 1),
+        "after_sweep": after_sweep,
+        "mixed": summary(mixed),
+        "mixed_loads": libraries.loads - loads_before,
+        "rss_base_mb": base_rss,
+        "rss_model_mb": model_rss,
+        "rss_open_mb": open_rss,
+        "rss_end_mb": rss_mb(),
+        "rss_peak_mb": peak_rss_mb(),
+        "rss_end": memory_split(),
+    }
+    libraries.close()
+    return result
+
+
+def _ask_in(libraries, server: int | None, question: str) -> None:
+    from tradetalk.errors import QuestionError
+
+    with contextlib.suppress(QuestionError):  # a refused question is an answer too
+        libraries.ask(server, question)
+
+
 def load_discord(args: argparse.Namespace) -> dict:
     from bench.load import run_discord
 
@@ -495,6 +616,14 @@ def main() -> None:
     p.add_argument("--ingest-files", type=int, default=10)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--profile", type=Path)
+    p = command("servers-build", servers_build)
+    p.add_argument("--servers", type=int, default=1000)
+    p.add_argument("--articles", type=int, default=20)
+    p = command("servers-serve", servers_serve)
+    p.add_argument("--servers", type=int, default=1000)
+    p.add_argument("--budget-mb", type=int, default=512)
+    p.add_argument("--cold", type=int, default=100)
+    p.add_argument("--mixed", type=int, default=400)
     for name, fn in (("load-threads", load_threads), ("load-discord", load_discord)):
         p = command(name, fn)
         p.add_argument("--users", type=int, default=20)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
+SERVERS_BEGIN = "<!-- bench:servers:begin -->"
+SERVERS_END = "<!-- bench:servers:end -->"
 BACKENDS = ("torch", "onnx")
 
 
@@ -490,12 +492,63 @@ def render(results: dict, profiles: dict[str, str]) -> str:
     return "\n".join(header)
 
 
-def write(path: Path, block: str) -> None:
-    """Replace the generated block in `path` (or start the file with it)."""
+def render_servers(results: dict) -> str:
+    """The servers section: one process serving every server's library."""
+    data = results.get("servers") or {}
+    build = data.get("build", {})
+    m = results.get("machine", {})
+    lines = [
+        SERVERS_BEGIN,
+        "### Many servers in one process",
+        "",
+        f"Produced by `{results.get('command', 'python -m bench --only servers')}` on "
+        f"{results.get('started')}; {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gb')} GB "
+        f"RAM; load average before {results.get('load_before')}, after "
+        f"{results.get('load_after')}.",
+        "",
+        f"{build.get('servers', '–'):,} server libraries of {build.get('articles_per_server')} "
+        f"synthetic articles ({build.get('passages_per_server')} passages, "
+        f"{build.get('index_mb_per_server')} MiB of index files) each, built in "
+        f"{build.get('build_s')} s, plus the global library (the bundled article), served by one "
+        "`tenancy.Libraries` with the ONNX encoder. Every answer searches the server's library "
+        "and the global one. Floor: the encoder alone on the same question, timed just before "
+        "each answer; ratios are p50 (or p99) of answers over p50 of the floor.",
+        "",
+        "| memory budget | floor p50 / p99 (ms) | first answer, cold server: p50 / p99 (ms) | "
+        "÷ floor | warm: p50 / p99 (ms) | ÷ floor | every server once: s, loaded after, "
+        "loads | random servers: p50 / p99 (ms), loads | RSS: model / end / peak (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(k for k in data if k.startswith("budget_")):
+        r = data[key]
+        if "error" in r:
+            lines.append(f"| {key} | failed: `{r['error'][-200:]}` | | | | | | | |")
+            continue
+        floor = r["floor"]["p50_ms"]
+
+        def ratios(stats: dict, floor: float = floor) -> str:
+            return f"{stats['p50_ms'] / floor:.1f}× / {stats['p99_ms'] / floor:.1f}×"
+
+        sweep = r["after_sweep"]
+        lines.append(
+            f"| {r['budget_mb']:,} MB | {floor:.1f} / {r['floor']['p99_ms']:.1f} | "
+            f"{r['cold_first_answer']['p50_ms']:.1f} / {r['cold_first_answer']['p99_ms']:.1f} | "
+            f"{ratios(r['cold_first_answer'])} | {r['warm']['p50_ms']:.1f} / "
+            f"{r['warm']['p99_ms']:.1f} | {ratios(r['warm'])} | {r['sweep_s']} s, "
+            f"{sweep['loaded']:,} ({sweep['loaded_index_mb']} MiB), {sweep['loads']:,} | "
+            f"{r['mixed']['p50_ms']:.1f} / {r['mixed']['p99_ms']:.1f}, {r['mixed_loads']} | "
+            f"{r['rss_model_mb']:.0f} / {r['rss_end_mb']:.0f} / {r['rss_peak_mb']:.0f} |"
+        )
+    lines.append(SERVERS_END)
+    return "\n".join(lines)
+
+
+def write(path: Path, block: str, *, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the generated block between `begin` and `end` in `path` (or add it)."""
     if path.exists():
         text = path.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+        if begin in text and end in text:
+            pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
             path.write_text(pattern.sub(lambda _: block, text), encoding="utf-8")
             return
         path.write_text(text.rstrip() + "\n\n" + block + "\n", encoding="utf-8")

@@ -35,7 +35,12 @@ def main(argv: list[str] | None = None) -> None:
         "--merge", action="store_true", help="keep bench/last_run.json's other sections"
     )
     parser.add_argument(
-        "--only", default="", help="comma-separated sections: serve,scale,ann,ingest,startup,load"
+        "--only",
+        default="",
+        help="comma-separated sections: serve,scale,ann,ingest,startup,load,servers",
+    )
+    parser.add_argument(
+        "--servers", type=int, default=1000, help="servers in the servers section (default 1,000)"
     )
     parser.add_argument(
         "--render", action="store_true", help="only re-render bench/last_run.json into the doc"
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     sections = (
         set(args.only.split(","))
         if args.only
-        else {"serve", "scale", "ann", "ingest", "startup", "load"}
+        else {"serve", "scale", "ann", "ingest", "startup", "load", "servers"}
     )
     work = args.work or Path(tempfile.mkdtemp(prefix="tradetalk-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         "ingest": lambda: {b: ingest(b, work, models) for b in BACKENDS},
         "startup": lambda: {b: startup(b, work, models) for b in BACKENDS},
         "load": lambda: load(work, models),
+        "servers": lambda: servers(work, models, args.servers),
     }
     started = time.perf_counter()
     try:
@@ -103,18 +109,52 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def publish(args: argparse.Namespace) -> None:
-    """Print the tables from bench/last_run.json and write them into docs/PERFORMANCE.md."""
+    """Print the tables from bench/last_run.json and write them into docs/PERFORMANCE.md. The
+    servers section has a block of its own, so a run of that section alone (``--only
+    servers``) leaves the other tables as they are, and a run without it leaves it."""
     results = json.loads((common.ROOT / "bench" / "last_run.json").read_text(encoding="utf-8"))
     keep = common.ROOT / "bench" / "profiles"
     profiles = {p.stem: p.read_text(encoding="utf-8") for p in sorted(keep.glob("profile-*.txt"))}
-    text = report.render(results, profiles)
-    print(text)
-    if not args.no_write:
-        report.write(common.ROOT / "docs" / "PERFORMANCE.md", text)
+    doc = common.ROOT / "docs" / "PERFORMANCE.md"
+    if any(name in results for name in ("serve", "scale", "ann", "ingest", "startup", "load")):
+        text = report.render(results, profiles)
+        print(text)
+        if not args.no_write:
+            report.write(doc, text)
+    if "servers" in results:
+        text = report.render_servers(results)
+        print(text)
+        if not args.no_write:
+            report.write(doc, text, begin=report.SERVERS_BEGIN, end=report.SERVERS_END)
 
 
 def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def servers(work: Path, models: Path, count: int) -> dict:
+    """1,000 servers of 20 synthetic articles each, served by one process: under the default
+    memory budget (indexes evicted) and under one that holds them all."""
+    data_dir = work / "servers"
+    say(f"building {count:,} server libraries of 20 synthetic articles each")
+    out: dict = {
+        "build": run_child(
+            [
+                *("servers-build", "--backend", "onnx", "--data-dir", str(data_dir)),
+                *("--model-cache", str(models), "--servers", str(count)),
+            ]
+        )
+    }
+    for budget in (512, 4096):
+        say(f"serving {count:,} servers, memory budget {budget} MB")
+        out[f"budget_{budget}"] = run_child(
+            [
+                *("servers-serve", "--backend", "onnx", "--data-dir", str(data_dir)),
+                *("--model-cache", str(models), "--servers", str(count)),
+                *("--budget-mb", str(budget)),
+            ]
+        )
+    return out
 
 
 def serve(backend: str, work: Path, models: Path) -> dict:

@@ -90,8 +90,10 @@ class SyntheticCorpus:
     seed: int = 7
 
 
-def _articles(corpus: SyntheticCorpus) -> Iterator[tuple[ArticleInfo, list[PassageRecord]]]:
-    gen = TextGenerator(corpus.seed)
+def _articles(
+    corpus: SyntheticCorpus, gen: TextGenerator | None = None
+) -> Iterator[tuple[ArticleInfo, list[PassageRecord]]]:
+    gen = gen or TextGenerator(corpus.seed)
     rng = np.random.default_rng(corpus.seed)
     row = 0
     number = 0
@@ -144,15 +146,21 @@ def _articles(corpus: SyntheticCorpus) -> Iterator[tuple[ArticleInfo, list[Passa
 
 
 def synthetic_data(
-    corpus: SyntheticCorpus, *, model_id: str, backend: str, base: IndexData | None = None
+    corpus: SyntheticCorpus,
+    *,
+    model_id: str,
+    backend: str,
+    base: IndexData | None = None,
+    generator: TextGenerator | None = None,
 ) -> IndexData:
     """An `IndexData` of `corpus.passages` generated passages (plus `base`'s, e.g. the bundled
-    article, first), with clustered vectors for passages and sentences."""
+    article, first), with clustered vectors for passages and sentences. A `generator` shared by
+    many small corpora saves building its vocabulary each time (the servers benchmark)."""
     articles: dict[str, ArticleInfo] = dict(base.articles) if base else {}
     passages: list[PassageRecord] = list(base.passages) if base else []
     first = len(passages)
     lengths: list[int] = []
-    for info, records in _articles(corpus):
+    for info, records in _articles(corpus, generator):
         articles[info.id] = info
         for record in records:
             passages.append(

@@ -15,10 +15,12 @@ import aiohttp
 import discord
 
 from bot.client import TradeTalkBot
-from bot.feedback_store import FILE_NAME, FeedbackStore
+from bot.feedback_stores import FeedbackStores
 from bot.redaction import redacted_logs
 from config.settings import Settings
 from corpus.fetch import ArticleFetcher
+from tenancy import Libraries
+from tenancy.layout import LibraryPaths, server_paths
 from tradetalk.engine import Engine
 from tradetalk.errors import ConfigError, TradeTalkError
 from tradetalk.logs import log_file, setup_logging
@@ -58,7 +60,7 @@ async def serve(
     token or a missing intent, other `TradeTalkError`s for an unusable index or model."""
     token = bot_token(settings)
     # Questions from many members at once share model calls (micro-batches).
-    engine = engine or Engine(settings, batch_queries=True)
+    libraries = Libraries(settings, engine=engine, batch_queries=True)
     fetcher = ArticleFetcher(
         allow_private=settings.allow_private_urls,
         timeout=settings.fetch_timeout,
@@ -67,9 +69,11 @@ async def serve(
     # The token, and interaction tokens discord.py logs at DEBUG, never reach a log handler.
     with redacted_logs(token):
         async with (
-            FeedbackStore(settings.data_dir / FILE_NAME) as feedback,
+            feedback_stores(settings) as feedback,
             fetcher,
-            bot_class(settings, engine, feedback=feedback, fetcher=fetcher, **bot_options) as bot,
+            bot_class(
+                settings, libraries, feedback=feedback, fetcher=fetcher, **bot_options
+            ) as bot,
         ):
             try:
                 await bot.login(token)  # checks the token before the slow index load
@@ -78,7 +82,7 @@ async def serve(
             except (aiohttp.ClientError, OSError) as exc:
                 raise TradeTalkError(f"cannot reach Discord ({type(exc).__name__})") from exc
             log.info("loading the articles and the index")
-            await asyncio.to_thread(engine.open)
+            await asyncio.to_thread(libraries.open)  # servers' libraries load when first asked
             try:
                 await bot.connect()
             except discord.PrivilegedIntentsRequired:
@@ -87,6 +91,20 @@ async def serve(
                 if exc.code == 4004:  # authentication failed at the gateway
                     raise ConfigError(REJECTED_TOKEN) from None
                 raise
+
+
+def feedback_stores(settings: Settings) -> FeedbackStores:
+    """Each server's votes in its own directory; direct messages' in the global library's."""
+
+    def path_of(server_id: int | None):
+        paths = (
+            LibraryPaths(settings.data_dir)
+            if server_id is None
+            else server_paths(settings.data_dir, server_id)
+        )
+        return paths.feedback
+
+    return FeedbackStores(path_of)
 
 
 def run_bot(settings: Settings) -> int:

@@ -1,4 +1,9 @@
-"""The bot: a ``commands.Bot`` holding the shared resources, loading one extension per feature."""
+"""The bot: an ``AutoShardedBot`` holding the shared resources, loading one extension per feature.
+
+Every server the bot is in is a tenant (`tenancy`): questions there read its own library and
+the global one, its admins change its library only, and its settings, audit log and feedback
+are its own. Direct messages read the global library only.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,18 @@ from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot import replies
 from bot.conversation import ConversationMemory
 from bot.cooldown import QuestionCooldown
-from bot.feedback_store import FeedbackStore
+from bot.feedback_stores import FeedbackStores
 from config.settings import Settings
 from corpus.fetch import ArticleFetcher
-from tradetalk.audit import AuditLog
+from tenancy import Libraries, retention
+from tenancy.server_settings import EffectiveSettings
 from tradetalk.engine import Engine
-from tradetalk.errors import StartupError
+from tradetalk.errors import StartupError, TradeTalkError
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +36,11 @@ EXTENSIONS = (
     "bot.cogs.feedback",
     "bot.cogs.audit",
     "bot.cogs.issues",
+    "bot.cogs.server_settings",
     "bot.cogs.feeds",
 )
+# How often servers the bot left are checked for the end of their retention period.
+PURGE_INTERVAL_HOURS = 1.0
 
 
 class TradeTalkTree(app_commands.CommandTree):
@@ -42,20 +51,25 @@ class TradeTalkTree(app_commands.CommandTree):
 
 
 def bot_intents() -> discord.Intents:
-    intents = discord.Intents.default()
+    intents = discord.Intents.default()  # includes direct messages and guild messages
     intents.message_content = True  # questions are read from mentions and replies
     return intents
 
 
-class TradeTalkBot(commands.Bot):
+def shard_of(server_id: int, shard_count: int) -> int:
+    """The shard Discord sends a server's events to (its documented formula)."""
+    return (server_id >> 22) % shard_count
+
+
+class TradeTalkBot(commands.AutoShardedBot):
     """Built once per run with everything the cogs share; ``main`` owns their lifetimes."""
 
     def __init__(
         self,
         settings: Settings,
-        engine: Engine,
+        libraries: Libraries,
         *,
-        feedback: FeedbackStore,
+        feedback: FeedbackStores,
         fetcher: ArticleFetcher,
         **options: Any,
     ) -> None:
@@ -63,6 +77,11 @@ class TradeTalkBot(commands.Bot):
         # libraries on every start, right above any one-line startup error.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
+        # Discord requires shards from 2,500 servers. Without a count the library asks Discord
+        # how many it recommends; with shard ids, this process runs only those (the others run
+        # in other processes over the same data directory, README "Shards").
+        options.setdefault("shard_count", settings.shard_count)
+        options.setdefault("shard_ids", settings.shard_ids or None)
         super().__init__(
             command_prefix=commands.when_mentioned,  # required by commands.Bot; no text commands
             help_command=None,
@@ -72,37 +91,37 @@ class TradeTalkBot(commands.Bot):
             **options,
         )
         self.settings = settings
-        self.engine = engine
+        self.libraries = libraries
         self.feedback = feedback
         self.fetcher = fetcher
-        self.audit = AuditLog(settings.audit_db)
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.conversations = ConversationMemory()
-        self._merging: asyncio.Task[None] | None = None
+        # One background merge per library at a time (None: the global library).
+        self._merging: dict[int | None, asyncio.Task[None]] = {}
 
-    def merge_soon(self) -> None:
-        """Merge the index's segments in the background, if its policy asks for it, after a
-        write (an /ingest, a feed round). One merge at a time; questions and writes go on
-        meanwhile (`Engine.merge`)."""
-        if self._merging is not None and not self._merging.done():
+    def merge_soon(self, library: int | None) -> None:
+        """Merge a library's index segments in the background, if its policy asks for it,
+        after a write (an /ingest, a removal, a feed round). One merge per library at a time;
+        questions and writes go on meanwhile (`Engine.merge`)."""
+        self._merging = {k: t for k, t in self._merging.items() if not t.done()}
+        if library in self._merging:
             return
-        self._merging = asyncio.create_task(self._merge(), name="tradetalk-merge")
+        self._merging[library] = asyncio.create_task(
+            self._merge(library), name=f"tradetalk-merge-{library or 'global'}"
+        )
 
-    async def _merge(self) -> None:
+    async def _merge(self, library: int | None) -> None:
         try:
-            if await asyncio.to_thread(self.engine.merge_pending):
-                merged = await asyncio.to_thread(self.engine.merge)
-                log.info("merged index segments %d times", merged)
+            merged = await asyncio.to_thread(self.libraries.merge, library)
+            if merged:
+                log.info("merged the index segments of library %s %d times", library, merged)
         except Exception:  # the next write tries again
-            log.exception("merging index segments failed")
+            log.exception("merging the index segments of library %s failed", library)
 
-    async def close(self) -> None:
-        await super().close()  # unloads the cogs: the feed loop stops first
-        if self._merging is not None:
-            # A merge stops after its current step once the engine closes; it holds no lock
-            # a restart would need, and a half-written merge is deleted at the next start.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._merging), 30)
+    @property
+    def engine(self) -> Engine:
+        """The global library's engine (the bundled corpus and the owner's articles)."""
+        return self.libraries.global_engine
 
     async def setup_hook(self) -> None:
         """Load every extension, then sync the commands. One that fails stops the start: the
@@ -119,6 +138,17 @@ class TradeTalkBot(commands.Bot):
                     "starting, so Discord keeps the commands it has (details in the log)"
                 ) from exc
         await self.sync_commands()
+        self.purge_loop.start()
+
+    async def close(self) -> None:
+        self.purge_loop.cancel()
+        await super().close()  # unloads the cogs: the feed loop stops first
+        merging = [t for t in self._merging.values() if not t.done()]
+        if merging:
+            # A merge stops after its current step once the engine closes; it holds no lock
+            # a restart would need, and a half-written merge is deleted at the next start.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*map(asyncio.shield, merging)), 30)
 
     async def sync_commands(self) -> None:
         """To the configured guilds (instant), else globally (can take an hour to show)."""
@@ -145,3 +175,68 @@ class TradeTalkBot(commands.Bot):
         log.info(
             "connected as %s (%s) to %d servers", user, user.id if user else "?", len(self.guilds)
         )
+
+    # -- who is who ------------------------------------------------------------------------
+
+    async def is_library_owner(self, user: discord.abc.User) -> bool:
+        """The application's owner (or its team), or one of ``TRADETALK_OWNER_IDS``."""
+        if user.id in self.settings.owner_ids:
+            return True
+        return await self.is_owner(user)
+
+    async def server_settings(self, server_id: int | None) -> EffectiveSettings:
+        """A server's channels, admin roles and cooldown (the environment's in DMs)."""
+        return await asyncio.to_thread(self.libraries.settings_for, server_id)
+
+    # -- servers joining and leaving -------------------------------------------------------
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server: its data stays for the retention period, then goes."""
+        log.info("left server %s; its data is kept %g days", guild.id, self.settings.retention_days)
+        await asyncio.to_thread(self.libraries.left, guild.id)
+        await self.feedback.forget(guild.id)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Invited (back): a server rejoining within the retention period keeps its library."""
+        log.info("joined server %s", guild.id)
+        await asyncio.to_thread(self.libraries.joined, guild.id)
+
+    def owns_server(self, server_id: int) -> bool:
+        """Is this process the one that serves (and so purges) this server's shard?"""
+        if self.shard_ids is None or not self.shard_count:
+            return True
+        return shard_of(server_id, self.shard_count) in self.shard_ids
+
+    async def purge_expired(self) -> list[int]:
+        """Purge the servers left longer ago than the retention period (those this process's
+        shards serve, and only if the bot has not been invited back). Returns their ids."""
+        settings = self.settings
+        expired = await asyncio.to_thread(retention.expired_servers, settings)
+        purged = []
+        for server_id in expired:
+            if not self.owns_server(server_id):
+                continue
+            if self.get_guild(server_id) is not None:  # back in it: the leave is void
+                await asyncio.to_thread(self.libraries.joined, server_id)
+                continue
+            await asyncio.to_thread(self.libraries.forget, server_id)
+            await self.feedback.forget(server_id)
+            try:
+                await asyncio.to_thread(retention.purge_server, settings, server_id)
+            except TradeTalkError as exc:  # busy: the next sweep tries again
+                log.warning("not purging server %s yet: %s", server_id, exc)
+                continue
+            purged.append(server_id)
+        return purged
+
+    @tasks.loop(hours=PURGE_INTERVAL_HOURS)
+    async def purge_loop(self) -> None:
+        try:
+            await asyncio.to_thread(retention.sweep_leftovers, self.settings)
+            await self.purge_expired()
+        except Exception:
+            log.exception("the retention sweep failed; trying again in an hour")
+
+    @purge_loop.before_loop
+    async def _before_purge(self) -> None:
+        await self.wait_until_ready()

@@ -16,9 +16,10 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from retrieval.records import ArticleInfo
+from tenancy.server_settings import EffectiveSettings, ServerSettings
 from tradetalk.answer import Answer, Citation
 from tradetalk.engine import IngestResult
-from tradetalk.render import sentence_with_dates
+from tradetalk.render import sentence_with_dates, shown_library
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_MAX = 2000
@@ -155,7 +156,9 @@ def answer_body(answer: Answer, limit: int = ANSWER_DESCRIPTION_MAX) -> str:
     )
 
 
-def _citation_field(citation: Citation, name_max: int, value_max: int) -> tuple[str, str]:
+def _citation_field(
+    citation: Citation, name_max: int, value_max: int, library: str | None = None
+) -> tuple[str, str]:
     prefix = f"[{citation.number}] "
     name = prefix + fit(citation.title, name_max - len(prefix))
     head = outlet_line(citation.source, citation.date, citation.url)
@@ -164,6 +167,8 @@ def _citation_field(citation: Citation, name_max: int, value_max: int) -> tuple[
     if citation.also_in:
         count = len(citation.also_in)
         head += f" · also in {count} other article{'s' if count != 1 else ''}"
+    if library:  # a server's question reads its own library and the global one: which
+        head += f" · from {library}"
     if len(head) > value_max // 2:  # only hostile metadata gets here: keep the outlet's name
         head = fit(citation.source, value_max // 2)
     room = value_max - len(head) - 3  # "\n> "
@@ -188,7 +193,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         name_max = min(FIELD_NAME_MAX, per_field // 3)
         value_max = min(FIELD_VALUE_MAX, per_field - name_max)
         for citation in shown:
-            name, value = _citation_field(citation, name_max, value_max)
+            library = shown_library(answer, citation.article_id)
+            name, value = _citation_field(citation, name_max, value_max, library)
             embed.add_field(name=name, value=value, inline=False)
     if note:
         embed.add_field(name="More sources", value=note, inline=False)
@@ -236,20 +242,36 @@ def sources_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
         embed.description = "I have no articles yet; an admin can add some with /ingest."
         return embed
     embed.description = lines_that_fit(
-        f"• **{fit(a.title, 200)}** — {outlet_line(a.source, a.date, a.url)}" for a in originals
+        f"• **{fit(a.title, 200)}** — {outlet_line(a.source, a.date, a.url)}"
+        + (" · added in this server" if a.library == "server" else "")
+        for a in originals
     )
     if copies:
         embed.set_footer(text=f"Near-copies of listed articles not shown: {copies}")
     return embed
 
 
-def about_embed(articles: Sequence[ArticleInfo], issues: Sequence[str]) -> discord.Embed:
-    """What the bot covers and how to ask it."""
+DIRECT_NOTE = (
+    "In direct messages I answer from the global library only; in a server I also read the "
+    "articles that server's admins added."
+)
+
+
+def about_embed(
+    articles: Sequence[ArticleInfo], issues: Sequence[str], *, direct: bool = False
+) -> discord.Embed:
+    """What the bot covers and how to ask it; `direct` for a direct message (the global
+    library only)."""
     originals = [a for a in articles if not a.duplicate_of]
     count = f"{len(originals)} news article{'s' if len(originals) != 1 else ''}"
     span = _date_range(originals)
     covers = f"I answer questions about trade talks from **{count}**{' ' + span if span else ''}."
     lines = [covers]
+    own = sum(1 for a in originals if a.library == "server")
+    if direct:
+        lines.append(DIRECT_NOTE)
+    elif own:
+        lines.append(f"{own} of them were added by this server's admins; the others are shared.")
     if issues:
         lines.append("Issues covered: " + fit(", ".join(issues), 1000) + ".")
     lines += [
@@ -311,7 +333,66 @@ def removed_text(article: ArticleInfo) -> str:
     return fit(text, CONTENT_MAX, escaped=False)
 
 
+# -- settings -----------------------------------------------------------------------------------
+
+
+def _ids_text(ids: Iterable[int], mention: str, empty: str) -> str:
+    shown = [mention.format(i) for i in sorted(ids)]
+    return ", ".join(shown) if shown else empty
+
+
+def settings_summary(stored: ServerSettings) -> str:
+    """One line for the audit log: what the server set (the rest follows the defaults)."""
+    parts = []
+    if stored.channel_ids is not None:
+        parts.append("channels=" + (",".join(map(str, stored.channel_ids)) or "all"))
+    if stored.admin_role_ids is not None:
+        parts.append("admin_roles=" + (",".join(map(str, stored.admin_role_ids)) or "none"))
+    if stored.cooldown_rate is not None or stored.cooldown_seconds is not None:
+        parts.append(f"cooldown={stored.cooldown_rate or '-'}/{stored.cooldown_seconds or '-'}s")
+    return "; ".join(parts) or "all defaults"
+
+
+def settings_embed(stored: ServerSettings, effective: EffectiveSettings) -> discord.Embed:
+    """The settings that apply in this server, each marked as set here or the default."""
+
+    def origin(value: object) -> str:
+        return " *(set here)*" if value is not None else " *(default)*"
+
+    lines = [
+        "**Where I answer** (mentions and /ask): "
+        + _ids_text(effective.channel_ids, "<#{}>", "every channel")
+        + origin(stored.channel_ids),
+        "**Admin roles** (besides Manage Server): "
+        + _ids_text(effective.admin_role_ids, "<@&{}>", "none")
+        + origin(stored.admin_role_ids),
+        f"**Cooldown**: {effective.cooldown_rate} questions per member every "
+        f"{effective.cooldown_seconds:g} s"
+        + origin(
+            stored.cooldown_rate if stored.cooldown_rate is not None else stored.cooldown_seconds
+        ),
+        "",
+        "Change one with `/settings channels:`, `admin_roles:`, `cooldown_questions:`, "
+        "`cooldown_seconds:`; `reset:` goes back to the defaults.",
+    ]
+    return discord.Embed(
+        title="Settings for this server",
+        description=lines_that_fit(lines, DESCRIPTION_MAX),
+        colour=ANSWER_COLOUR,
+    )
+
+
 # -- notices ------------------------------------------------------------------------------------
+
+
+def elsewhere_text(channel_ids: Sequence[int]) -> str:
+    """/ask in a channel the server's settings leave out."""
+    where = ", ".join(f"<#{c}>" for c in channel_ids[:20])
+    return fit(
+        f"In this server I answer in {where} only (the admins chose them with /settings).",
+        CONTENT_MAX,
+        escaped=False,
+    )
 
 
 def cooldown_text(retry_after: float) -> str:

@@ -12,22 +12,24 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from briefings import IssueUpdate, briefings_for
+from briefings import IssueBriefings, IssueUpdate, briefings_of
 from retrieval.records import ArticleInfo
 from tradetalk.errors import TradeTalkError
 
 if TYPE_CHECKING:
     from tradetalk.engine import Engine
 
+    Source = Engine | IssueBriefings  # a library's engine, or a server's briefings (tenancy)
+
 log = logging.getLogger(__name__)
 
 
-def touched_issues(engine: Engine, article: ArticleInfo) -> list[str]:
+def touched_issues(engine: Source, article: ArticleInfo) -> list[str]:
     """Titles of the known issues ``article`` has sentences about (its own, or copies of
     another article's), for the /ingest reply."""
     try:
         # Developments since no articles at all: every sentence on every issue.
-        everything = briefings_for(engine).whats_new({}).updates
+        everything = briefings_of(engine).whats_new({}).updates
     except Exception as exc:
         _log_failure("the issues an article touches", exc)
         return []
@@ -40,27 +42,27 @@ def touched_issues(engine: Engine, article: ArticleInfo) -> list[str]:
     ]
 
 
-def covered_issues(engine: Engine) -> list[str]:
+def covered_issues(engine: Source) -> list[str]:
     """Titles of the known issues at least one article mentions, for /about."""
     try:
-        statuses = briefings_for(engine).statuses()
+        statuses = briefings_of(engine).statuses()
     except Exception as exc:
         _log_failure("the issues covered", exc)
         return []
     return [status.issue.title for status in statuses if status.article_count]
 
 
-def article_hashes(engine: Engine) -> dict[str, str]:
+def article_hashes(engine: Source) -> dict[str, str]:
     """The articles as they are now (id -> content hash): take it before a change, then ask
     `new_developments` after it."""
-    return briefings_for(engine).article_hashes()
+    return briefings_of(engine).article_hashes()
 
 
-def new_developments(engine: Engine, before: Mapping[str, str]) -> list[IssueUpdate] | None:
+def new_developments(engine: Source, before: Mapping[str, str]) -> list[IssueUpdate] | None:
     """Issues that gained developments from articles added or changed since ``before``; None
     when that could not be worked out (logged)."""
     try:
-        return list(briefings_for(engine).whats_new(before).updates)
+        return list(briefings_of(engine).whats_new(before).updates)
     except Exception as exc:
         _log_failure("new developments", exc)
         return None

@@ -18,8 +18,7 @@ import discord
 
 from bot import replies
 from bot.formatting import ANSWER_COLOUR, escape, fit
-from bot.permissions import actor_of, is_admin
-from briefings import briefings_for
+from bot.permissions import actor_of, is_server_admin
 from briefings.cli import drop_command, merge_command
 from briefings.discovery import Proposal
 from tradetalk.errors import TradeTalkError
@@ -123,10 +122,10 @@ class ProposalButton(
 
     async def _act(self, interaction: discord.Interaction) -> None:
         bot = interaction.client
-        if not is_admin(interaction.user, bot.settings.admin_role_ids):  # type: ignore[attr-defined]
+        if not await is_server_admin(bot, interaction.user):  # type: ignore[arg-type]
             await replies.send(interaction, NOT_ADMIN, ephemeral=True)
             return
-        briefings = briefings_for(bot.engine)  # type: ignore[attr-defined]
+        briefings = await _briefings(interaction)
         if self.action == "rename":
             await interaction.response.send_modal(RenameModal(self.proposal_id))
             return
@@ -141,8 +140,7 @@ class ProposalButton(
             note = f"Accepted “{title}” (`{issue.id}`): /issue {issue.id} briefs on it."
             await _audit(interaction, "issue-add", issue.id, issue.title)
         elif self.action == "drop":
-            engine = bot.engine  # type: ignore[attr-defined]
-            await asyncio.to_thread(drop_command, engine, self.proposal_id)
+            await asyncio.to_thread(drop_command, briefings, self.proposal_id)
             note = f"Dropped `{self.proposal_id}`: it will not be proposed again."
             await _audit(interaction, "issue-drop", self.proposal_id, "")
         content, embed, view = await review_message(briefings, self.proposal_id, note)
@@ -162,7 +160,7 @@ class RenameModal(discord.ui.Modal, title="Accept under another name"):
         self.add_item(self.name)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        briefings = briefings_for(interaction.client.engine)  # type: ignore[attr-defined]
+        briefings = await _briefings(interaction)
         issue = await asyncio.to_thread(briefings.accept, self.proposal_id, self.name.value)
         await _audit(interaction, "issue-add", issue.id, issue.title)
         await replies.send(
@@ -188,18 +186,22 @@ class MergeModal(discord.ui.Modal, title="Merge into an issue"):
         self.add_item(self.into)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        engine = interaction.client.engine  # type: ignore[attr-defined]
-        text = await asyncio.to_thread(merge_command, engine, self.into.value, self.proposal_id)
+        briefings = await _briefings(interaction)
+        text = await asyncio.to_thread(merge_command, briefings, self.into.value, self.proposal_id)
         await _audit(interaction, "issue-merge", self.into.value, self.proposal_id)
         await replies.send(interaction, escape(text[:1].upper() + text[1:]) + ".", ephemeral=True)
 
     on_error = RenameModal.on_error
 
 
+async def _briefings(interaction: discord.Interaction) -> IssueBriefings:
+    """The briefings of the server the button or form was used in."""
+    libraries = interaction.client.libraries  # type: ignore[attr-defined]
+    return await asyncio.to_thread(libraries.briefings, interaction.guild_id)
+
+
 async def _audit(interaction: discord.Interaction, action: str, target: str, detail: str) -> None:
-    audit = getattr(interaction.client, "audit", None)
-    if audit is None:
-        return
+    audit = interaction.client.libraries.audit(interaction.guild_id)  # type: ignore[attr-defined]
     try:
         await asyncio.to_thread(
             audit.record, actor_of(interaction.user), action, target, "ok", detail

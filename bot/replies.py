@@ -16,7 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.permissions import NotAdmin
+from bot.permissions import NotAdmin, NotOwner
 from tradetalk.errors import TradeTalkError
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,8 @@ def describe_failure(error: BaseException, *, where: str) -> str:
     if isinstance(original, TradeTalkError):
         log.info("%s: %s", where, original)
         return str(original)
-    if isinstance(original, NotAdmin):
-        return str(original)  # already logged with the user id by the check
+    if isinstance(original, NotAdmin | NotOwner):
+        return str(original)  # already logged with the server and user ids by the check
     if isinstance(original, app_commands.NoPrivateMessage):
         return "That command only works in a server."
     if isinstance(original, app_commands.CheckFailure):

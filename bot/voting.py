@@ -39,9 +39,11 @@ class VoteButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            store = interaction.client.feedback  # type: ignore[attr-defined]
+            stores = interaction.client.feedback  # type: ignore[attr-defined]
             message_id = interaction.message.id if interaction.message else 0
-            recorded = await store.vote(message_id, interaction.user.id, VOTES[self.vote])
+            # The answer was filed with the server it was given in (a DM's: the global one).
+            async with stores.using(interaction.guild_id) as store:
+                recorded = await store.vote(message_id, interaction.user.id, VOTES[self.vote])
             if recorded:
                 emoji = "👍" if self.vote == "up" else "👎"
                 text = f"Thanks, your {emoji} is recorded. It helps us improve the answers."

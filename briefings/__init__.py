@@ -14,7 +14,7 @@ from briefings.briefing import (
     TimelineEntry,
 )
 from briefings.catalogue import Catalogue, CatalogueError, Issue, load_catalogue
-from briefings.issue_briefings import IssueBriefings, WhatsNew, briefings_for
+from briefings.issue_briefings import IssueBriefings, WhatsNew, briefings_for, briefings_of
 from briefings.whatsnew import since_last_check
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "TimelineEntry",
     "WhatsNew",
     "briefings_for",
+    "briefings_of",
     "load_catalogue",
     "since_last_check",
 ]

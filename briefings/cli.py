@@ -1,7 +1,8 @@
 """The briefing commands of ``tradetalk``: ``issue``, ``issues [--suggest]``, ``issue-add``,
 ``issue-rename``, ``issue-merge``, ``issue-drop``, ``parties``, ``party-set``, ``party-drop``.
 
-The commands are plain functions of an engine returning the text to print (errors are
+The commands are plain functions of an engine (or of a Discord server's briefings, for
+``tradetalk --server ID``) returning the text to print (errors are
 `TradeTalkError`s: `UnknownIssue`, `CatalogueError`), plus `register_commands` to add them to
 the Typer app in ``tradetalk/cli.py``."""
 
@@ -20,7 +21,7 @@ import typer
 from briefings.catalogue import Issue, Party
 from briefings.chart import timeline_png
 from briefings.discovery import Proposal
-from briefings.issue_briefings import IssueBriefings, briefings_for
+from briefings.issue_briefings import IssueBriefings, briefings_of
 from briefings.render import briefing_json, briefing_text, statuses_text
 from tradetalk.errors import TradeTalkError, UnknownIssue
 
@@ -29,15 +30,18 @@ if TYPE_CHECKING:
 
     from tradetalk.engine import Engine
 
+    # An engine's own briefings, or a Discord server's (tenancy.Libraries.briefings).
+    Source = Engine | IssueBriefings
+
 Audit = Callable[[str, str, str, str], None]  # action, target, outcome, detail
 
 
 def issue_command(
-    engine: Engine, topic: str, as_json: bool = False, chart: Path | None = None
+    engine: Source, topic: str, as_json: bool = False, chart: Path | None = None
 ) -> str:
     """The briefing on `topic` as text (or one JSON object); with `chart`, also writes the
     timeline picture there. Raises `UnknownIssue`."""
-    briefing = briefings_for(engine).briefing(topic)
+    briefing = briefings_of(engine).briefing(topic)
     if chart is not None:
         write_file(chart, timeline_png(briefing))
     if as_json:
@@ -46,9 +50,9 @@ def issue_command(
     return text + (f"\n\nTimeline picture: {chart}" if chart is not None else "")
 
 
-def issues_command(engine: Engine) -> str:
+def issues_command(engine: Source) -> str:
     """Every issue with its article count and a one-line status."""
-    return statuses_text(briefings_for(engine).statuses())
+    return statuses_text(briefings_of(engine).statuses())
 
 
 def proposal_text(number: int, proposal: Proposal) -> str:
@@ -61,9 +65,9 @@ def proposal_text(number: int, proposal: Proposal) -> str:
     return "\n".join(lines)
 
 
-def suggest_command(engine: Engine) -> str:
+def suggest_command(engine: Source) -> str:
     """The issues discovery proposes, with what an admin can do with them."""
-    proposals = briefings_for(engine).proposals()
+    proposals = briefings_of(engine).proposals()
     if not proposals:
         return "No new issues to propose: the catalogue already covers the recurring subjects."
     lines = ["Proposed issues (recurring subjects the catalogue lacks), best first:", ""]
@@ -89,27 +93,27 @@ def _issue_or_proposal(briefings: IssueBriefings, name: str) -> Issue:
             ) from None
 
 
-def add_command(engine: Engine, proposal_id: str, title: str | None = None) -> str:
-    issue = briefings_for(engine).accept(proposal_id, title)
+def add_command(engine: Source, proposal_id: str, title: str | None = None) -> str:
+    issue = briefings_of(engine).accept(proposal_id, title)
     return f"added: {issue.id} — {issue.title} (aliases: {', '.join(issue.aliases)})"
 
 
-def rename_command(engine: Engine, topic: str, title: str) -> str:
-    briefings = briefings_for(engine)
+def rename_command(engine: Source, topic: str, title: str) -> str:
+    briefings = briefings_of(engine)
     issue = briefings.store.rename_issue(briefings.resolve(topic), title)
     return f"renamed: {issue.id} — {issue.title}"
 
 
-def merge_command(engine: Engine, into: str, other: str) -> str:
-    briefings = briefings_for(engine)
+def merge_command(engine: Source, into: str, other: str) -> str:
+    briefings = briefings_of(engine)
     target = _issue_or_proposal(briefings, into)
     source = _issue_or_proposal(briefings, other)
     merged = briefings.store.merge_issues(target, source)
     return f"merged: {source.id} into {merged.id} — {merged.title}"
 
 
-def drop_command(engine: Engine, name: str) -> str:
-    briefings = briefings_for(engine)
+def drop_command(engine: Source, name: str) -> str:
+    briefings = briefings_of(engine)
     try:
         issue = briefings.resolve(name)
     except UnknownIssue:
@@ -120,8 +124,8 @@ def drop_command(engine: Engine, name: str) -> str:
     return f"dropped: {issue.id} — {issue.title}"
 
 
-def parties_text(engine: Engine) -> str:
-    parties = briefings_for(engine).parties().parties
+def parties_text(engine: Source) -> str:
+    parties = briefings_of(engine).parties().parties
     lines = []
     for party_id, party in parties.items():
         people = f"; officials: {', '.join(party.people)}" if party.people else ""
@@ -130,14 +134,14 @@ def parties_text(engine: Engine) -> str:
 
 
 def party_set_command(
-    engine: Engine,
+    engine: Source,
     party_id: str,
     name: str | None,
     aliases: list[str],
     people: list[str],
 ) -> str:
     """Correct a party: its display name, and names or officials added to the found ones."""
-    briefings = briefings_for(engine)
+    briefings = briefings_of(engine)
     current = briefings.parties().parties.get(party_id)
     if current is None and not (name and aliases):
         raise UnknownIssue(
@@ -153,8 +157,8 @@ def party_set_command(
     return f"party {party_id}: {party.name} (names: {', '.join(party.aliases)})"
 
 
-def party_drop_command(engine: Engine, party_id: str) -> str:
-    briefings_for(engine).store.drop_party(party_id)
+def party_drop_command(engine: Source, party_id: str) -> str:
+    briefings_of(engine).store.drop_party(party_id)
     return f"dropped party: {party_id} (not a negotiating party in this library)"
 
 
@@ -175,7 +179,7 @@ def write_file(path: Path, data: bytes) -> None:
 def register_commands(
     app: typer.Typer,
     *,
-    engine: Callable[[], Engine],
+    engine: Callable[[], Source],
     failures: Callable[[], AbstractContextManager[None]],
     out: Console,
     audit: Audit | None = None,

@@ -260,6 +260,12 @@ def briefings_for(engine: Engine) -> IssueBriefings:
         return found
 
 
+def briefings_of(source: Engine | IssueBriefings) -> IssueBriefings:
+    """The briefings a command works on: given as they are (a Discord server's, from
+    `tenancy`), or an engine's own."""
+    return source if isinstance(source, IssueBriefings) else briefings_for(source)
+
+
 def _stamp(paths: tuple[Path, ...]) -> tuple:
     """Changes when any of the catalogue files is edited, added or removed."""
     stamp = []

@@ -12,8 +12,6 @@ The tenancy work points a server at its own directory: ``IssueStore(server_dir)`
 from __future__ import annotations
 
 import fcntl
-import os
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +31,7 @@ from briefings.catalogue import (
     merge_catalogues,
     name_key,
 )
+from corpus.library import atomic_write_text
 from tradetalk.errors import UnknownIssue
 
 HEADER = """\
@@ -170,7 +169,7 @@ class IssueStore:
             problems = catalogue_problems(merged)
             if problems:
                 raise CatalogueError(f"{self.path}: " + "; ".join(problems))
-            _write_atomically(self.path, tomlkit.dumps(doc))
+            atomic_write_text(self.path, tomlkit.dumps(doc))
 
 
 def _issues(doc: tomlkit.TOMLDocument) -> AoT:
@@ -211,16 +210,3 @@ def _remove_from(doc: tomlkit.TOMLDocument, key: str, value: str) -> None:
 
 def _packaged_ids(path: Path) -> set[str]:
     return {str(item.get("id")) for item in _read_toml(path).get("issue", [])}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

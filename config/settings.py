@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tradetalk.errors import ConfigError
+from errors import ConfigError
 
 ENV_PREFIX = "TRADETALK_"
 
@@ -88,17 +88,42 @@ class Settings(BaseSettings):
         description="Roles that may use admin commands (besides Manage Server).",
     )
     channel_ids: IdList = Field(
-        default_factory=list, description="Channels where the bot answers mentions (empty: all)."
+        default_factory=list,
+        description="Channels where the bot answers mentions and /ask (empty: all); a server's "
+        "/settings replaces it for that server.",
     )
     cooldown_rate: int = Field(
         4, ge=1, description="Questions one member may ask per cooldown window."
     )
     cooldown_seconds: float = Field(30.0, gt=0, description="Length of the cooldown window.")
+    owner_ids: IdList = Field(
+        default_factory=list,
+        description="Users who manage the global library, besides the application's owner.",
+    )
+
+    # Servers (tenancy/)
+    server: int | None = Field(
+        None, gt=0, description="The CLI works on this Discord server's library (else the global)."
+    )
+    memory_budget_mb: int = Field(
+        512, ge=1, description="Server indexes kept loaded at once, in MB of index files."
+    )
+    retention_days: float = Field(
+        30.0, ge=0, description="Days a server's data is kept after the bot leaves it."
+    )
+    shard_count: int | None = Field(
+        None, ge=1, description="Gateway shards in all (default: what Discord recommends)."
+    )
+    shard_ids: IdList = Field(
+        default_factory=list, description="The shards this process runs (default: all of them)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
     )
 
-    @field_validator("guild_ids", "admin_role_ids", "channel_ids", mode="before")
+    @field_validator(
+        "guild_ids", "admin_role_ids", "channel_ids", "owner_ids", "shard_ids", mode="before"
+    )
     @classmethod
     def _split_ids(cls, value: object) -> object:
         """Accept ``"1,2,3"`` and ``"[1, 2]"`` as well as real lists."""
@@ -106,6 +131,16 @@ class Settings(BaseSettings):
             text = value.strip().strip("[]")
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("TRADETALK_SHARD_IDS needs TRADETALK_SHARD_COUNT")
+        if self.shard_count is not None and any(
+            not 0 <= s < self.shard_count for s in self.shard_ids
+        ):
+            raise ValueError("every TRADETALK_SHARD_IDS entry must be below TRADETALK_SHARD_COUNT")
+        return self
 
     @property
     def articles_dir(self) -> Path:
@@ -130,12 +165,20 @@ class Settings(BaseSettings):
         """Who added, removed or reindexed what, and when."""
         return self.data_dir / "audit.sqlite"
 
+    @property
+    def servers_dir(self) -> Path:
+        """One directory per Discord server: its own library, logs and settings (tenancy/)."""
+        return self.data_dir / "servers"
+
 
 def describe_validation_error(exc: ValidationError) -> str:
     """One line naming the environment variable(s) at fault."""
     parts = []
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "?"
+        if not error["loc"]:  # a check across fields names its variables itself
+            parts.append(error["msg"].removeprefix("Value error, "))
+            continue
+        field = str(error["loc"][0])
         parts.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
     return "invalid setting " + "; ".join(parts)
 

@@ -15,7 +15,7 @@ import yaml
 
 from corpus.cleaning import clean_paragraphs, is_furniture, split_paragraphs
 from corpus.normalize import clean_unicode
-from tradetalk.errors import ArticleError
+from errors import ArticleError
 
 SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 MIN_ARTICLE_WORDS = 12

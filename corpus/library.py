@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.articles import SUFFIXES, Article, read_article
-from tradetalk.errors import ArticleError
+from errors import ArticleError
 
 log = logging.getLogger(__name__)
 BUNDLED_DIR = Path(__file__).parent / "bundled"
@@ -24,7 +24,8 @@ class SourceFile:
     bundled: bool
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so a reader sees the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -39,7 +40,11 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 class ArticleLibrary:
-    def __init__(self, articles_dir: Path, *, max_bytes: int, bundled_dir: Path = BUNDLED_DIR):
+    def __init__(
+        self, articles_dir: Path, *, max_bytes: int, bundled_dir: Path | None = BUNDLED_DIR
+    ):
+        """``bundled_dir=None``: a library of added articles only (a Discord server's own; the
+        bundled corpus belongs to the global library)."""
         self.articles_dir = articles_dir
         self.bundled_dir = bundled_dir
         self.max_bytes = max_bytes
@@ -51,7 +56,7 @@ class ArticleLibrary:
             ("bundled", self.bundled_dir, True),
             ("added", self.articles_dir, False),
         ):
-            if not directory.is_dir():
+            if directory is None or not directory.is_dir():
                 continue
             for path in sorted(directory.iterdir()):
                 if path.name.startswith(".") or path.suffix.lower() not in SUFFIXES:
@@ -87,7 +92,7 @@ class ArticleLibrary:
     def save(self, article: Article) -> Path:
         """Store an added article as Markdown with front matter (atomically)."""
         path = self.path_for(article.id)
-        _atomic_write_text(path, article.to_markdown())
+        atomic_write_text(path, article.to_markdown())
         return path
 
     def load_all(self) -> tuple[list[tuple[SourceFile, Article]], list[ArticleError]]:

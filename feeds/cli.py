@@ -8,6 +8,7 @@ import asyncio
 import getpass
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -34,9 +35,11 @@ def fetcher_for(settings: Settings) -> ArticleFetcher:
     )
 
 
-def poller_for(settings: Settings, engine: Engine, fetcher: ArticleFetcher) -> FeedPoller:
+def poller_for(
+    settings: Settings, store: FeedStore, engine: Engine, fetcher: ArticleFetcher
+) -> FeedPoller:
     return FeedPoller(
-        FeedStore(settings.data_dir),
+        store,
         engine,
         fetcher,
         max_items=settings.feed_max_items,
@@ -81,11 +84,18 @@ def register_feed_commands(
     app: typer.Typer,
     *,
     engine: Callable[[], Engine],
+    library_dir: Callable[[], Path],
     settings: Callable[[], Settings],
     failures: Callable[[], AbstractContextManager[None]],
     out: Console,
     audit: Audit,
 ) -> None:
+    """`engine` gives the engine of the library the command works on (created if need be) and
+    `library_dir` its directory, where its feed store is (`--server ID`: that server's)."""
+
+    def store() -> FeedStore:
+        return FeedStore(library_dir())
+
     def actor() -> str:
         try:
             return f"cli:{getpass.getuser()}"
@@ -102,10 +112,11 @@ def register_feed_commands(
         """Follow a feed: `tradetalk poll` (or the bot) adds its new articles."""
         with failures():
             config = settings()
+            eng = engine()  # a server's library is made by following a feed in it
 
             async def check() -> str | None:
                 async with fetcher_for(config) as fetcher:
-                    return await poller_for(config, engine(), fetcher).check(url)
+                    return await poller_for(config, store(), eng, fetcher).check(url)
 
             try:
                 title = asyncio.run(check())
@@ -113,9 +124,7 @@ def register_feed_commands(
                 audit("follow", url, "failed", str(exc))
                 raise
             minutes = interval or config.feed_interval_minutes
-            feed, new = FeedStore(config.data_dir).follow(
-                url, added_by=actor(), interval_s=minutes * 60
-            )
+            feed, new = store().follow(url, added_by=actor(), interval_s=minutes * 60)
             audit("follow", url, "ok" if new else "unchanged", title or "")
             named = f" ({title})" if title else ""
             verb = "following" if new else "already following"
@@ -125,7 +134,7 @@ def register_feed_commands(
     def unfollow(url: Annotated[str, typer.Argument(help="A followed feed's link.")]) -> None:
         """Stop following a feed (its articles stay)."""
         with failures():
-            feed = FeedStore(settings().data_dir).unfollow(url)
+            feed = store().unfollow(url)
             audit("unfollow", url, "ok", "")
             out.print(f"unfollowed: {feed.url} ({feed.article_count} articles kept)", markup=False)
 
@@ -133,7 +142,7 @@ def register_feed_commands(
     def list_feeds() -> None:
         """The followed feeds: last success, last error, article count."""
         with failures():
-            feeds = FeedStore(settings().data_dir).feeds()
+            feeds = store().feeds() if store().path.exists() else []
             if not feeds:
                 out.print("No feeds followed; add one with `tradetalk follow URL`.", markup=False)
             for feed in feeds:
@@ -148,20 +157,23 @@ def register_feed_commands(
         """One round: poll the due feeds and add their new articles (for cron)."""
         with failures():
             config = settings()
+            feeds = store()
+            if not feeds.path.exists():  # nothing followed here: no library to load or make
+                out.print(report_text(RoundReport()), markup=False)
+                return
             eng = engine()
 
             async def run() -> RoundReport:
                 async with fetcher_for(config) as fetcher:
-                    return await poller_for(config, eng, fetcher).run_round(every=every)
+                    return await poller_for(config, feeds, eng, fetcher).run_round(every=every)
 
             report = asyncio.run(run())
             for item, article in report.ingested:
                 audit("ingest", article.id, "ok", f"feed {item.feed_url}: {item.link}")
             out.print(report_text(report), markup=False)
-            store = FeedStore(config.data_dir)
-            for digest in pending_digests(store, eng):
+            for digest in pending_digests(feeds, eng):
                 if digest.channel_id is None:  # a Discord channel's digest is the bot's to post
                     out.print("\n" + digest_text(digest), markup=False)
-                    store.digested(digest.items)
+                    feeds.digested(digest.items)
             if report.ingested:
                 eng.merge()  # no bot may be running to merge in the background

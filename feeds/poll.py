@@ -25,12 +25,12 @@ import feedparser
 
 from corpus.articles import Article, parse_article
 from corpus.fetch import ArticleFetcher
+from errors import FeedError, TradeTalkError
 from feeds.known import LibraryView, same_text
 from feeds.store import Feed, FeedEntry, FeedStore, Item
 from retrieval import crashpoints
 from retrieval.records import ArticleInfo
 from tradetalk.engine import Engine, IngestResult
-from tradetalk.errors import FeedError, TradeTalkError
 
 log = logging.getLogger(__name__)
 

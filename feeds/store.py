@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tradetalk.errors import FeedError
+from errors import FeedError
 
 FILE_NAME = "feeds.sqlite3"
 MAX_ATTEMPTS = 3

@@ -24,7 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from tradetalk.errors import IndexCorrupt
+from errors import IndexCorrupt
 
 HNSW_THRESHOLD = 10_000
 IVF_THRESHOLD = 100_000

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from tradetalk.errors import ModelError
+from errors import ModelError
 
 log = logging.getLogger(__name__)
 BACKENDS = ("torch", "onnx")

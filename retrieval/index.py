@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import IndexCorrupt, IndexOutdated
 from retrieval.dense import DenseHits
 from retrieval.lexical import LexicalIndex, LexicalPart, Postings
 from retrieval.manifest import (
@@ -36,7 +37,6 @@ from retrieval.records import (
 from retrieval.segment import Segment, SegmentContent
 from retrieval.text import passage_terms
 from retrieval.tokenize import tokenize
-from tradetalk.errors import IndexCorrupt, IndexOutdated
 
 SEGMENTS_DIR = "segments"  # next to builds/, under the index directory
 

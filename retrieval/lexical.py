@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tradetalk.errors import IndexCorrupt
+from errors import IndexCorrupt
 
 K1 = 1.2
 B = 0.75

@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from tradetalk.errors import IndexCorrupt
+from errors import IndexCorrupt
 
 # 4: list items are sentences, irregular verbs share a stem ("took" / "take"), outlets' names
 # and wider furniture rules: builds of earlier versions are rebuilt from the article files.

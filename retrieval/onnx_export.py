@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import ModelError
 from retrieval.encoder import OnnxEncoder, SentenceTransformerEncoder, model_fingerprint
 from retrieval.manifest import file_digest
-from tradetalk.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tradetalk.errors import IndexCorrupt
+from errors import IndexCorrupt
 
 # A segment's records. Rows are the segment's own. A near-duplicate passage names the passage
 # it copies by article, that article's content hash and the passage's place in it, never by
@@ -47,6 +47,10 @@ class ArticleInfo:
     fetched_from: str | None = None  # the URL TradeTalk fetched it from (its identity)
     claimed_source: str | None = None  # what a fetched page says its outlet is (a claim)
     claimed_url: str | None = None  # what a fetched page says its URL is (a claim)
+    # Which library an answer found it in ("server" or "global"), set when a Discord server's
+    # own library and the global one are searched together (retrieval.multi_search); None in
+    # a library searched on its own. Not stored: a build knows nothing of the others.
+    library: str | None = None
 
 
 @dataclass(frozen=True)

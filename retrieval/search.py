@@ -12,7 +12,6 @@ from corpus.normalize import normalize_for_search
 from retrieval.encoder import Encoder
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo, PassageRecord
-from retrieval.text import term_set
 from retrieval.tokenize import tokenize
 from retrieval.vocabulary import equivalents, plain_words
 
@@ -43,7 +42,6 @@ class PassageHit:
     lexical: float
     sentences: tuple[ScoredSentence, ...]
     also_in: tuple[str, ...] = ()  # other articles carrying a near-copy of this passage
-    coverage: float = 0.0  # IDF-weighted share of the question's terms this passage contains
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,12 @@ class Searcher:
         return any(all(index.lexical.knows(t) for t in p) for p in equivalents(token))
 
     def encode_query(self, question: str) -> np.ndarray:
-        return self.encoder.encode([prepare_query(question)])[0]
+        return self.encode_query_with(self.encoder, question)
+
+    @staticmethod
+    def encode_query_with(encoder: Encoder, question: str) -> np.ndarray:
+        """The question's vector, as every library searches it (one encoding serves several)."""
+        return encoder.encode([prepare_query(question)])[0]
 
     def search(
         self,
@@ -184,19 +187,11 @@ class Searcher:
                 )
             )
             article = index.articles[record.article_id]
-            present = term_set(record.text, article.date, article.title)
-            total_weight = sum(weights.values())
-            coverage = (
-                sum(w for t, w in weights.items() if t in present) / total_weight
-                if total_weight
-                else 0.0
-            )
             hits.append(
                 PassageHit(
                     rank=rank,
                     record=record,
                     article=article,
-                    coverage=coverage,
                     score=float(fused[p]),
                     dense=float(passage_sim[p]),
                     lexical=float(lexical_norm[p]),

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import IndexCorrupt, IndexOutdated
 from retrieval import crashpoints
 from retrieval.dense import DenseIndex, choose_kind
 from retrieval.lexical import Postings
@@ -48,7 +49,6 @@ from retrieval.records import (
     StoredPassage,
     write_records,
 )
-from tradetalk.errors import IndexCorrupt, IndexOutdated
 
 DENSE = "passages.faiss"
 PASSAGE_VECTORS = "passage_vectors.npy"

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from errors import IndexBusy, IndexCorrupt, IndexOutdated
 from retrieval import crashpoints
 from retrieval.index import SEGMENTS_DIR, IndexData, PassageIndex
 from retrieval.manifest import (
@@ -49,7 +50,6 @@ from retrieval.manifest import (
     write_manifest,
 )
 from retrieval.segment import Segment, SegmentContent, new_segment_id, write_segment
-from tradetalk.errors import IndexBusy, IndexCorrupt, IndexOutdated
 
 log = logging.getLogger(__name__)
 KEEP_PREVIOUS = 1  # an older complete build to fall back on if the current one is damaged

@@ -147,6 +147,7 @@ _IDIOMS = [
 _IDIOM_PATTERNS = [(re.compile(rf"\b(?:{p})\b", re.I), plain) for p, plain in _IDIOMS]
 
 
+@lru_cache(maxsize=4096)
 def plain_words(question: str) -> str:
     """`question` with chat idioms for negotiation moves put in plain words."""
     for pattern, plain in _IDIOM_PATTERNS:

@@ -8,8 +8,9 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,8 +21,14 @@ from briefings.cli import register_commands as register_briefing_commands
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
 from feeds.cli import register_feed_commands
-from tradetalk.errors import ArticleError, QuestionError, TradeTalkError
+from tenancy.layout import check_server_id, server_paths
+from tradetalk.errors import ArticleError, TradeTalkError
 from tradetalk.logs import log_file, setup_logging
+
+if TYPE_CHECKING:
+    from tenancy import Libraries
+    from tradetalk.audit import AuditLog
+    from tradetalk.engine import Engine
 
 app = typer.Typer(
     help="TradeTalk: cited answers about trade talks from news articles.",
@@ -36,7 +43,9 @@ log = logging.getLogger("tradetalk.cli")
 
 class State:
     data_dir: Path | None = None
+    server: int | None = None
     settings: Settings | None = None
+    libraries: Libraries | None = None
 
 
 state = State()
@@ -48,16 +57,32 @@ def main(
         Path | None,
         typer.Option("--data-dir", help="Data directory (default ./data or $TRADETALK_DATA_DIR)."),
     ] = None,
+    server: Annotated[
+        int | None,
+        typer.Option(
+            "--server",
+            help="Work on this Discord server's library (its id) instead of the global one "
+            "($TRADETALK_SERVER).",
+        ),
+    ] = None,
 ) -> None:
     state.data_dir = data_dir
+    state.server = server
     state.settings = None
+    state.libraries = None
 
 
 def settings() -> Settings:
     if state.settings is None:
-        state.settings = load_settings(data_dir=state.data_dir)
+        state.settings = load_settings(data_dir=state.data_dir, server=state.server)
         setup_logging(state.settings.data_dir, state.settings.log_level)
     return state.settings
+
+
+def server_id() -> int | None:
+    """The server whose library the command works on; None for the global library."""
+    chosen = settings().server
+    return None if chosen is None else check_server_id(chosen)
 
 
 @contextmanager
@@ -100,34 +125,80 @@ def progress_bar(label: str) -> Iterator[object]:
         yield update
 
 
-def audit(action: str, target: str, outcome: str, detail: str = "") -> None:
-    from tradetalk.audit import AuditLog
-
+def _login() -> str:
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):  # no login name in some containers
-        user = "unknown"
+        return "unknown"
+
+
+def audit(
+    action: str, target: str, outcome: str, detail: str = "", *, to: AuditLog | None = None
+) -> None:
+    """Record a change in the audit log of the library it was made to (or in `to`)."""
     try:
-        AuditLog(settings().audit_db).record(f"cli:{user}", action, target, outcome, detail)
+        (to or log_of()).record(f"cli:{_login()}", action, target, outcome, detail)
     except OSError:
         log.warning("could not write the audit log", exc_info=True)
 
 
-def engine():
-    from tradetalk.engine import Engine
+def log_of() -> AuditLog:
+    """The audit log of the library the command works on."""
+    from tradetalk.audit import AuditLog
 
-    built = Engine(settings())
-    if built.needs_build():
+    sid = server_id()
+    if sid is None:
+        return AuditLog(settings().audit_db)
+    return AuditLog(server_paths(settings().data_dir, sid).audit)
+
+
+def _opened(engine: Engine) -> Engine:
+    if engine.needs_build():
         with progress_bar("Embedding passages") as update:
-            built.open(progress=update)
+            engine.open(progress=update)
     else:
-        built.open()
-    return built
+        engine.open()
+    return engine
 
 
-register_briefing_commands(app, engine=engine, failures=failures, out=out, audit=audit)
+def libraries() -> Libraries:
+    """Every library, the global one opened (a server's question reads it too)."""
+    if state.libraries is None:
+        from tenancy import Libraries
+
+        state.libraries = Libraries(settings())
+        _opened(state.libraries.global_engine)
+    return state.libraries
+
+
+def engine(*, create: bool = False) -> Engine:
+    """The engine of the library the command works on; a server's library is created only by
+    a command that adds to it (`create`), else `UnknownServer`."""
+    return libraries().engine(server_id(), create=create, opener=_opened)
+
+
+def library_dir() -> Path:
+    """The directory of the library the command works on (the data dir, or the server's part
+    of it): where its feed store lives. Reading it creates nothing."""
+    sid = server_id()
+    return settings().data_dir if sid is None else server_paths(settings().data_dir, sid).root
+
+
+def briefing_source():
+    """What the briefing commands read: a server's briefings (its library and the global
+    one, its own catalogue changes), or the global engine's."""
+    return libraries().briefings(server_id())
+
+
+register_briefing_commands(app, engine=briefing_source, failures=failures, out=out, audit=audit)
 register_feed_commands(
-    app, engine=engine, settings=settings, failures=failures, out=out, audit=audit
+    app,
+    engine=partial(engine, create=True),  # following a feed makes a server's library
+    library_dir=library_dir,
+    settings=settings,
+    failures=failures,
+    out=out,
+    audit=audit,
 )
 
 
@@ -140,11 +211,12 @@ def ask(
     ] = False,
 ) -> None:
     """Answer a question from the articles, with citations."""
-    from tradetalk.render import answer_json, answer_text
+    from tradetalk.render import answer_json, answer_text, reply_json
 
     with failures():
+        libs, sid = libraries(), server_id()
         if question != "-":
-            answer = engine().ask(question)
+            answer = libs.ask(sid, question)
             if as_json:
                 out.print(json.dumps(answer_json(answer), ensure_ascii=False), markup=False)
             else:
@@ -154,21 +226,11 @@ def ask(
                         out.print(f"\n#{hit.rank} ({hit.score:.2f}) {hit.record.id}", style="dim")
                         out.print(hit.record.text, markup=False)
             return
-        eng = engine()
         for line in sys.stdin:
             text = line.rstrip("\n")
             if not text.strip():
                 continue
-            try:
-                reply = answer_json(eng.ask(text))
-            except QuestionError as exc:
-                reply = {
-                    "question": text,
-                    "answer": str(exc),
-                    "abstained": True,
-                    "passages": [],
-                    "error": str(exc),
-                }
+            reply = reply_json(partial(libs.ask, sid), text)
             if as_json:
                 print(json.dumps(reply, ensure_ascii=False), flush=True)
             else:
@@ -258,7 +320,7 @@ def ingest(
                 audit("ingest", link, "failed", str(exc))
                 err.print(f"error: {exc}", markup=False)
         if read:
-            eng = engine()
+            eng = engine(create=True)
             label = Path(read[0][0]).name if len(read) == 1 else f"{len(read)} articles"
             with progress_bar(f"Embedding {label}") as update:
                 outcomes = eng.ingest_articles([article for _, article in read], progress=update)
@@ -287,7 +349,7 @@ def list_articles() -> None:
     """List the articles with ids, dates and passage counts."""
     with failures():
         rows = []
-        for a in engine().articles():
+        for a in libraries().own_articles(server_id()):
             note = "bundled" if a.bundled else ""
             if a.duplicate_of:
                 note = f"copy of {a.duplicate_of}"
@@ -344,19 +406,13 @@ def evaluate(
     """Score retrieval and answers on questions with known evidence (as score.py does), with
     the figures broken down by question kind."""
     from tradetalk.evaluate import load_questions, score
-    from tradetalk.render import answer_json
+    from tradetalk.render import reply_json
 
     with failures():
         items = load_questions(questions, split=split)
-        eng = engine()
+        libs, sid = libraries(), server_id()
 
-        def reply(question: str) -> dict:
-            try:
-                return answer_json(eng.ask(question))
-            except QuestionError as exc:
-                return {"answer": str(exc), "abstained": True, "passages": []}
-
-        result = score(items, reply)
+        result = score(items, lambda question: reply_json(partial(libs.ask, sid), question))
         misses = result.pop("misses")
         kinds = result.pop("by_kind")
         if as_json:
@@ -381,12 +437,62 @@ def show_audit(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many entries.")] = 20,
 ) -> None:
     """Who added, removed or reindexed what, and when (newest first)."""
-    from tradetalk.audit import AuditLog
-
     with failures():
-        for e in AuditLog(settings().audit_db).recent(limit):
+        for e in log_of().recent(limit):
             detail = f" — {e.detail}" if e.detail else ""
             out.print(f"{e.at} {e.actor} {e.action} {e.target}: {e.outcome}{detail}", markup=False)
+
+
+@app.command("servers")
+def list_servers() -> None:
+    """List the Discord servers with a library here: articles, size, and when the bot left."""
+    from tenancy.retention import server_summaries
+
+    with failures():
+        rows = [
+            (
+                str(s.server_id),
+                str(s.articles),
+                f"{s.size_bytes / 1024:.0f} KiB",
+                f"left {s.left_at}, purged after {s.purge_after}" if s.left_at else "",
+            )
+            for s in server_summaries(settings())
+        ]
+        if not rows:
+            out.print("No server has a library here yet.", markup=False)
+            return
+        if not out.is_terminal:
+            for row in rows:
+                print("\t".join(row))
+            return
+        table = Table("server", "articles", "size", "note")
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+
+
+@app.command("purge-server")
+def purge_server(
+    server: Annotated[str, typer.Argument(help="The server's id (see `tradetalk servers`).")],
+) -> None:
+    """Delete one server's library, logs, feedback and settings now (the global library and
+    other servers are untouched)."""
+    from tenancy.retention import purge_server as purge
+
+    with failures():
+        from tradetalk.audit import AuditLog
+
+        removed = purge(settings(), check_server_id(server))
+        detail = f"{removed.articles} articles, {removed.size_bytes} bytes"
+        # In the global log: the server's own went with it.
+        audit(
+            "purge-server", str(removed.server_id), "ok", detail, to=AuditLog(settings().audit_db)
+        )
+        out.print(
+            f"purged server {removed.server_id}: {removed.articles} articles, "
+            f"{removed.size_bytes / 1024:.0f} KiB",
+            markup=False,
+        )
 
 
 @app.command()

@@ -16,9 +16,11 @@ import datetime as dt
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from config.settings import Settings
 from corpus.articles import Article, parse_article, read_article
@@ -33,7 +35,7 @@ from retrieval.encoder import (
 )
 from retrieval.index import IndexData, PassageIndex
 from retrieval.manifest import FORMAT_VERSION, read_manifest
-from retrieval.question_analysis import analyze_question
+from retrieval.question_analysis import QuestionAnalysis, analyze_question
 from retrieval.records import ArticleInfo
 from retrieval.search import Searcher, SearchResult
 from retrieval.storage import IndexStorage
@@ -73,6 +75,32 @@ def storage_errors(action: str) -> Iterator[None]:
         raise StorageError(f"could not {action} in the data directory: {reason}") from exc
 
 
+def years_of(articles: Iterable[ArticleInfo], today: dt.date) -> range:
+    """The years `articles` cover ("in March" means March of one of these); this year if none
+    is dated."""
+    dates = [a.date for a in articles if a.date]
+    if not dates:
+        return range(today.year, today.year + 1)
+    return range(int(min(dates)[:4]), int(max(dates)[:4]) + 1)
+
+
+def coverage_of(articles: Iterable[ArticleInfo]) -> str:
+    """What the articles cover, said when declining: how many, their dates, the last titles."""
+    articles = [a for a in articles if not a.duplicate_of]
+    if not articles:
+        return "I have no articles yet."
+    dates = sorted(a.date for a in articles if a.date)
+    span = (
+        f" from {dates[0]} to {dates[-1]}"
+        if len(dates) > 1
+        else (f" from {dates[0]}" if dates else "")
+    )
+    titles = "; ".join(f"“{a.title}”" for a in articles[-3:])
+    more = f" and {len(articles) - 3} more" if len(articles) > 3 else ""
+    count = f"{len(articles)} article{'s' if len(articles) != 1 else ''}"
+    return f"They are {count}{span}: {titles}{more}."
+
+
 class Engine:
     def __init__(
         self,
@@ -81,16 +109,18 @@ class Engine:
         encoder: Encoder | None = None,
         encoder_factory: Callable[[], Encoder] | None = None,
         batch_queries: bool = False,
+        bundled: bool = True,
     ) -> None:
         """`batch_queries` merges questions encoded at the same moment from several threads
         into one model call (`retrieval.batching`): for the bot, where a whole server asks at
-        once; a one-shot CLI gains nothing from it."""
+        once; a one-shot CLI gains nothing from it. ``bundled=False`` leaves the bundled corpus
+        out: a Discord server's own library (`tenancy`), searched beside the global one."""
         self.settings = settings
         self._batch_queries = batch_queries
         self.library = ArticleLibrary(
             settings.articles_dir,
             max_bytes=settings.max_article_bytes,
-            bundled_dir=settings.bundled_dir or BUNDLED_DIR,
+            bundled_dir=(settings.bundled_dir or BUNDLED_DIR) if bundled else None,
         )
         self.storage = IndexStorage(settings.index_dir)
         self._encoder = encoder
@@ -127,6 +157,11 @@ class Engine:
             if self._encoder is None:
                 self._encoder = self._encoder_factory()
             return self._encoder
+
+    @property
+    def loaded_encoder(self) -> Encoder | None:
+        """The encoder if it is loaded already (the model loads on first use)."""
+        return self._encoder
 
     def expected_model_id(self) -> str:
         if self._encoder is not None:
@@ -261,6 +296,20 @@ class Engine:
         directory = self.storage.publish_change(index, added, removed)
         return PassageIndex(directory, verify=False, reuse=index.segments)
 
+    def loaded_bytes(self) -> int:
+        """The size of the index files of the build served now (0 when none is open): what
+        `tenancy` weighs against its memory budget. Vectors are memory-mapped, so this is what
+        the build can occupy once its pages have been read, not what it occupies at once.
+        A build is a list of segments, so their files are what is counted."""
+        index = self._index
+        if index is None:
+            return 0
+        return sum(
+            int(f.get("size", 0))
+            for segment in index.segments
+            for f in segment.manifest.files.values()
+        )
+
     def close(self) -> None:
         """Release the open index files (SQLite connections). Builds still leased by a search
         close when it finishes."""
@@ -318,28 +367,67 @@ class Engine:
     ) -> SearchResult:
         """Passages for `question`; `previous` is the question it follows up, if any. The
         build it searches is leased for the whole search."""
-        k = k or self.settings.top_k
         with self.leased() as index:
-            searcher = Searcher(index, self.encoder)
-            if previous and is_follow_up(question):
-                vector = searcher.encode_query(question) * FOLLOW_UP_WEIGHT + searcher.encode_query(
-                    previous
-                ) * (1 - FOLLOW_UP_WEIGHT)
-                vector /= max(float((vector**2).sum() ** 0.5), 1e-9)
-                return searcher.search(question, k, query_vector=vector, context=previous)
-            return searcher.search(question, k)
+            vector = self.query_vector(question, previous)
+            return self.search_index(index, question, k, vector=vector, previous=previous)
+
+    def query_vector(self, question: str, previous: str | None = None) -> np.ndarray:
+        """The vector a question is searched with: a follow-up leans on the question before
+        it. Encoded once, it can search several libraries (`tenancy`)."""
+        encode = Searcher.encode_query_with
+        if previous and is_follow_up(question):
+            vector = encode(self.encoder, question) * FOLLOW_UP_WEIGHT + encode(
+                self.encoder, previous
+            ) * (1 - FOLLOW_UP_WEIGHT)
+            vector /= max(float((vector**2).sum() ** 0.5), 1e-9)
+            return vector
+        return encode(self.encoder, question)
+
+    def search_index(
+        self,
+        index: PassageIndex,
+        question: str,
+        k: int | None = None,
+        *,
+        vector: np.ndarray,
+        previous: str | None = None,
+    ) -> SearchResult:
+        """`search` in a build the caller holds (leased), with the question's `query_vector`."""
+        context = previous if previous and is_follow_up(question) else None
+        searcher = Searcher(index, self.encoder)
+        return searcher.search(
+            question, k or self.settings.top_k, query_vector=vector, context=context
+        )
+
+    def analyse(
+        self, text: str, previous: str | None = None, *, years: range | None = None
+    ) -> QuestionAnalysis:
+        """What a checked question asks, read in the context of `previous` when it is a
+        follow-up; `years` are the years the articles cover (default: this library's)."""
+        years = years if years is not None else self._years()
+        analysis = analyze_question(text, today=self.today(), years=years)
+        if previous and is_follow_up(text):
+            # "and what did Trump say?" after "Who did Freeland meet?": about that meeting.
+            earlier = analyze_question(previous, today=self.today(), years=years)
+            analysis = analysis.following(earlier)
+        return analysis
+
+    def check(self, question: str) -> str:
+        """The question as it will be searched; raises `QuestionError` for empty, over-long or
+        gibberish input."""
+        return check_question(question, max_chars=self.settings.max_question_chars)
+
+    @property
+    def pool_size(self) -> int:
+        """Passages whose sentences compete for the answer."""
+        return max(CANDIDATE_PASSAGES, self.settings.top_k)
 
     def ask(self, question: str, *, previous: str | None = None) -> Answer:
         """Answer one question (in the context of `previous`, when it is a follow-up).
         Raises `QuestionError` for empty, over-long or gibberish input."""
-        text = check_question(question, max_chars=self.settings.max_question_chars)
-        analysis = analyze_question(text, today=self.today(), years=self._years())
-        if previous and is_follow_up(text):
-            # "and what did Trump say?" after "Who did Freeland meet?": about that meeting.
-            earlier = analyze_question(previous, today=self.today(), years=self._years())
-            analysis = analysis.following(earlier)
-        pool = max(CANDIDATE_PASSAGES, self.settings.top_k)
-        result = self.search(text, pool, previous=previous)
+        text = self.check(question)
+        analysis = self.analyse(text, previous)
+        result = self.search(text, self.pool_size, previous=previous)
         return compose_answer(
             result, analysis, self.answer_policy, coverage=self.coverage_summary()
         )
@@ -369,10 +457,7 @@ class Engine:
         cached = self._years_of
         if cached is not None and cached[0] is index:
             return cached[1]
-        dates = [a.date for a in index.articles.values() if a.date]
-        if not dates:
-            return range(self.today().year, self.today().year + 1)
-        years = range(int(min(dates)[:4]), int(max(dates)[:4]) + 1)
+        years = years_of(index.articles.values(), self.today())
         self._years_of = (index, years)
         return years
 
@@ -388,19 +473,7 @@ class Engine:
 
     @staticmethod
     def _coverage_of(index: PassageIndex) -> str:
-        articles = [a for a in index.articles.values() if not a.duplicate_of]
-        if not articles:
-            return "I have no articles yet."
-        dates = sorted(a.date for a in articles if a.date)
-        span = (
-            f" from {dates[0]} to {dates[-1]}"
-            if len(dates) > 1
-            else (f" from {dates[0]}" if dates else "")
-        )
-        titles = "; ".join(f"“{a.title}”" for a in articles[-3:])
-        more = f" and {len(articles) - 3} more" if len(articles) > 3 else ""
-        count = f"{len(articles)} article{'s' if len(articles) != 1 else ''}"
-        return f"They are {count}{span}: {titles}{more}."
+        return coverage_of(index.articles.values())
 
     # -- articles -------------------------------------------------------------------------
 

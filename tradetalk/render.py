@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from tradetalk.answer import Answer, AnswerSentence, Citation
+from tradetalk.errors import QuestionError
+
+# Keys of `Answer.extras` set when an answer drew on several libraries (tenancy.asking): the
+# library each cited article came from, and the libraries searched ("global", "server").
+LIBRARIES = "libraries"
+SEARCHED = "searched"
+LIBRARY_NAMES = {"server": "this server's library", "global": "the global library"}
+
+
+def libraries_of(answer: Answer) -> Mapping[str, str]:
+    """Article id -> "server" or "global", for an answer from several libraries; else empty."""
+    found = answer.extras.get(LIBRARIES)
+    return found if isinstance(found, Mapping) else {}
+
+
+def shown_library(answer: Answer, article_id: str) -> str | None:
+    """Where a cited article is from, worth saying only when more than one library was
+    searched (a server's own and the global one); None otherwise."""
+    searched = answer.extras.get(SEARCHED) or ()
+    if len(searched) < 2:
+        return None
+    return LIBRARY_NAMES.get(libraries_of(answer).get(article_id, ""))
 
 
 def answer_json(answer: Answer) -> dict[str, object]:
@@ -22,6 +46,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "date": hit.article.date,
                 "url": hit.article.url,
                 "score": round(hit.score, 4),
+                "library": hit.article.library,
             }
             for hit in answer.hits
         ],
@@ -36,6 +61,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "source": c.source,
                 "date": c.date,
                 "url": c.url,
+                "library": libraries_of(answer).get(c.article_id),
             }
             for c in answer.citations
         ],
@@ -44,6 +70,21 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "points": answer.points,
         "reason": answer.reason,
     }
+
+
+def reply_json(ask: Callable[[str], Answer], question: str) -> dict[str, object]:
+    """``answer_json`` of one question, or, for a question that can't be asked (empty,
+    gibberish, too long), the same shape saying why: what ``ask --json -`` prints per line."""
+    try:
+        return answer_json(ask(question))
+    except QuestionError as exc:
+        return {
+            "question": question,
+            "answer": str(exc),
+            "abstained": True,
+            "passages": [],
+            "error": str(exc),
+        }
 
 
 def sentence_with_dates(sentence: AnswerSentence) -> str:
@@ -98,5 +139,7 @@ def answer_text(answer: Answer) -> str:
     else:
         body = " ".join(f"{sentence_with_dates(s)} [{s.citation}]" for s in answer.sentences)
     lines = [body, ""]
-    lines += [citation_line(c) for c in answer.citations]
+    for c in answer.citations:
+        library = shown_library(answer, c.article_id)
+        lines.append(citation_line(c) + (f" — from {library}" if library else ""))
     return "\n".join(lines)

@@ -15,22 +15,13 @@ import argparse
 import contextlib
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 from bench.quality.run import ROOT, engine_for, known_sets
 
 COLUMNS = ("R@1", "R@3", "MRR", "answer_hit", "false_abstain", "abstain_recall")
-
-
-@contextlib.contextmanager
-def patched(target: object, name: str, value: object) -> Iterator[None]:
-    saved = getattr(target, name)
-    setattr(target, name, value)
-    try:
-        yield
-    finally:
-        setattr(target, name, saved)
 
 
 Variant = tuple[dict, Callable[[], contextlib.AbstractContextManager]]
@@ -61,12 +52,15 @@ def variants() -> dict[str, Variant]:
         "no answer-type features": ({"weights": without("typed", "role", "speaker")}, none),
         "passages in search order": (
             {},
-            lambda: patched(answer, "PASSAGE_SEARCH_WEIGHT", 1e6),
+            lambda: mock.patch.object(answer, "PASSAGE_SEARCH_WEIGHT", 1e6),
         ),
-        "no chat idioms in plain words": ({}, lambda: patched(vocabulary, "_IDIOM_PATTERNS", [])),
+        "no chat idioms in plain words": (
+            {},
+            lambda: mock.patch.object(vocabulary, "_IDIOM_PATTERNS", []),
+        ),
         "no demonym/capital/short-form vocabulary": (
             {},
-            lambda: patched(vocabulary, "_equivalents", dict),
+            lambda: mock.patch.object(vocabulary, "_equivalents", dict),
         ),
         "never decline": ({"abstention": {"enabled": False}}, none),
         "decline on the cosine floor only": ({"abstention": {"threshold": 1.0}}, none),
@@ -91,9 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from config.settings import Settings
     from retrieval.encoder import load_encoder
-    from tradetalk.errors import QuestionError
     from tradetalk.evaluate import judge, load_questions, metrics
-    from tradetalk.render import answer_json
+    from tradetalk.render import reply_json
 
     encoder = load_encoder(backend="onnx", cache_dir=Settings().model_cache)
     chosen = [
@@ -114,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 with context():
                     outcomes = []
                     for item in items:
-                        try:
-                            reply = answer_json(engine.ask(item.question))
-                        except QuestionError as exc:
-                            reply = {"answer": str(exc), "abstained": True, "passages": []}
-                        outcomes.append(judge(item, reply))
+                        outcomes.append(judge(item, reply_json(engine.ask, item.question)))
                 engine.answer_policy = defaults[qs.name]
                 figures = metrics(outcomes)
                 rows.append(figures)

@@ -90,9 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from config.settings import Settings
     from retrieval.encoder import load_encoder
-    from tradetalk.errors import QuestionError
     from tradetalk.evaluate import by_kind, judge, load_questions, metrics, misses
-    from tradetalk.render import answer_json
+    from tradetalk.render import reply_json
 
     chosen = [s for s in known_sets() if not args.sets or s.name in args.sets]
     encoder = load_encoder(backend="onnx", cache_dir=Settings().model_cache)
@@ -119,11 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 group = [i for i in items if i.split == split]
                 outcomes = []
                 for item in group:
-                    try:
-                        reply = answer_json(engine.ask(item.question))
-                    except QuestionError as exc:
-                        reply = {"answer": str(exc), "abstained": True, "passages": []}
-                    outcomes.append(judge(item, reply))
+                    outcomes.append(judge(item, reply_json(engine.ask, item.question)))
                 figures = metrics(outcomes)
                 if args.json:
                     print(json.dumps({"set": qs.name, "split": split or "-", **figures}))

@@ -1,4 +1,6 @@
-"""Admin commands: /ingest an article (file or link), /reindex everything, /remove an article.
+"""Admin commands: /ingest an article (file or link), /reindex everything, /remove an article,
+each on the library of the server it is used in and nothing else; and /global ingest, reindex
+and remove, the same on the global library every server reads, for the bot's owner only.
 
 Each is hidden from non-admins by ``default_permissions`` and checked again here; replies are
 private, since they are about running the bot rather than about the news.
@@ -21,10 +23,12 @@ from discord.ext import commands
 
 from bot import briefing_format, formatting, replies
 from bot.issues import article_hashes, new_developments, touched_issues
-from bot.permissions import actor_of, admin_only, is_admin
+from bot.permissions import actor_of, admin_only, is_server_admin, owner_only
 from corpus.articles import SUFFIXES
 from tradetalk.engine import IngestResult
 from tradetalk.errors import ArticleError
+
+Library = int | None  # the server whose library a command changes; None: the global library
 
 if TYPE_CHECKING:
     from bot.client import TradeTalkBot
@@ -50,8 +54,15 @@ class RebuildProgress:
 
 
 @contextlib.asynccontextmanager
-async def audited(bot: TradeTalkBot, interaction: discord.Interaction, action: str, target: str):
-    """Record the admin action in the audit log: "ok", or "failed" with the reason."""
+async def audited(
+    bot: TradeTalkBot,
+    interaction: discord.Interaction,
+    action: str,
+    target: str,
+    library: Library,
+):
+    """Record the action in the audit log of the library it changes: "ok", or "failed" with
+    the reason."""
     outcome = {"value": "ok", "target": target, "detail": ""}
     try:
         yield outcome
@@ -59,9 +70,11 @@ async def audited(bot: TradeTalkBot, interaction: discord.Interaction, action: s
         outcome["value"], outcome["detail"] = "failed", str(exc).splitlines()[0][:300]
         raise
     finally:
+        if library is None and interaction.guild_id is not None:
+            outcome["detail"] = f"{outcome['detail']} (from server {interaction.guild_id})".strip()
         try:
             await asyncio.to_thread(
-                bot.audit.record,
+                bot.libraries.audit(library).record,
                 actor_of(interaction.user),
                 action,
                 outcome["target"],
@@ -75,9 +88,16 @@ async def audited(bot: TradeTalkBot, interaction: discord.Interaction, action: s
 class Admin(commands.Cog):
     progress_interval = PROGRESS_EDIT_SECONDS  # seconds between progress edits
 
+    global_library = app_commands.Group(
+        name="global",
+        description="The global library every server reads (the bot's owner only)",
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
+    )
+
     def __init__(self, bot: TradeTalkBot) -> None:
         self.bot = bot
-        self._rebuild: RebuildProgress | None = None
+        self._rebuilds: dict[Library, RebuildProgress] = {}  # one reindex per library at a time
 
     # -- /ingest ------------------------------------------------------------------------------
 
@@ -94,6 +114,28 @@ class Admin(commands.Cog):
         file: discord.Attachment | None = None,
         url: str | None = None,
     ) -> None:
+        await self._ingest(interaction, file, url, interaction.guild_id)
+
+    @global_library.command(name="ingest", description="Add an article every server reads")
+    @app_commands.describe(
+        file="An article file (.md, .txt or .html)", url="A link to the article (http or https)"
+    )
+    @owner_only()
+    async def global_ingest(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment | None = None,
+        url: str | None = None,
+    ) -> None:
+        await self._ingest(interaction, file, url, None)
+
+    async def _ingest(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment | None,
+        url: str | None,
+        library: Library,
+    ) -> None:
         if (file is None) == (url is None):
             await replies.send(
                 interaction, "Give either a file or a url (one of them).", ephemeral=True
@@ -101,9 +143,11 @@ class Admin(commands.Cog):
             return
         if not await replies.defer(interaction, ephemeral=True):
             return
+        libraries = self.bot.libraries
+        briefings = await asyncio.to_thread(libraries.briefings, library)
         source = file.filename if file is not None else str(url)
-        before = await asyncio.to_thread(article_hashes, self.bot.engine)
-        async with audited(self.bot, interaction, "ingest", source) as outcome:
+        before = await asyncio.to_thread(article_hashes, briefings)
+        async with audited(self.bot, interaction, "ingest", source, library) as outcome:
             fetched_from = None
             if file is not None:
                 data, name = await self._download_attachment(file), file.filename
@@ -115,7 +159,8 @@ class Admin(commands.Cog):
             # wait=False: during a rebuild, say so at once rather than hang for minutes.
             result: IngestResult = await asyncio.to_thread(
                 functools.partial(
-                    self.bot.engine.ingest_bytes,
+                    libraries.ingest_bytes,
+                    library,
                     data,
                     name,
                     fetched_from=fetched_from,
@@ -126,12 +171,18 @@ class Admin(commands.Cog):
             if result.status == "unchanged":
                 outcome["value"] = "unchanged"
         if result.status != "unchanged":
-            self.bot.merge_soon()  # in the background: the article is answerable already
-        issues = await asyncio.to_thread(touched_issues, self.bot.engine, result.article)
-        log.info("user %s ingested %s (%s)", interaction.user.id, result.article.id, result.status)
+            self.bot.merge_soon(library)  # in the background: the article is answerable already
+        issues = await asyncio.to_thread(touched_issues, briefings, result.article)
+        log.info(
+            "user %s ingested %s (%s) into the %s library",
+            interaction.user.id,
+            result.article.id,
+            result.status,
+            "global" if library is None else f"server {library}",
+        )
         text = formatting.ingest_text(result, issues)
         if result.status != "unchanged":
-            updates = await asyncio.to_thread(new_developments, self.bot.engine, before)
+            updates = await asyncio.to_thread(new_developments, briefings, before)
             text = briefing_format.with_developments(text, updates)
         await replies.send(interaction, text, ephemeral=True)
 
@@ -158,8 +209,17 @@ class Admin(commands.Cog):
     @app_commands.guild_only()
     @admin_only()
     async def reindex(self, interaction: discord.Interaction) -> None:
-        if self._rebuild is not None:  # checked on the event loop, so two commands can't race
-            done, total = self._rebuild.counts
+        await self._reindex(interaction, interaction.guild_id)
+
+    @global_library.command(name="reindex", description="Re-embed the global library")
+    @owner_only()
+    async def global_reindex(self, interaction: discord.Interaction) -> None:
+        await self._reindex(interaction, None)
+
+    async def _reindex(self, interaction: discord.Interaction, library: Library) -> None:
+        running = self._rebuilds.get(library)
+        if running is not None:  # checked on the event loop, so two commands can't race
+            done, total = running.counts
             so_far = f" ({done:,}/{total:,} passages so far)" if total else ""
             await replies.send(
                 interaction,
@@ -167,33 +227,34 @@ class Admin(commands.Cog):
                 ephemeral=True,
             )
             return
-        progress = self._rebuild = RebuildProgress()
+        progress = self._rebuilds[library] = RebuildProgress()
         try:
             if not await replies.defer(interaction, ephemeral=True):
                 return
             await replies.send(interaction, formatting.progress_text(0, 0), ephemeral=True)
-            log.info("user %s started a reindex", interaction.user.id)
-            before = await asyncio.to_thread(article_hashes, self.bot.engine)
-            async with audited(self.bot, interaction, "reindex", "all") as outcome:
-                final = await self._run_rebuild(interaction, progress)
+            log.info("user %s started a reindex of library %s", interaction.user.id, library)
+            briefings = await asyncio.to_thread(self.bot.libraries.briefings, library)
+            before = await asyncio.to_thread(article_hashes, briefings)
+            async with audited(self.bot, interaction, "reindex", "all", library) as outcome:
+                final = await self._run_rebuild(interaction, progress, library)
                 if final.startswith("Reindex failed"):
                     outcome.update(value="failed", detail=final)
                 else:
-                    updates = await asyncio.to_thread(new_developments, self.bot.engine, before)
+                    updates = await asyncio.to_thread(new_developments, briefings, before)
                     final = briefing_format.with_developments(final, updates)
             await replies.edit(interaction, final)
         finally:
-            self._rebuild = None
+            self._rebuilds.pop(library, None)
 
     async def _run_rebuild(
-        self, interaction: discord.Interaction, progress: RebuildProgress
+        self, interaction: discord.Interaction, progress: RebuildProgress, library: Library
     ) -> str:
         """Rebuild in a worker thread while the reply shows progress; the final line to show."""
         started = time.monotonic()
         finished = asyncio.Event()
         reporter = asyncio.create_task(self._show_progress(interaction, progress, finished))
         try:
-            index = await asyncio.to_thread(self.bot.engine.rebuild, progress.update)
+            index = await asyncio.to_thread(self.bot.libraries.rebuild, library, progress.update)
         except Exception as exc:
             return "Reindex failed: " + replies.describe_failure(exc, where="reindex")
         finally:
@@ -230,24 +291,49 @@ class Admin(commands.Cog):
     @app_commands.guild_only()
     @admin_only()
     async def remove(self, interaction: discord.Interaction, article_id: str) -> None:
+        await self._remove(interaction, article_id, interaction.guild_id)
+
+    @global_library.command(name="remove", description="Take an article out of the global library")
+    @app_commands.describe(article_id="The article (start typing its title)")
+    @owner_only()
+    async def global_remove(self, interaction: discord.Interaction, article_id: str) -> None:
+        await self._remove(interaction, article_id, None)
+
+    async def _remove(
+        self, interaction: discord.Interaction, article_id: str, library: Library
+    ) -> None:
         if not await replies.defer(interaction, ephemeral=True):
             return
-        async with audited(self.bot, interaction, "remove", article_id.strip()):
+        async with audited(self.bot, interaction, "remove", article_id.strip(), library):
             info = await asyncio.to_thread(
-                functools.partial(self.bot.engine.remove, article_id.strip(), wait=False)
+                functools.partial(
+                    self.bot.libraries.remove, library, article_id.strip(), wait=False
+                )
             )
-        self.bot.merge_soon()
-        log.info("user %s removed article %s", interaction.user.id, info.id)
+        self.bot.merge_soon(library)
+        log.info(
+            "user %s removed article %s from library %s", interaction.user.id, info.id, library
+        )
         await replies.send(interaction, formatting.removed_text(info), ephemeral=True)
 
     @remove.autocomplete("article_id")
     async def remove_choices(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        # Autocomplete runs without the command's checks: don't list articles to non-admins.
-        if not is_admin(interaction.user, self.bot.settings.admin_role_ids):
+        # Autocomplete runs without the command's checks: don't list articles to non-admins,
+        # and an admin sees their own server's articles only.
+        if interaction.guild_id is None or not await is_server_admin(self.bot, interaction.user):
             return []
-        articles = await asyncio.to_thread(self.bot.engine.articles)
+        articles = await asyncio.to_thread(self.bot.libraries.own_articles, interaction.guild_id)
+        return formatting.removable_choices(articles, typed)
+
+    @global_remove.autocomplete("article_id")
+    async def global_remove_choices(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        if not await self.bot.is_library_owner(interaction.user):
+            return []
+        articles = await asyncio.to_thread(self.bot.libraries.own_articles, None)
         return formatting.removable_choices(articles, typed)
 
 

@@ -1,4 +1,5 @@
-"""/audit: who added, removed or reindexed what, and when, from the audit log (admins only)."""
+"""/audit: who added, removed or reindexed what, and when, in this server's library (its
+admins only; the global library's log is the owner's, `tradetalk audit`)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ class Audit(commands.Cog):
     async def audit(self, interaction: discord.Interaction) -> None:
         if not await replies.defer(interaction, ephemeral=True):
             return
-        entries = await asyncio.to_thread(self.bot.audit.recent, ENTRIES_SHOWN)
+        log_ = self.bot.libraries.audit(interaction.guild_id)
+        entries = await asyncio.to_thread(log_.recent, ENTRIES_SHOWN)
         await replies.send(interaction, embed=audit_embed(entries), ephemeral=True)
 
 

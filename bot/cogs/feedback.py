@@ -1,4 +1,5 @@
-"""Feedback on answers: 👍/👎 buttons or reactions are recorded; /feedback sums them up."""
+"""Feedback on answers: 👍/👎 buttons or reactions are recorded in the store of the server the
+answer was given in (a DM's in the global library's); /feedback sums up that server's only."""
 
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ class Feedback(commands.Cog):
         if vote is None or me is None or event.user_id == me.id:
             return
         # Reactions on anything but a recorded answer are simply not ours to count.
-        if await self.bot.feedback.vote(event.message_id, event.user_id, vote):
+        async with self.bot.feedback.using(event.guild_id) as store:
+            recorded = await store.vote(event.message_id, event.user_id, vote)
+        if recorded:
             log.info("user %s voted %+d on answer %s", event.user_id, vote, event.message_id)
 
     @app_commands.command(name="feedback", description="Summarise the 👍/👎 votes on answers")
@@ -64,7 +67,8 @@ class Feedback(commands.Cog):
     async def feedback(self, interaction: discord.Interaction) -> None:
         if not await replies.defer(interaction, ephemeral=True):
             return
-        summary = await self.bot.feedback.summary()
+        async with self.bot.feedback.using(interaction.guild_id) as store:
+            summary = await store.summary()
         await replies.send(interaction, embed=summary_embed(summary), ephemeral=True)
 
 

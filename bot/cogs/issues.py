@@ -1,7 +1,10 @@
 """Issue briefings: /issue shows where one negotiation issue stands (with a timeline picture),
 /issues list lists them all, /whatsnew says which gained developments since the last check.
 Answers are public: they are about the news, like /ask's. /issues suggest lets admins review
-the issues discovered in the articles (bot/proposal_review.py), privately."""
+the issues discovered in the articles (bot/proposal_review.py), privately.
+
+Each server's briefings read what its questions read (its library and the global one), with
+its own catalogue changes and its own what's-new state."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from bot import briefing_format, replies
 from bot.formatting import CHOICES_MAX
 from bot.permissions import admin_only
 from bot.proposal_review import ProposalButton, release, review_message
-from briefings import Briefing, IssueBriefings, briefings_for, since_last_check
+from briefings import Briefing, IssueBriefings, since_last_check
 from briefings.chart import timeline_png
 from tradetalk.errors import TradeTalkError, UnknownIssue
 
@@ -56,9 +59,8 @@ class Issues(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ProposalButton)
 
-    @property
-    def briefings(self) -> IssueBriefings:
-        return briefings_for(self.bot.engine)
+    async def briefings(self, interaction: discord.Interaction) -> IssueBriefings:
+        return await asyncio.to_thread(self.bot.libraries.briefings, interaction.guild_id)
 
     @app_commands.command(
         name="issue",
@@ -69,7 +71,7 @@ class Issues(commands.Cog):
     async def issue(self, interaction: discord.Interaction, topic: str) -> None:
         # At once: the first briefing on a new index scans it, well past Discord's 3 seconds.
         await replies.defer(interaction)  # if too late, the reply goes to the channel
-        briefings = self.briefings
+        briefings = await self.briefings(interaction)
         try:
             briefing = await asyncio.to_thread(briefings.briefing, topic)
         except UnknownIssue:
@@ -88,7 +90,8 @@ class Issues(commands.Cog):
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            issues = await asyncio.to_thread(self.briefings.suggest, typed, CHOICES_MAX)
+            briefings = await self.briefings(interaction)
+            issues = await asyncio.to_thread(briefings.suggest, typed, CHOICES_MAX)
         except TradeTalkError as exc:  # a broken catalogue: /issue itself says what is wrong
             log.warning("no issue choices for %r: %s", typed[:100], exc)
             return []
@@ -99,7 +102,8 @@ class Issues(commands.Cog):
     )
     async def issues(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)
-        statuses = await asyncio.to_thread(self.briefings.statuses)
+        briefings = await self.briefings(interaction)
+        statuses = await asyncio.to_thread(briefings.statuses)
         await replies.send(interaction, embed=briefing_format.statuses_embed(statuses))
 
     @issues_group.command(
@@ -109,7 +113,7 @@ class Issues(commands.Cog):
     async def suggest(self, interaction: discord.Interaction) -> None:
         if not await replies.defer(interaction, ephemeral=True):
             return
-        content, embed, view = await review_message(self.briefings)
+        content, embed, view = await review_message(await self.briefings(interaction))
         await replies.send(interaction, content, embed=embed, view=view, ephemeral=True)
         release(view)
 
@@ -118,7 +122,7 @@ class Issues(commands.Cog):
     )
     async def whatsnew(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)
-        updates = await asyncio.to_thread(since_last_check, self.briefings)
+        updates = await asyncio.to_thread(since_last_check, await self.briefings(interaction))
         await replies.send(interaction, briefing_format.whatsnew_text(updates))
 
 

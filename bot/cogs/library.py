@@ -1,4 +1,7 @@
-"""What the bot knows: /sources lists the articles, /about says what it covers and how to ask."""
+"""What the bot knows: /sources lists the articles, /about says what it covers and how to ask.
+
+In a server both show what questions there read: the server's own articles and the global
+library's. In a direct message, the global library's only, and /about says so."""
 
 from __future__ import annotations
 
@@ -23,15 +26,18 @@ class Library(commands.Cog):
     @app_commands.command(name="sources", description="List the articles answers come from")
     async def sources(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)  # if too late, the reply goes to the channel
-        articles = await asyncio.to_thread(self.bot.engine.articles)
+        articles = await asyncio.to_thread(self.bot.libraries.articles, interaction.guild_id)
         await replies.send(interaction, embed=formatting.sources_embed(articles))
 
     @app_commands.command(name="about", description="What TradeTalk covers and how to ask it")
     async def about(self, interaction: discord.Interaction) -> None:
         await replies.defer(interaction)  # if too late, the reply goes to the channel
-        articles = await asyncio.to_thread(self.bot.engine.articles)
-        issues = await asyncio.to_thread(covered_issues, self.bot.engine)
-        await replies.send(interaction, embed=formatting.about_embed(articles, issues))
+        server_id = interaction.guild_id
+        articles = await asyncio.to_thread(self.bot.libraries.articles, server_id)
+        briefings = await asyncio.to_thread(self.bot.libraries.briefings, server_id)
+        issues = await asyncio.to_thread(covered_issues, briefings)
+        embed = formatting.about_embed(articles, issues, direct=server_id is None)
+        await replies.send(interaction, embed=embed)
 
 
 async def setup(bot: TradeTalkBot) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from fake_discord import BotAction, FakeDiscord, Upload, connected
 
+from bot.cli_run import feedback_stores
 from bot.client import TradeTalkBot
-from bot.feedback_store import FILE_NAME, FeedbackStore
 from config.settings import Settings
 from corpus.fetch import ArticleFetcher
+from tenancy import Libraries
+from tenancy.layout import library_settings
 from tradetalk.engine import Engine
 
 FIXTURE_ARTICLES = Path(__file__).resolve().parents[1] / "fixtures" / "articles"
@@ -32,17 +34,19 @@ class LoopbackBot(TradeTalkBot):
 async def running_bot(
     fake: FakeDiscord, settings: Settings, engine: Engine
 ) -> AsyncIterator[LoopbackBot]:
-    """The bot built as ``serve`` builds it, logged in and ready on the fake."""
+    """The bot built as ``serve`` builds it, logged in and ready on the fake; `engine` is the
+    global library's."""
     async with (
-        FeedbackStore(settings.data_dir / FILE_NAME) as feedback,
+        feedback_stores(settings) as feedback,
         ArticleFetcher(
             allow_private=settings.allow_private_urls,
             timeout=settings.fetch_timeout,
             max_bytes=settings.max_article_bytes,
         ) as fetcher,
     ):
+        libraries = Libraries(settings, engine=engine)
         bot = LoopbackBot(
-            settings, engine, feedback=feedback, fetcher=fetcher, guild_ready_timeout=0.05
+            settings, libraries, feedback=feedback, fetcher=fetcher, guild_ready_timeout=0.05
         )
         async with connected(bot, fake):
             yield bot
@@ -65,15 +69,59 @@ def citation_fields(reply: BotAction) -> list[dict]:
     return [f for e in reply.embeds for f in e.get("fields") or [] if f["name"].startswith("[")]
 
 
-async def recorded_answer(bot: TradeTalkBot, message_id: int | None, timeout: float = 3.0):
-    """The feedback record of an answer; the bot files it just after posting the answer."""
+async def recorded_answer(
+    bot: TradeTalkBot, message_id: int | None, timeout: float = 3.0, *, server_id: int | None = None
+):
+    """The feedback record of an answer; the bot files it just after posting the answer, with
+    the server it was given in (`server_id`; default: the first of the bot's servers)."""
     assert message_id is not None
+    if server_id is None and bot.guilds:
+        server_id = min(g.id for g in bot.guilds)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while (record := await bot.feedback.answer(message_id)) is None:
+    while True:
+        async with bot.feedback.using(server_id) as store:
+            record = await store.answer(message_id)
+        if record is not None:
+            return record
         assert loop.time() < deadline, f"answer {message_id} was never recorded"
         await asyncio.sleep(0.02)
-    return record
+
+
+class GuildLibrary:
+    """What the bot keeps for one server (its engine, audit log, files, feedback), for tests to
+    look at; the server's library is created if it has none yet."""
+
+    def __init__(self, bot: TradeTalkBot, guild_id: int) -> None:
+        self.bot, self.guild_id = bot, guild_id
+
+    @property
+    def engine(self) -> Engine:
+        return self.bot.libraries.engine(self.guild_id, create=True)
+
+    @property
+    def settings(self) -> Settings:
+        return library_settings(self.bot.settings, self.guild_id)
+
+    @property
+    def audit(self):
+        return self.bot.libraries.audit(self.guild_id)
+
+    @property
+    def root(self) -> Path:
+        return self.bot.libraries.server(self.guild_id).paths.root
+
+    @property
+    def articles_dir(self) -> Path:
+        return self.bot.libraries.server(self.guild_id).paths.articles
+
+    async def feedback_summary(self):
+        async with self.bot.feedback.using(self.guild_id) as store:
+            return await store.summary()
+
+
+def library_of(bot: TradeTalkBot, guild_id: int) -> GuildLibrary:
+    return GuildLibrary(bot, guild_id)
 
 
 def assert_no_pings(reply: BotAction) -> None:

@@ -18,6 +18,7 @@ from .bot_harness import (
     article_upload,
     assert_no_pings,
     citation_fields,
+    library_of,
     recorded_answer,
 )
 
@@ -58,7 +59,8 @@ async def test_admin_ingests_an_attachment_then_it_answers(
         "ingest", user=fake.admin_id, attachments={"file": article_upload()}
     )
     assert "nothing changed" in (await again.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content
-    trail = tradetalk.audit.recent()
+    # Added to this server's library, in this server's audit log.
+    trail = library_of(tradetalk, fake.guild_id).audit.recent()
     assert [(e.action, e.outcome) for e in trail[:2]] == [("ingest", "unchanged"), ("ingest", "ok")]
     assert trail[1].actor.startswith(f"discord:{fake.admin_id} ")
     assert trail[1].target.startswith("2018-10-02-beyond-milk")
@@ -77,7 +79,8 @@ async def test_bad_attachment_is_refused_with_the_reason(
 async def test_non_admin_is_refused_and_nothing_changes(
     fake_discord: FakeDiscord, tradetalk, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake, engine = fake_discord, tradetalk.engine
+    fake, library = fake_discord, library_of(tradetalk, fake_discord.guild_id)
+    engine = library.engine
     version, articles = engine.index.version, engine.articles()
     # Discord hides these commands from members; a modified client can still send them.
     with pytest.raises(PermissionError):
@@ -91,7 +94,8 @@ async def test_non_admin_is_refused_and_nothing_changes(
     assert engine.index.version == version and engine.articles() == articles
     refusals = [r for r in caplog.records if "not an admin" in r.getMessage()]
     assert len(refusals) == 2 and all(str(fake.member_id) in r.getMessage() for r in refusals)
-    trail = tradetalk.audit.recent()
+    assert all(f"in server {fake.guild_id}" in r.getMessage() for r in refusals)
+    trail = library.audit.recent()
     assert [(e.action, e.outcome) for e in trail] == [("ingest", "refused"), ("reindex", "refused")]
     assert all(e.actor.startswith(f"discord:{fake.member_id} ") for e in trail)
 
@@ -111,7 +115,10 @@ async def test_admin_role_from_settings_is_an_admin(fake_discord: FakeDiscord, s
 async def test_reindex_while_questions_are_asked(fake_discord: FakeDiscord, tradetalk) -> None:
     fake = fake_discord
     tradetalk.get_cog("Admin").progress_interval = 0.05
-    old_version = tradetalk.engine.index.version
+    # /reindex rebuilds this server's library: give it an article of its own.
+    engine = library_of(tradetalk, fake.guild_id).engine
+    await asyncio.to_thread(engine.ingest_path, PRAIRIE_TIMES)
+    old_version = engine.index.version
     watch = await LoopWatch().start()
     handle = await fake.send_interaction("reindex", user=fake.admin_id)
     await handle.wait_for(ActionKind.DEFER)
@@ -139,7 +146,7 @@ async def test_reindex_while_questions_are_asked(fake_discord: FakeDiscord, trad
     assert any(r.timestamp < done.timestamp for r in replies)
     progress = [a for a in handle.actions if "passages embedded" in a.content]
     assert progress and all(a.kind == ActionKind.EDIT_ORIGINAL for a in progress)
-    assert tradetalk.engine.index.version != old_version
+    assert engine.index.version != old_version
     # Embedding ran in a worker thread: the event loop (gateway heartbeat included) kept going.
     assert await watch.stop() < 1.0
     # Questions after the swap are answered from the new index.
@@ -172,7 +179,8 @@ async def test_ingest_url_from_a_local_server(
 ) -> None:
     fake = fake_discord
     async with article_server() as base, start_bot(allow_private_urls=allowed) as bot:
-        count = len(bot.engine.articles())
+        engine = library_of(bot, fake.guild_id).engine
+        count = len(engine.articles())
         handle = await fake.send_interaction(
             "ingest", {"url": f"{base}/usmca.html"}, user=fake.admin_id
         )
@@ -185,7 +193,7 @@ async def test_ingest_url_from_a_local_server(
             assert "2.6 million" in answer.text and "Bay Street Bulletin" in answer.text
         else:
             assert "refused" in reply.content and "127.0.0.1" in reply.content
-            assert len(bot.engine.articles()) == count
+            assert len(engine.articles()) == count
 
 
 async def test_remove_with_autocomplete(fake_discord: FakeDiscord, tradetalk) -> None:
@@ -219,9 +227,11 @@ async def test_remove_with_autocomplete(fake_discord: FakeDiscord, tradetalk) ->
     await fake.send_message(PRAIRIE_QUESTION, mentions_bot=True)
     assert (await fake.wait_for_message()).content.startswith("My articles don't cover that.")
 
+    # The bundled corpus is the global library's: not this server's to remove.
     bundled = tradetalk.engine.articles()[0].id
     refused = await fake.send_interaction("remove", {"article_id": bundled}, user=fake.admin_id)
-    assert "bundled" in (await refused.wait_for(ActionKind.FOLLOWUP)).content
+    assert "no article with id" in (await refused.wait_for(ActionKind.FOLLOWUP)).content
+    assert bundled in {a.id for a in tradetalk.engine.articles()}
 
 
 async def test_votes_are_recorded_and_summarised(fake_discord: FakeDiscord, tradetalk) -> None:
@@ -238,8 +248,9 @@ async def test_votes_are_recorded_and_summarised(fake_discord: FakeDiscord, trad
     voter = fake.state.add_user("second-member")
     await fake.add_reaction(answer.message_id, "👎", user=voter)
     await fake.add_reaction(answer.message_id, "🎉", user=voter)  # not a vote
+    library = library_of(tradetalk, fake.guild_id)
     for _ in range(100):  # reactions arrive as gateway events, handled in their own time
-        if (await tradetalk.feedback.summary()).down:
+        if (await library.feedback_summary()).down:
             break
         await asyncio.sleep(0.02)
 

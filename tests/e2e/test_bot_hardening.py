@@ -36,6 +36,7 @@ from .bot_harness import (
     article_upload,
     assert_no_pings,
     citation_fields,
+    library_of,
     markdown_article,
     running_bot,
 )
@@ -235,19 +236,24 @@ async def gated_bot(
     settings = Settings(data_dir=data, guild_ids=[fake_discord.guild_id], cooldown_rate=100)
     engine = Engine(settings, encoder=real_encoder)
     await asyncio.to_thread(engine.open)
-    # Every write ends in one of these: a new build (rebuild) or the next build (ingest, remove).
-    engine.storage.publish = gate.around(engine.storage.publish)
-    engine.storage.publish_change = gate.around(engine.storage.publish_change)
     async with running_bot(fake_discord, settings, engine) as bot:
+        # The admins' writes go to their server's library: hold those.
+        server = await asyncio.to_thread(lambda: library_of(bot, fake_discord.guild_id).engine)
+        # Every write ends in one of these: a new build (rebuild) or the next build (ingest,
+        # remove).
+        server.storage.publish = gate.around(server.storage.publish)
+        server.storage.publish_change = gate.around(server.storage.publish_change)
         yield bot
 
 
 def assert_index_consistent(bot: LoopbackBot, encoder) -> set[str]:
-    """The live index and one freshly loaded from disk hold the same articles, every passage
-    accounted for, and no half-written build is left; the article ids."""
-    live = bot.engine
+    """The live index of the server's library and one freshly loaded from disk hold the same
+    articles, every passage accounted for, and no half-written build is left; the article
+    ids."""
+    library = library_of(bot, min(g.id for g in bot.guilds))
+    live = library.engine
     assert sum(a.passage_count for a in live.articles()) == len(live.index)
-    reopened = Engine(bot.settings, encoder=encoder)
+    reopened = Engine(library.settings, encoder=encoder, bundled=False)
     reopened.open()
     try:
         assert [a.id for a in reopened.articles()] == [a.id for a in live.articles()]
@@ -255,7 +261,7 @@ def assert_index_consistent(bot: LoopbackBot, encoder) -> set[str]:
         assert not [p for p in reopened.storage.builds.iterdir() if p.name.startswith(".tmp-")]
     finally:
         reopened.close()
-    stored = {p.stem for p in bot.settings.articles_dir.glob("*.md")}
+    stored = {p.stem for p in library.articles_dir.glob("*.md")}
     assert stored == {a.id for a in live.articles() if not a.bundled}
     return {a.id for a in live.articles()}
 
@@ -269,7 +275,8 @@ async def test_second_admin_is_told_while_an_ingest_runs_then_goes_in_turn(
         "ingest", user=second, attachments={"file": upload(CAPITAL_WIRE)}
     )
     assert (await earlier.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content.startswith("Added")
-    capital = next(a.id for a in bot.engine.articles() if "Mexico" in a.title)
+    library = library_of(bot, fake.guild_id)
+    capital = next(a.id for a in library.engine.articles() if "Mexico" in a.title)
 
     gate.arm()
     first = await fake.send_interaction(
@@ -300,7 +307,7 @@ async def test_second_admin_is_told_while_an_ingest_runs_then_goes_in_turn(
     assert done.ephemeral and done.content.startswith("Added “Beyond milk and cars")
     ids = assert_index_consistent(bot, real_encoder)
     assert capital in ids and not any("northern" in i for i in ids)
-    trail = [(e.actor.split(" ")[0], e.action, e.outcome) for e in bot.audit.recent()]
+    trail = [(e.actor.split(" ")[0], e.action, e.outcome) for e in library.audit.recent()]
     assert trail[:4] == [
         (f"discord:{fake.admin_id}", "ingest", "ok"),
         (f"discord:{second}", "remove", "failed"),
@@ -321,10 +328,14 @@ async def test_ingest_and_remove_during_a_reindex_are_told_and_the_index_stays_w
 ) -> None:
     fake, bot = fake_discord, gated_bot
     second = fake.state.add_user("second-admin", roles=[fake.admin_role_id])
-    await asyncio.to_thread(bot.engine.ingest_path, CAPITAL_WIRE)
-    capital = next(a.id for a in bot.engine.articles() if "Mexico" in a.title)
+    library = library_of(bot, fake.guild_id)
+    engine = library.engine
+    # Two articles in the server's library (the bundled one is the global library's).
+    await asyncio.to_thread(engine.ingest_path, CAPITAL_WIRE)
+    await asyncio.to_thread(engine.ingest_path, NORTHERN_LEDGER)
+    capital = next(a.id for a in engine.articles() if "Mexico" in a.title)
     before = assert_index_consistent(bot, real_encoder)
-    version = bot.engine.index.version
+    version = engine.index.version
 
     gate.arm()
     reindex = await fake.send_interaction("reindex", user=fake.admin_id)
@@ -346,9 +357,9 @@ async def test_ingest_and_remove_during_a_reindex_are_told_and_the_index_stays_w
         ActionKind.EDIT_ORIGINAL, predicate=lambda a: "finished" in a.content, timeout=SLOW
     )
     assert done.ephemeral and "passages from 2 articles" in done.content
-    assert bot.engine.index.version != version
+    assert engine.index.version != version
     assert assert_index_consistent(bot, real_encoder) == before
-    trail = [(e.actor.split(" ")[0], e.action, e.outcome) for e in bot.audit.recent()]
+    trail = [(e.actor.split(" ")[0], e.action, e.outcome) for e in library.audit.recent()]
     assert trail[:3] == [
         (f"discord:{fake.admin_id}", "reindex", "ok"),
         (f"discord:{second}", "remove", "failed"),
@@ -391,12 +402,13 @@ async def test_every_admin_command_refuses_a_non_admin_and_changes_nothing(
     fake = fake_discord
     # Private URLs allowed: were the check skipped, the download would succeed.
     async with counting_article_server() as (base, hits), start_bot(allow_private_urls=True) as bot:
-        engine = bot.engine
+        library = library_of(bot, fake.guild_id)
+        engine = library.engine
         added = (await asyncio.to_thread(engine.ingest_path, CAPITAL_WIRE)).article
         snapshot = (
             engine.index.version,
             engine.articles(),
-            sorted(p.name for p in bot.settings.articles_dir.iterdir()),
+            sorted(p.name for p in library.articles_dir.iterdir()),
         )
         name, options, files = {
             "ingest-file": ("ingest", {}, {"file": article_upload()}),
@@ -420,12 +432,14 @@ async def test_every_admin_command_refuses_a_non_admin_and_changes_nothing(
         assert (
             engine.index.version,
             engine.articles(),
-            sorted(p.name for p in bot.settings.articles_dir.iterdir()),
+            sorted(p.name for p in library.articles_dir.iterdir()),
         ) == snapshot
         assert hits == [] and fake.request_count("GET /attachments/*") == 0  # nothing fetched
         [refusal] = [r for r in caplog.records if "not an admin" in r.getMessage()]
-        assert refusal.getMessage() == f"refused /{name} for user {fake.member_id}: not an admin"
-        [entry] = bot.audit.recent()
+        assert refusal.getMessage() == (
+            f"refused /{name} for user {fake.member_id} in server {fake.guild_id}: not an admin"
+        )
+        [entry] = library.audit.recent()
         assert (entry.action, entry.target, entry.outcome) == (name, "-", "refused")
         assert entry.actor == f"discord:{fake.member_id} (member)"
 
@@ -619,7 +633,8 @@ async def test_bad_attachments_get_a_clear_private_reason_and_change_nothing(
 ) -> None:
     fake = fake_discord
     async with start_bot(max_article_bytes=1_000) as bot:
-        engine = bot.engine
+        library = library_of(bot, fake.guild_id)
+        engine = library.engine
         snapshot = (engine.index.version, engine.articles())
         handle = await fake.send_interaction(
             "ingest", user=fake.admin_id, attachments={"file": attachment}
@@ -629,12 +644,10 @@ async def test_bad_attachments_get_a_clear_private_reason_and_change_nothing(
         assert reason in reply.content and "\n" not in reply.content
         assert "Traceback" not in reply.content and "error " not in reply.content
         assert (engine.index.version, engine.articles()) == snapshot
-        assert not bot.settings.articles_dir.exists() or not list(
-            bot.settings.articles_dir.iterdir()
-        )
+        assert not library.articles_dir.exists() or not list(library.articles_dir.iterdir())
         # Type and size are checked before anything is downloaded.
         assert fake.request_count("GET /attachments/*") == int(downloaded)
-        [entry] = bot.audit.recent()
+        [entry] = library.audit.recent()
         assert (entry.action, entry.target, entry.outcome) == (
             "ingest",
             attachment.filename,
@@ -863,8 +876,8 @@ def test_rejected_or_crashing_start_keeps_the_token_out_of_a_debug_log(
 async def test_a_data_dir_that_cannot_be_written_is_a_clear_private_error(
     fake_discord: FakeDiscord, tradetalk, fault: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake, engine = fake_discord, tradetalk.engine
-    articles = tradetalk.settings.articles_dir
+    fake, library = fake_discord, library_of(tradetalk, fake_discord.guild_id)
+    engine, articles = library.engine, library.articles_dir
     if fault == "articles-dir-unwritable":
         # A file where the folder should be stands in for a read-only disk (root ignores chmod).
         shutil.rmtree(articles, ignore_errors=True)
@@ -887,5 +900,5 @@ async def test_a_data_dir_that_cannot_be_written_is_a_clear_private_error(
     assert (engine.index.version, engine.articles()) == snapshot
     assert not articles.is_dir() or not list(articles.iterdir())  # nothing half-written
     assert not [p for p in engine.storage.builds.iterdir() if p.name.startswith(".tmp-")]
-    [entry] = tradetalk.audit.recent()
+    [entry] = library.audit.recent()
     assert (entry.action, entry.outcome) == ("ingest", "failed") and expected in entry.detail

@@ -56,18 +56,22 @@ async def open_review(fake: FakeDiscord) -> BotAction:
     return reply
 
 
-def _issue(bot, issue_id: str) -> list[str]:
-    """The names (title, aliases, keywords) the stored issue answers to, as slugs too."""
-    from briefings import briefings_for
+def _guild(bot) -> int:
+    return min(g.id for g in bot.guilds)
 
-    issue = briefings_for(bot.engine).resolve(issue_id)
+
+def _issue(bot, issue_id: str) -> list[str]:
+    """The names (title, aliases, keywords) the stored issue answers to in the server's
+    catalogue, as slugs too."""
+    issue = bot.libraries.briefings(_guild(bot)).resolve(issue_id)
     names = [issue.title, *issue.aliases, *issue.keywords]
     return names + [n.lower().replace(" ", "-") for n in names]
 
 
 async def with_heldout_articles(bot) -> None:
+    """The held-out articles in the server's own library."""
     articles = [read_article(p, max_bytes=2_000_000) for p in sorted(HELDOUT.glob("*.md"))]
-    await asyncio.to_thread(bot.engine.ingest_articles, articles)
+    await asyncio.to_thread(bot.libraries.ingest_articles, _guild(bot), articles)
 
 
 async def test_issue_attaches_its_timeline_picture(fake_discord: FakeDiscord, tradetalk) -> None:
@@ -108,7 +112,7 @@ async def test_admin_accepts_a_proposed_issue_which_then_gets_a_briefing(
     typing = await fake.send_autocomplete("issue", {"topic": proposal_id[:4]}, "topic")
     choices = (await typing.wait_for(ActionKind.AUTOCOMPLETE)).choices
     assert proposal_id in [c["value"] for c in choices]
-    audit = await asyncio.to_thread(tradetalk.audit.recent, 5)
+    audit = await asyncio.to_thread(tradetalk.libraries.audit(fake.guild_id).recent, 5)
     assert any(e.action == "issue-add" and e.target == proposal_id for e in audit)
 
 

@@ -449,3 +449,140 @@ def test_limits_reject_like_discord(body: dict, path: list[str]) -> None:
 def test_empty_message_is_50006() -> None:
     assert _error_code({"content": "   "})[0] == limits.EMPTY_MESSAGE
     assert _error_code({"content": "", "embeds": []})[0] == limits.EMPTY_MESSAGE
+
+
+# -- rate-limit headers -------------------------------------------------------------------------
+
+RATE_LIMIT_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Reset-After",
+    "X-RateLimit-Bucket",
+)
+
+
+async def test_every_rest_reply_carries_rate_limit_headers(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    headers = {"Authorization": f"Bot {fake.token}"}
+    async with connected(TinyBot(fake.guild_id), fake), aiohttp.ClientSession() as http:
+        for method, path, status in (
+            ("GET", "/users/@me", 200),
+            ("GET", f"/channels/{fake.channel_id}", 200),
+            ("GET", "/channels/1", 404),  # errors carry them too
+            ("POST", f"/channels/{fake.channel_id}/messages", 200),
+        ):
+            body = {"content": "hi"} if method == "POST" else None
+            async with http.request(method, fake.api_url + path, json=body, headers=headers) as r:
+                assert r.status == status
+                assert all(h in r.headers for h in RATE_LIMIT_HEADERS), (path, dict(r.headers))
+                assert int(r.headers["X-RateLimit-Remaining"]) < int(r.headers["X-RateLimit-Limit"])
+        # Discord's limit for channel messages: 5 per 5 s, per channel.
+        assert r.headers["X-RateLimit-Limit"] == "5" and r.headers["X-RateLimit-Remaining"] == "4"
+
+
+async def test_discord_py_throttles_itself_on_the_headers(fake_discord: FakeDiscord) -> None:
+    from fake_discord.ratelimits import RateLimiter, RouteLimit
+
+    fake = fake_discord
+    tight = RouteLimit("tight-channel-messages", 2, 1.0)
+    fake.rate_limits = RateLimiter(
+        limits=((frozenset({"POST"}), "/channels/{channel_id}/messages", tight),)
+    )
+    async with connected(TinyBot(fake.guild_id), fake) as bot:
+        channel = bot.get_channel(fake.channel_id)
+        await asyncio.gather(*(channel.send(f"n{n}", allowed_mentions=NO_PINGS) for n in range(5)))
+        sent = [a for a in fake.actions if a.kind == ActionKind.MESSAGE]
+        assert len(sent) == 5
+        # Two per window: the client waited for the reset twice, and never drew a 429.
+        assert sent[-1].timestamp - sent[0].timestamp >= 1.8
+        assert fake.rate_limits.limited == 0 and not fake.rejections.matching(
+            lambda r: r.status == 429
+        )
+        # A client that ignores the headers is refused as Discord refuses it.
+        headers = {"Authorization": f"Bot {fake.token}"}
+        url = f"{fake.api_url}/channels/{fake.channel_id}/messages"
+        async with aiohttp.ClientSession() as http:
+            statuses = []
+            for _ in range(3):
+                async with http.post(url, json={"content": "x"}, headers=headers) as r:
+                    statuses.append(r.status)
+                    last_headers, last_body = r.headers, await r.json()
+        assert (
+            statuses[-1] == 429
+            and last_headers["Via"]
+            and last_headers["X-RateLimit-Scope"] == "user"
+        )
+        assert 0 < last_body["retry_after"] <= 1.0
+
+
+# -- several guilds, direct messages, threads, shards -------------------------------------------
+
+
+async def test_several_guilds_direct_messages_and_threads(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    second = fake.add_guild("Second Server", prefix="b-")
+    async with connected(TinyBot(fake.guild_id, message_content=False), fake) as bot:
+        assert {g.id for g in bot.guilds} == {fake.guild_id, second.id}
+        await fake.send_message("in B", channel_id=second.channel_id, mentions_bot=True)
+        got = await _next(bot.inbox)
+        assert got.guild.id == second.id and got.author.id == second.member_id
+        assert got.author.guild_permissions.manage_guild is False
+        with pytest.raises(ValueError):  # A's member is not in B
+            await fake.send_message("x", channel_id=second.channel_id, author=fake.member_id)
+
+        dm = fake.dm_channel(fake.member_id)
+        await fake.send_message("a direct message", channel_id=dm)
+        got = await _next(bot.inbox)
+        assert got.guild is None and isinstance(got.channel, discord.DMChannel)
+        assert got.content == "a direct message"  # DMs keep their content without the intent
+        await got.channel.send("back", allowed_mentions=NO_PINGS)
+        assert (await fake.wait_for_message(channel_id=dm)).content == "back"
+
+        thread_id = await fake.create_thread(fake.channel_id, "a thread")
+        await fake.send_message("in a thread", channel_id=thread_id, mentions_bot=True)
+        got = await _next(bot.inbox)
+        assert isinstance(got.channel, discord.Thread) and got.channel.parent_id == fake.channel_id
+        reply = await fake.wait_for_message(channel_id=thread_id)
+        assert reply.message_reference["message_id"] == got.id
+
+        await fake.remove_bot(second.id)
+        await asyncio.sleep(0.1)
+        assert bot.get_guild(second.id) is None
+        await fake.add_bot(second.id)
+        await asyncio.sleep(0.1)
+        assert bot.get_guild(second.id) is not None
+
+
+class TinyShardedBot(commands.AutoShardedBot):
+    def __init__(self, shard_count: int) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            shard_count=shard_count,
+            guild_ready_timeout=0.05,
+        )
+        self.inbox: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py waits 5 s between shards' IDENTIFYs; pointless against a local fake."""
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.inbox.put(message)
+
+
+async def test_each_shard_gets_its_own_guilds_events(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    guilds = [fake.add_guild(f"Shard {n}", prefix=f"s{n}-", shard=(n, 2)) for n in (0, 1)]
+    async with connected(TinyShardedBot(2), fake) as bot:
+        assert sorted(f["d"]["shard"] for f in fake.gateway_ops(2)) == [[0, 2], [1, 2]]
+        for guild in guilds:
+            assert bot.get_guild(guild.id).shard_id == (guild.id >> 22) % 2
+            await fake.send_message("hello", channel_id=guild.channel_id, author=guild.member_id)
+            got = await _next(bot.inbox)
+            assert got.guild.id == guild.id
+        # Each guild's events went over its own shard's connection only.
+        for shard, guild in enumerate(guilds):
+            frames = fake.gateway.by_shard[shard].history
+            seen = {f["d"].get("guild_id") for f in frames if f.get("t") == "MESSAGE_CREATE"}
+            assert seen == {str(guild.id)}

@@ -147,7 +147,8 @@ def command_data(
     """``data`` of a slash command; ``name`` may be ``"group sub"`` for subcommands."""
     state = fake.state
     root, *subs = name.split()
-    registered = state.commands.find(root, state.guild_id)
+    guild = state.guild_of(channel_id)
+    registered = state.commands.find(root, guild.id if guild else None)
     command = registered
     for sub in subs:
         command = next((o for o in (command or {}).get("options") or [] if o["name"] == sub), None)
@@ -161,7 +162,7 @@ def command_data(
     for key, value in options.items():
         option_type = _option_type(command, key, value)
         if option_type in (6, 7, 8):
-            value = _resolve_entity(state, resolved, option_type, int(value))
+            value = _resolve_entity(state, guild, resolved, option_type, int(value))
         option = p.command_option(key, value, option_type)
         if key == focused:
             option["focused"] = True
@@ -186,18 +187,23 @@ def command_data(
     return data
 
 
-def _resolve_entity(state: Any, resolved: dict[str, dict[str, Any]], kind: int, id_: int) -> str:
+def _resolve_entity(
+    state: Any, guild: Any, resolved: dict[str, dict[str, Any]], kind: int, id_: int
+) -> str:
     if kind == 6:
         resolved.setdefault("users", {})[str(id_)] = state.users[id_]
-        member = state.member(id_, with_user=False, permissions=state.permissions_of(id_))
-        resolved.setdefault("members", {})[str(id_)] = member
+        if guild is not None and id_ in guild.member_roles:
+            member = state.member(
+                id_, with_user=False, guild_id=guild.id, permissions=guild.permissions_of(id_)
+            )
+            resolved.setdefault("members", {})[str(id_)] = member
     elif kind == 7:
         resolved.setdefault("channels", {})[str(id_)] = {
             **state.channel(id_),
             "permissions": str(p.ALL_PERMISSIONS),
         }
     else:
-        resolved.setdefault("roles", {})[str(id_)] = state.roles[id_]
+        resolved.setdefault("roles", {})[str(id_)] = guild.roles[id_]
     return str(id_)
 
 
@@ -216,34 +222,51 @@ def interaction_payload(
     locale: str = "en-US",
 ) -> dict[str, Any]:
     state = fake.state
-    role_ids = state.member_roles.get(user_id, []) if roles is None else roles
-    member_permissions = (
-        state.permissions_of(user_id, role_ids) if permissions is None else permissions
-    )
-    member = p.member(
-        state.users[user_id], role_ids, permissions=member_permissions, joined_at=state.joined_at
-    )
     channel = state.channel(channel_id)
-    payload: dict[str, Any] = {
+    guild = state.guild_of(channel_id)
+    common: dict[str, Any] = {
         "id": str(interaction_id),
         "application_id": str(state.application_id),
         "type": interaction_type,
         "token": token,
         "version": 1,
-        "guild_id": str(state.guild_id),
-        "guild": {"id": str(state.guild_id), "locale": "en-US", "features": []},
         "channel_id": str(channel_id),
-        "channel": {**channel, "permissions": str(member_permissions)},
-        "member": member,
         "data": data,
         "locale": locale,
-        "guild_locale": "en-US",
-        "app_permissions": str(state.permissions_of(state.bot_id)),
         "entitlements": [],
-        "authorizing_integration_owners": {"0": str(state.guild_id)},
-        "context": 0,
         "attachment_size_limit": p.DEFAULT_ATTACHMENT_SIZE_LIMIT,
     }
+    if guild is None:  # in the bot's DM: a user, no member, no guild
+        payload = {
+            **common,
+            "channel": {**channel, "permissions": str(p.DM_PERMISSIONS)},
+            "user": state.users[user_id],
+            "app_permissions": str(p.DM_PERMISSIONS),
+            "authorizing_integration_owners": {"0": "0"},
+            "context": p.CONTEXT_BOT_DM,
+        }
+    else:
+        role_ids = guild.member_roles.get(user_id, []) if roles is None else roles
+        member_permissions = (
+            guild.permissions_of(user_id, role_ids) if permissions is None else permissions
+        )
+        member = p.member(
+            state.users[user_id],
+            role_ids,
+            permissions=member_permissions,
+            joined_at=guild.joined_at,
+        )
+        payload = {
+            **common,
+            "guild_id": str(guild.id),
+            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
+            "channel": {**channel, "permissions": str(member_permissions)},
+            "member": member,
+            "guild_locale": "en-US",
+            "app_permissions": str(guild.permissions_of(state.bot_id)),
+            "authorizing_integration_owners": {"0": str(guild.id)},
+            "context": p.CONTEXT_GUILD,
+        }
     if message is not None:
         payload["message"] = message
     return payload
@@ -373,7 +396,7 @@ class InteractionApi:
             "id": str(interaction.id),
             "type": interaction.type,
             "user": self.state.users[interaction.user_id],
-            "authorizing_integration_owners": {"0": str(self.state.guild_id)},
+            "authorizing_integration_owners": interaction.payload["authorizing_integration_owners"],
         }
         message = bot_message(
             self.state,

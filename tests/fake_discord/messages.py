@@ -133,14 +133,18 @@ def bot_message(
     message_id = state.ids.next()
     content = "" if body.get("content") is None else str(body["content"])
     pinged, everyone = state.pinged(content, body.get("allowed_mentions"), referenced)
+    guild = state.guild_of(channel_id)
+    guild_id = guild.id if guild is not None else None
     message = p.message(
         message_id,
         channel_id,
-        state.guild_id,
+        guild_id,
         state.users[state.bot_id],
         content,
-        author_member=state.member(state.bot_id, with_user=False),
-        mentions=state.mention_payloads(pinged),
+        author_member=state.member(state.bot_id, with_user=False, guild_id=guild_id)
+        if guild_id is not None
+        else None,
+        mentions=state.mention_payloads(pinged, guild_id),
         embeds=[_normalise_embed(e) for e in body.get("embeds") or []],
         attachments=attachment_payloads(state, base_url, channel_id, body, uploads),
         components=list(body.get("components") or []),
@@ -183,7 +187,8 @@ def edited_message(
         pinged, everyone = state.pinged(
             updated["content"], body.get("allowed_mentions"), referenced
         )
-        updated["mentions"] = state.mention_payloads(pinged)
+        guild_id = message.get("guild_id")
+        updated["mentions"] = state.mention_payloads(pinged, int(guild_id) if guild_id else None)
         updated["mention_everyone"] = everyone
     updated["edited_timestamp"] = p.iso_timestamp()
     return updated

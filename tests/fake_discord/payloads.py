@@ -42,6 +42,22 @@ EVERYONE_PERMISSIONS = (
     | SEND_MESSAGES_IN_THREADS
 )
 
+# Channel types (https://discord.com/developers/docs/resources/channel#channel-object-channel-types).
+GUILD_TEXT = 0
+DM = 1
+PUBLIC_THREAD = 11
+PRIVATE_THREAD = 12
+THREAD_TYPES = frozenset({10, PUBLIC_THREAD, PRIVATE_THREAD})
+
+# Interaction contexts: in a guild, in the bot's DM, in another private channel.
+CONTEXT_GUILD = 0
+CONTEXT_BOT_DM = 1
+
+# What a bot may do in a DM with a user (sent as the channel's and the app's permissions).
+DM_PERMISSIONS = (
+    VIEW_CHANNEL | SEND_MESSAGES | ADD_REACTIONS | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
+)
+
 # Message flags.
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
@@ -159,6 +175,44 @@ def text_channel(channel_id: int, guild_id: int, name: str, position: int) -> di
     }
 
 
+def dm_channel(channel_id: int, recipient: dict[str, Any]) -> dict[str, Any]:
+    """The DM channel between the bot and one user, as GET /channels/{id} returns it."""
+    return {
+        "id": str(channel_id),
+        "type": DM,
+        "last_message_id": None,
+        "recipients": [recipient],
+        "flags": 0,
+    }
+
+
+def thread_channel(
+    channel_id: int, guild_id: int, parent_id: int, name: str, owner_id: int
+) -> dict[str, Any]:
+    """A public thread, as THREAD_CREATE and GUILD_CREATE's ``threads`` carry it."""
+    return {
+        "id": str(channel_id),
+        "type": PUBLIC_THREAD,
+        "guild_id": str(guild_id),
+        "parent_id": str(parent_id),
+        "owner_id": str(owner_id),
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "total_message_sent": 0,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": iso_timestamp(),
+            "locked": False,
+            "create_timestamp": iso_timestamp(),
+        },
+    }
+
+
 def application(app_id: int, bot_user: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
     """``GET /oauth2/applications/@me``: every key discord.py's ``AppInfo`` indexes directly."""
     return {
@@ -192,7 +246,7 @@ def attachment(attachment_id: int, upload: Upload, url: str) -> dict[str, Any]:
 def message(
     message_id: int,
     channel_id: int,
-    guild_id: int,
+    guild_id: int | None,
     author: dict[str, Any],
     content: str,
     *,
@@ -206,11 +260,11 @@ def message(
     webhook_id: int | None = None,
     interaction_metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A guild text-channel message as MESSAGE_CREATE and the REST API return it."""
+    """A message as MESSAGE_CREATE and the REST API return it; ``guild_id=None`` for a DM
+    (no guild id and no member object, as Discord sends them)."""
     data: dict[str, Any] = {
         "id": str(message_id),
         "channel_id": str(channel_id),
-        "guild_id": str(guild_id),
         "type": 19 if referenced is not None else 0,
         "content": content,
         "author": author,
@@ -226,8 +280,10 @@ def message(
         "timestamp": iso_timestamp(snowflake_time(message_id)),
         "edited_timestamp": None,
     }
-    if author_member is not None:
-        data["member"] = author_member
+    if guild_id is not None:
+        data["guild_id"] = str(guild_id)
+        if author_member is not None:
+            data["member"] = author_member
     if referenced is not None:
         data["message_reference"] = {
             "type": 0,

@@ -6,6 +6,7 @@ Interaction callbacks and webhook followups live in ``interactions.py``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -61,16 +62,25 @@ class RestApi:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Counts requests, injects faults, checks the bot token, renders Discord-style errors."""
+        """Counts requests, injects faults, applies rate limits (their headers on every API
+        reply), checks the bot token, renders Discord-style errors."""
         if request.path.startswith("/gateway"):
             return await handler(request)
         path = request.path.removeprefix(API_PREFIX)
         resource = request.match_info.route.resource
         template = resource.canonical.removeprefix(API_PREFIX) if resource else path
         response: web.StreamResponse
+        limit_headers: dict[str, str] = {}
+        refused = None
         fault = self.fake.faults.take(request.method, path, template)
+        if fault is None and request.path.startswith(API_PREFIX):  # not the CDN (attachments)
+            limit_headers, refused = self.fake.rate_limits.take(
+                request.method, template, dict(request.match_info)
+            )
         if fault is not None:
             response = fault.response()
+        elif refused is not None:
+            response = refused
         elif not self._authorised(request, path):
             response = json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         else:
@@ -81,6 +91,7 @@ class RestApi:
             except web.HTTPException as exc:  # unknown route or method
                 body = {"message": f"{exc.status}: {exc.reason}", "code": 0}
                 response = json_response(body, status=exc.status)
+        response.headers.update(limit_headers)
         self.fake.requests.append(RequestRecord(request.method, path, template, response.status))
         if response.status >= 400 and isinstance(response, web.Response) and response.body:
             self._record_rejection(request.method, path, response)
@@ -153,27 +164,34 @@ class RestApi:
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
+        # Discord recommends one shard per 1,000 guilds (and requires them from 2,500).
+        shards = max(self.fake.gateway.required_shards, math.ceil(len(self.state.guilds) / 1000))
         return json_response(
-            {"url": self.fake.gateway_url, "shards": 1, "session_start_limit": limit}
+            {"url": self.fake.gateway_url, "shards": shards, "session_start_limit": limit}
         )
 
     async def get_guild(self, request: web.Request) -> web.Response:
-        self._check_guild(request)
-        guild = self.state.guild_payload(all_members=False)
+        guild_id = self._check_guild(request)
+        guild = self.state.guild_payload(all_members=False, guild_id=guild_id)
         for key in ("members", "channels", "presences", "voice_states", "threads"):
             guild.pop(key)
         return json_response(guild)
 
     async def get_member(self, request: web.Request) -> web.Response:
-        self._check_guild(request)
+        guild = self.state.guild(self._check_guild(request))
         user_id = int(request.match_info["user_id"])
-        if user_id not in self.state.users:
+        if user_id not in guild.member_roles:
             raise _error(404, 10007, "Unknown Member")
-        return json_response(self.state.member(user_id))
+        return json_response(self.state.member(user_id, guild_id=guild.id))
 
-    def _check_guild(self, request: web.Request) -> None:
-        if request.match_info.get("guild_id", str(self.state.guild_id)) != str(self.state.guild_id):
+    def _check_guild(self, request: web.Request) -> int:
+        """The guild the path names, if the bot is in it (else 404 Unknown Guild, as for a
+        guild the bot was removed from)."""
+        raw = request.match_info.get("guild_id", str(self.state.guild_id))
+        guild = self.state.guilds.get(int(raw)) if raw.isdigit() else None
+        if guild is None or not guild.bot_present:
             raise _error(404, 10004, "Unknown Guild")
+        return guild.id
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -252,7 +270,11 @@ class RestApi:
     async def delete_message(self, request: web.Request) -> web.Response:
         message = self._stored(request)
         is_own = int(message["author"]["id"]) == self.state.bot_id
-        if not is_own and not self.state.permissions_of(self.state.bot_id) & p.MANAGE_MESSAGES:
+        guild = self.state.guild_of(int(message["channel_id"]))
+        may_manage = (
+            guild is not None and guild.permissions_of(self.state.bot_id) & p.MANAGE_MESSAGES
+        )
+        if not is_own and not may_manage:
             raise _error(403, 50013, "Missing Permissions")
         del self.state.messages[int(message["id"])]
         self.fake.actions.append(

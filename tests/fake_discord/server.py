@@ -18,7 +18,7 @@ from aiohttp import web
 
 from . import payloads as p
 from .faults import Fault, FaultQueue, route_matches
-from .gateway import PRIVILEGED_INTENTS, Gateway
+from .gateway import GUILD_MEMBERS, PRIVILEGED_INTENTS, Gateway
 from .interactions import (
     InteractionApi,
     InteractionHandle,
@@ -27,9 +27,10 @@ from .interactions import (
     interaction_payload,
 )
 from .messages import store_upload
+from .ratelimits import RateLimiter
 from .records import MESSAGE_KINDS, ActionKind, BotAction, EventLog, Rejection
 from .rest import RequestRecord, RestApi
-from .state import ServerState
+from .state import GuildState, ServerState
 
 DEFAULT_TOKEN = "fake-bot-token.loopback.0123456789"
 DEFAULT_CHANNELS = ("general", "trade-news", "bot-commands")
@@ -37,7 +38,8 @@ _patched_by: FakeDiscord | None = None
 
 
 class FakeDiscord:
-    """One guild, a bot, an admin and a regular member, served on a random loopback port."""
+    """A bot and its guilds (one to start with: an owner, an admin and a regular member in
+    each), direct messages and threads, served on a random loopback port."""
 
     def __init__(
         self,
@@ -49,8 +51,10 @@ class FakeDiscord:
         bot_name: str = "TradeTalk",
         ack_deadline: float = 3.0,
         heartbeat_interval_ms: int = 41_250,
+        rate_limits: RateLimiter | None = None,
     ) -> None:
-        """``privileged_intents``: what the developer portal allows (default: all three)."""
+        """``privileged_intents``: what the developer portal allows (default: all three).
+        ``rate_limits``: the per-route limits (default: Discord's, see ``ratelimits``)."""
         self.token = token
         allowed = privileged_intents if privileged_intents is not None else discord.Intents.all()
         self.privileged_intents = allowed.value & PRIVILEGED_INTENTS
@@ -71,6 +75,7 @@ class FakeDiscord:
         self.rejections: EventLog[Rejection] = EventLog(Rejection.summary)
         self.requests: list[RequestRecord] = []
         self.faults = FaultQueue()
+        self.rate_limits = rate_limits or RateLimiter()
         self.interactions: dict[int, InteractionState] = {}
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -117,6 +122,68 @@ class FakeDiscord:
     def channel_id(self) -> int:
         """The first text channel ("general"), where helpers post by default."""
         return next(iter(self.state.channel_ids.values()))
+
+    # -- guilds, threads and direct messages ----------------------------------------------------
+
+    def add_guild(
+        self,
+        name: str,
+        channel_names: Sequence[str] = DEFAULT_CHANNELS,
+        *,
+        prefix: str = "",
+        shard: tuple[int, int] | None = None,
+    ) -> GuildState:
+        """Another guild the bot is in (add it before the bot connects, or `add_bot` after):
+        its own owner, admin (``.admin_id``), member (``.member_id``) and channels; ``shard``
+        (id, count) picks an id on that shard."""
+        return self.state.add_guild(
+            name, tuple(channel_names), prefix=prefix or f"{name[:8]}-", shard=shard
+        )
+
+    def guild(self, guild_id: int) -> GuildState:
+        return self.state.guild(guild_id)
+
+    def dm_channel(self, user_id: int) -> int:
+        """The id of the DM channel between ``user_id`` and the bot."""
+        return int(self.state.dm_channel(user_id)["id"])
+
+    async def create_thread(
+        self, parent_channel_id: int, name: str, *, owner: int | None = None
+    ) -> int:
+        """A user starts a public thread in a guild channel (THREAD_CREATE); its id."""
+        guild = self.state.guild_of(parent_channel_id)
+        if guild is None:
+            raise ValueError("threads live in guild channels, not DMs")
+        thread = self.state.add_thread(parent_channel_id, name, owner or guild.member_id)
+        await self.gateway.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return int(thread["id"])
+
+    async def create_role(self, guild_id: int, name: str, *, permissions: int = 0) -> int:
+        """A guild's admin creates a role (GUILD_ROLE_CREATE); its id."""
+        guild = self.state.guild(guild_id)
+        role_id = self.state.ids.next()
+        guild.roles[role_id] = p.role(role_id, name, permissions, position=len(guild.roles))
+        await self.gateway.dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": guild.roles[role_id]}
+        )
+        return role_id
+
+    async def remove_bot(self, guild_id: int) -> None:
+        """The guild kicks the bot (GUILD_DELETE without ``unavailable``: discord.py's
+        ``on_guild_remove``)."""
+        guild = self.state.guild(guild_id)
+        await self.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)})
+        guild.bot_present = False
+
+    async def add_bot(self, guild_id: int) -> None:
+        """The guild invites the bot (GUILD_CREATE without ``unavailable``: ``on_guild_join``)."""
+        guild = self.state.guild(guild_id)
+        guild.bot_present = True
+        session = self.gateway.session_for(guild.id)
+        members = bool(session and session.intents & GUILD_MEMBERS)
+        payload = self.state.guild_payload(all_members=members, guild_id=guild.id)
+        payload.pop("unavailable")  # a join, not a guild coming back online
+        await self.gateway.dispatch("GUILD_CREATE", payload)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -210,9 +277,13 @@ class FakeDiscord:
         ``reference_message_id`` makes it a reply; ``reply_ping`` pings the replied-to author.
         """
         state = self.state
-        author_id = self.member_id if author is None else author
         channel_id = channel_id or self.channel_id
-        state.channel(channel_id)
+        guild = state.guild_of(channel_id)  # None: a DM channel
+        if author is None:
+            author = guild.member_id if guild is not None else self._dm_user(channel_id)
+        author_id = author
+        if guild is not None and author_id not in guild.member_roles:
+            raise ValueError(f"user {author_id} is not a member of guild {guild.id}")
         if mentions_bot and self.bot_id not in state.mentioned_ids(content):
             content = f"<@{self.bot_id}> {content}"
         referenced = None
@@ -223,14 +294,17 @@ class FakeDiscord:
                 mentioned = list(dict.fromkeys([*mentioned, int(referenced["author"]["id"])]))
         message_id = state.ids.next()
         files = [store_upload(state, self.base_url, channel_id, u) for u in attachments]
+        guild_id = guild.id if guild is not None else None
         message = p.message(
             message_id,
             channel_id,
-            state.guild_id,
+            guild_id,
             state.users[author_id],
             content,
-            author_member=state.member(author_id, with_user=False),
-            mentions=state.mention_payloads(mentioned),
+            author_member=state.member(author_id, with_user=False, guild_id=guild_id)
+            if guild_id is not None
+            else None,
+            mentions=state.mention_payloads(mentioned, guild_id),
             attachments=files,
             referenced=referenced,
         )
@@ -246,6 +320,13 @@ class FakeDiscord:
         event = self.reaction_event(message, emoji, user_id)
         await self.gateway.dispatch("MESSAGE_REACTION_ADD", event)
 
+    def _dm_user(self, channel_id: int) -> int:
+        """The user on the other end of a DM channel."""
+        for user_id, channel in self.state.dm_channels.items():
+            if int(channel["id"]) == int(channel_id):
+                return user_id
+        raise ValueError(f"{channel_id} is not a DM channel")
+
     def reaction_event(self, message: dict[str, Any], emoji: str, user_id: int) -> dict[str, Any]:
         name, _, emoji_id = emoji.rpartition(":") if ":" in emoji else (emoji, "", "")
         partial_emoji = {
@@ -253,17 +334,19 @@ class FakeDiscord:
             "name": name.removeprefix("a:"),
             "animated": name.startswith("a:"),
         }
-        return {
+        event = {
             "user_id": str(user_id),
             "channel_id": message["channel_id"],
             "message_id": message["id"],
-            "guild_id": str(self.guild_id),
-            "member": self.state.member(user_id),
             "emoji": partial_emoji,
             "message_author_id": message["author"]["id"],
             "burst": False,
             "type": 0,
         }
+        if message.get("guild_id"):  # in a DM there is no guild and no member
+            event["guild_id"] = message["guild_id"]
+            event["member"] = self.state.member(user_id, guild_id=int(message["guild_id"]))
+        return event
 
     async def send_interaction(
         self,
@@ -286,9 +369,9 @@ class FakeDiscord:
         Like Discord, refuses to show a command whose ``default_member_permissions`` the user
         lacks, unless ``bypass_permissions``.
         """
-        user_id = self.member_id if user is None else user
         channel_id = channel_id or self.channel_id
-        self._check_can_see(name, user_id, roles, permissions, bypass_permissions)
+        user_id = self._default_user(channel_id) if user is None else user
+        self._check_can_see(name, user_id, channel_id, roles, permissions, bypass_permissions)
         data = command_data(self, name, options or {}, attachments or {}, channel_id)
         return await self._dispatch_interaction(
             2, data, user_id, channel_id, roles, permissions, age, locale
@@ -304,8 +387,8 @@ class FakeDiscord:
         channel_id: int | None = None,
     ) -> InteractionHandle:
         """A user types into option ``focused`` of ``/name``; the bot should answer choices."""
-        user_id = self.member_id if user is None else user
         channel_id = channel_id or self.channel_id
+        user_id = self._default_user(channel_id) if user is None else user
         data = command_data(self, name, options, {}, channel_id, focused=focused)
         return await self._dispatch_interaction(4, data, user_id, channel_id, None, None, 0.0)
 
@@ -323,7 +406,7 @@ class FakeDiscord:
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
             data["values"] = values
-        user_id = self.member_id if user is None else user
+        user_id = self._default_user(int(message["channel_id"])) if user is None else user
         return await self._dispatch_interaction(
             3, data, user_id, int(message["channel_id"]), None, None, 0.0, message=message
         )
@@ -345,25 +428,43 @@ class FakeDiscord:
         ]
         data: dict[str, Any] = {"custom_id": custom_id, "components": rows}
         message = self.state.messages[int(message_id)] if message_id is not None else None
-        user_id = self.member_id if user is None else user
         channel = int(message["channel_id"]) if message else (channel_id or self.channel_id)
+        user_id = self._default_user(channel) if user is None else user
         return await self._dispatch_interaction(
             5, data, user_id, channel, None, None, 0.0, message=message
         )
+
+    def _default_user(self, channel_id: int) -> int:
+        """Who acts when a test names nobody: the guild's regular member, or the DM's user."""
+        guild = self.state.guild_of(channel_id)
+        return guild.member_id if guild is not None else self._dm_user(channel_id)
 
     def _check_can_see(
         self,
         name: str,
         user_id: int,
+        channel_id: int,
         roles: list[int] | None,
         permissions: int | None,
         bypass: bool,
     ) -> None:
-        command = self.state.commands.find(name.split()[0], self.guild_id)
+        guild = self.state.guild_of(channel_id)
+        command = self.state.commands.find(name.split()[0], guild.id if guild else None)
+        if guild is None:
+            # Discord's client offers a DM only the global commands allowed in DMs.
+            contexts = (command or {}).get("contexts")
+            hidden = (
+                command is None
+                or command.get("dm_permission") is False
+                or (contexts is not None and p.CONTEXT_BOT_DM not in contexts)
+            )
+            if hidden and not bypass:
+                raise PermissionError(f"Discord would not show /{name} in a DM")
+            return
         required = (command or {}).get("default_member_permissions")
         if bypass or required is None:
             return
-        have = self.state.permissions_of(user_id, roles) if permissions is None else permissions
+        have = guild.permissions_of(user_id, roles) if permissions is None else permissions
         if int(required) & ~have:
             raise PermissionError(
                 f"Discord would not show /{name} to user {user_id} "

@@ -1,13 +1,21 @@
-"""The fake's data: one guild, its roles, channels and members, stored messages and commands."""
+"""The fake's data: guilds (their roles, channels, threads and members), direct-message channels,
+users, stored messages and commands.
+
+A user exists once (``users``) and is a member of any number of guilds, with roles per guild, as
+on Discord. The first guild is the *primary* one: the attributes that name one guild's things
+(``guild_id``, ``admin_id``, ``channels``...) are the primary guild's, so single-guild tests
+read as they always did.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import payloads as p
-from .limits import UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, DiscordAPIError
+from .limits import UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_MESSAGE, DiscordAPIError
 
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 
@@ -19,12 +27,52 @@ class CommandStore:
     global_commands: list[dict[str, Any]] = field(default_factory=list)
     guild_commands: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def find(self, name: str, guild_id: int) -> dict[str, Any] | None:
-        """The command a user in ``guild_id`` would pick; guild commands shadow global ones."""
-        for command in [*self.guild_commands.get(guild_id, []), *self.global_commands]:
+    def find(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
+        """The command a user in ``guild_id`` (None: a DM) would pick; guild commands shadow
+        global ones."""
+        scoped = self.guild_commands.get(guild_id, []) if guild_id is not None else []
+        for command in [*scoped, *self.global_commands]:
             if command["name"] == name and command.get("type", 1) == 1:
                 return command
         return None
+
+
+@dataclass
+class GuildState:
+    """One guild: its roles, channels (threads included), members and their roles."""
+
+    id: int
+    name: str
+    owner_id: int
+    admin_id: int  # a member whose "Moderator" role grants MANAGE_GUILD
+    member_id: int  # a member with @everyone's permissions only
+    admin_role_id: int
+    bot_role_id: int
+    roles: dict[int, dict[str, Any]]
+    member_roles: dict[int, list[int]]  # member user id -> role ids
+    channels: dict[int, dict[str, Any]]  # text channels and threads
+    channel_ids: dict[str, int]  # text channels (not threads) by name
+    joined_at: str
+    bot_present: bool = True  # the bot is a member (GUILD_DELETE makes it False)
+
+    def permissions_of(self, user_id: int, role_ids: list[int] | None = None) -> int:
+        """Guild-level permissions as Discord computes them (owner and ADMINISTRATOR get all)."""
+        if user_id == self.owner_id:
+            return p.ALL_PERMISSIONS
+        roles = self.member_roles.get(user_id, []) if role_ids is None else role_ids
+        value = int(self.roles[self.id]["permissions"])
+        for role_id in roles:
+            value |= int(self.roles[role_id]["permissions"]) if role_id in self.roles else 0
+        return p.ALL_PERMISSIONS if value & p.ADMINISTRATOR else value
+
+    @property
+    def channel_id(self) -> int:
+        """The first text channel ("general")."""
+        return next(iter(self.channel_ids.values()))
+
+    @property
+    def threads(self) -> list[dict[str, Any]]:
+        return [c for c in self.channels.values() if c["type"] in p.THREAD_TYPES]
 
 
 class ServerState:
@@ -39,86 +87,179 @@ class ServerState:
         bot_name: str,
     ) -> None:
         self.ids = ids
-        self.guild_id = ids.next()
         self.bot_id = ids.next()
         # New applications share their id with their bot user.
         self.application_id = self.bot_id
-        self.owner_id = ids.next()
-        self.admin_id = ids.next()
-        self.member_id = ids.next()
-        self.admin_role_id = ids.next()
-        self.bot_role_id = ids.next()
-
         self.users: dict[int, dict[str, Any]] = {
-            self.bot_id: p.user(self.bot_id, bot_name, bot=True),
-            self.owner_id: p.user(self.owner_id, "guild-owner"),
-            self.admin_id: p.user(self.admin_id, "admin"),
-            self.member_id: p.user(self.member_id, "member"),
+            self.bot_id: p.user(self.bot_id, bot_name, bot=True)
         }
-        self.roles: dict[int, dict[str, Any]] = {
-            self.guild_id: p.role(self.guild_id, "@everyone", p.EVERYONE_PERMISSIONS, position=0),
-            self.admin_role_id: p.role(self.admin_role_id, "Moderator", p.MANAGE_GUILD, position=2),
-            self.bot_role_id: p.role(
-                self.bot_role_id, bot_name, p.EVERYONE_PERMISSIONS, position=1, managed=True
-            ),
-        }
-        self.member_roles: dict[int, list[int]] = {
-            self.bot_id: [self.bot_role_id],
-            self.owner_id: [],
-            self.admin_id: [self.admin_role_id],
-            self.member_id: [],
-        }
-        self.channels: dict[int, dict[str, Any]] = {}
-        self.channel_ids: dict[str, int] = {}
-        for position, name in enumerate(channel_names):
-            channel_id = ids.next()
-            self.channels[channel_id] = p.text_channel(channel_id, self.guild_id, name, position)
-            self.channel_ids[name] = channel_id
-        self.guild_name = guild_name
-        self.joined_at = p.iso_timestamp()
-
+        self.bot_name = bot_name
+        self.guilds: dict[int, GuildState] = {}
+        self.dm_channels: dict[int, dict[str, Any]] = {}  # by the other user's id
         self.messages: dict[int, dict[str, Any]] = {}
         self.reactions: dict[int, dict[str, set[int]]] = {}
         self.uploads: dict[int, p.Upload] = {}
         self.commands = CommandStore()
+        self.primary = self.add_guild(guild_name, channel_names)
+        # The application's owner is the primary guild's owner (they made the bot for it).
+        self.owner_id = self.primary.owner_id
+
+    # -- guilds -------------------------------------------------------------------------------
+
+    def add_guild(
+        self,
+        name: str,
+        channel_names: tuple[str, ...] = ("general",),
+        *,
+        prefix: str = "",
+        shard: tuple[int, int] | None = None,
+    ) -> GuildState:
+        """A guild with an owner, an admin (role "Moderator" with MANAGE_GUILD), a regular
+        member and text channels; the bot is a member. User names get ``prefix``. With
+        ``shard=(id, count)`` its id puts it on that shard (Discord: ``(id >> 22) % count``)."""
+        guild_id = self.ids.next()
+        if shard is not None:
+            step = 0
+            while (guild_id >> 22) % shard[1] != shard[0]:
+                step += 1  # the timestamp part decides the shard: try the next millisecond
+                guild_id = self.ids.next(at=time.time() + step / 1000)
+        owner, admin, member = (
+            self.add_user_only(f"{prefix}{n}") for n in ("guild-owner", "admin", "member")
+        )
+        admin_role, bot_role = self.ids.next(), self.ids.next()
+        roles = {
+            guild_id: p.role(guild_id, "@everyone", p.EVERYONE_PERMISSIONS, position=0),
+            admin_role: p.role(admin_role, "Moderator", p.MANAGE_GUILD, position=2),
+            bot_role: p.role(
+                bot_role, self.bot_name, p.EVERYONE_PERMISSIONS, position=1, managed=True
+            ),
+        }
+        channels: dict[int, dict[str, Any]] = {}
+        channel_ids: dict[str, int] = {}
+        for position, channel_name in enumerate(channel_names):
+            channel_id = self.ids.next()
+            channels[channel_id] = p.text_channel(channel_id, guild_id, channel_name, position)
+            channel_ids[channel_name] = channel_id
+        guild = GuildState(
+            id=guild_id,
+            name=name,
+            owner_id=owner,
+            admin_id=admin,
+            member_id=member,
+            admin_role_id=admin_role,
+            bot_role_id=bot_role,
+            roles=roles,
+            member_roles={self.bot_id: [bot_role], owner: [], admin: [admin_role], member: []},
+            channels=channels,
+            channel_ids=channel_ids,
+            joined_at=p.iso_timestamp(),
+        )
+        self.guilds[guild_id] = guild
+        return guild
+
+    def guild(self, guild_id: int | None = None) -> GuildState:
+        if guild_id is None:
+            return self.primary
+        try:
+            return self.guilds[int(guild_id)]
+        except (KeyError, ValueError):
+            raise DiscordAPIError(404, UNKNOWN_GUILD, "Unknown Guild") from None
+
+    def guild_of(self, channel_id: int) -> GuildState | None:
+        """The guild a channel or thread belongs to; None for a DM channel."""
+        channel = self.channel(channel_id)
+        return self.guilds[int(channel["guild_id"])] if "guild_id" in channel else None
+
+    # Attributes of the primary guild, by the names single-guild tests use.
+    @property
+    def guild_id(self) -> int:
+        return self.primary.id
+
+    @property
+    def admin_id(self) -> int:
+        return self.primary.admin_id
+
+    @property
+    def member_id(self) -> int:
+        return self.primary.member_id
+
+    @property
+    def admin_role_id(self) -> int:
+        return self.primary.admin_role_id
+
+    @property
+    def bot_role_id(self) -> int:
+        return self.primary.bot_role_id
+
+    @property
+    def roles(self) -> dict[int, dict[str, Any]]:
+        return self.primary.roles
+
+    @property
+    def member_roles(self) -> dict[int, list[int]]:
+        return self.primary.member_roles
+
+    @property
+    def channel_ids(self) -> dict[str, int]:
+        return self.primary.channel_ids
+
+    @property
+    def guild_name(self) -> str:
+        return self.primary.name
+
+    @property
+    def joined_at(self) -> str:
+        return self.primary.joined_at
 
     # -- people -------------------------------------------------------------------------------
 
-    def add_user(self, username: str, *, roles: list[int] | None = None) -> int:
-        """Add another guild member (e.g. a second regular user) and return their id."""
+    def add_user_only(self, username: str) -> int:
         user_id = self.ids.next()
         self.users[user_id] = p.user(user_id, username)
-        self.member_roles[user_id] = list(roles or [])
         return user_id
 
-    def permissions_of(self, user_id: int, role_ids: list[int] | None = None) -> int:
-        """Guild-level permissions as Discord computes them (owner and ADMINISTRATOR get all)."""
-        if user_id == self.owner_id:
-            return p.ALL_PERMISSIONS
-        roles = self.member_roles.get(user_id, []) if role_ids is None else role_ids
-        value = int(self.roles[self.guild_id]["permissions"])
-        for role_id in roles:
-            value |= int(self.roles[role_id]["permissions"]) if role_id in self.roles else 0
-        return p.ALL_PERMISSIONS if value & p.ADMINISTRATOR else value
+    def add_user(
+        self, username: str, *, roles: list[int] | None = None, guild_id: int | None = None
+    ) -> int:
+        """Add another member of a guild (default: the primary one) and return their id."""
+        user_id = self.add_user_only(username)
+        self.guild(guild_id).member_roles[user_id] = list(roles or [])
+        return user_id
 
-    def member(self, user_id: int, *, with_user: bool = True, **extra: Any) -> dict[str, Any]:
+    def join(self, user_id: int, guild_id: int, roles: list[int] | None = None) -> None:
+        """An existing user becomes a member of another guild too."""
+        self.guild(guild_id).member_roles[user_id] = list(roles or [])
+
+    def permissions_of(
+        self, user_id: int, role_ids: list[int] | None = None, guild_id: int | None = None
+    ) -> int:
+        return self.guild(guild_id).permissions_of(user_id, role_ids)
+
+    def member(
+        self, user_id: int, *, with_user: bool = True, guild_id: int | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        guild = self.guild(guild_id)
         user = self.users[user_id] if with_user else None
-        return p.member(user, self.member_roles.get(user_id, []), joined_at=self.joined_at, **extra)
+        return p.member(
+            user, guild.member_roles.get(user_id, []), joined_at=guild.joined_at, **extra
+        )
 
-    # -- guild --------------------------------------------------------------------------------
+    # -- payloads -----------------------------------------------------------------------------
 
-    def guild_payload(self, *, all_members: bool) -> dict[str, Any]:
+    def guild_payload(self, *, all_members: bool, guild_id: int | None = None) -> dict[str, Any]:
         """GUILD_CREATE; without the members intent Discord only sends the bot's own member."""
-        member_ids = list(self.users) if all_members else [self.bot_id]
+        guild = self.guild(guild_id)
+        member_ids = list(guild.member_roles) if all_members else [self.bot_id]
+        text = [c for c in guild.channels.values() if c["type"] not in p.THREAD_TYPES]
         return {
-            "id": str(self.guild_id),
-            "name": self.guild_name,
+            "id": str(guild.id),
+            "name": guild.name,
             "icon": None,
-            "owner_id": str(self.owner_id),
+            "owner_id": str(guild.owner_id),
             "unavailable": False,
             "large": False,
-            "member_count": len(self.users),
-            "joined_at": self.joined_at,
+            "member_count": len(guild.member_roles),
+            "joined_at": guild.joined_at,
             "features": [],
             "preferred_locale": "en-US",
             "verification_level": 0,
@@ -127,11 +268,11 @@ class ServerState:
             "mfa_level": 0,
             "nsfw_level": 0,
             "premium_tier": 0,
-            "system_channel_id": str(next(iter(self.channels))),
-            "roles": list(self.roles.values()),
-            "channels": list(self.channels.values()),
-            "threads": [],
-            "members": [self.member(uid) for uid in member_ids],
+            "system_channel_id": str(text[0]["id"]) if text else None,
+            "roles": list(guild.roles.values()),
+            "channels": text,
+            "threads": guild.threads,  # active threads
+            "members": [self.member(uid, guild_id=guild.id) for uid in member_ids],
             "presences": [],
             "voice_states": [],
             "emojis": [],
@@ -141,11 +282,35 @@ class ServerState:
             "soundboard_sounds": [],
         }
 
+    # -- channels and threads -----------------------------------------------------------------
+
     def channel(self, channel_id: int) -> dict[str, Any]:
         try:
-            return self.channels[int(channel_id)]
-        except (KeyError, ValueError):
-            raise DiscordAPIError(404, UNKNOWN_CHANNEL, "Unknown Channel") from None
+            key = int(channel_id)
+        except (TypeError, ValueError):
+            key = 0
+        for guild in self.guilds.values():
+            if key in guild.channels:
+                return guild.channels[key]
+        for dm in self.dm_channels.values():
+            if int(dm["id"]) == key:
+                return dm
+        raise DiscordAPIError(404, UNKNOWN_CHANNEL, "Unknown Channel")
+
+    def dm_channel(self, user_id: int) -> dict[str, Any]:
+        """The DM channel between the bot and ``user_id`` (created on first use)."""
+        found = self.dm_channels.get(user_id)
+        if found is None:
+            found = self.dm_channels[user_id] = p.dm_channel(self.ids.next(), self.users[user_id])
+        return found
+
+    def add_thread(self, parent_id: int, name: str, owner_id: int) -> dict[str, Any]:
+        """A public thread in a guild text channel."""
+        parent = self.channel(parent_id)
+        guild = self.guild(int(parent["guild_id"]))
+        thread = p.thread_channel(self.ids.next(), guild.id, parent_id, name, owner_id)
+        guild.channels[int(thread["id"])] = thread
+        return thread
 
     def message(self, channel_id: int, message_id: int | str) -> dict[str, Any]:
         self.channel(channel_id)
@@ -163,9 +328,16 @@ class ServerState:
         ids = [int(m) for m in _USER_MENTION.findall(content or "")]
         return [uid for uid in dict.fromkeys(ids) if uid in self.users]
 
-    def mention_payloads(self, user_ids: list[int]) -> list[dict[str, Any]]:
+    def mention_payloads(self, user_ids: list[int], guild_id: int | None = None) -> list[dict]:
+        """Mentioned users; in a guild each with their member object (None: a DM, no member)."""
+        if guild_id is None:
+            return [dict(self.users[uid]) for uid in user_ids]
+        guild = self.guild(guild_id)
         return [
-            {**self.users[uid], "member": self.member(uid, with_user=False)} for uid in user_ids
+            {**self.users[uid], "member": self.member(uid, with_user=False, guild_id=guild.id)}
+            if uid in guild.member_roles
+            else dict(self.users[uid])
+            for uid in user_ids
         ]
 
     def pinged(

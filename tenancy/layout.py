@@ -1,0 +1,98 @@
+"""Where each library lives in the data directory.
+
+The global library keeps the layout a data directory has always had, so existing data
+directories need no migration; each Discord server gets a directory of its own under
+``servers/``, laid out the same way plus its settings::
+
+    DATA_DIR/                       the global library (bundled corpus + the owner's articles)
+      articles/  index/  issues.toml  audit.sqlite  feedback.sqlite3  briefings/  logs/
+      servers/<server id>/          one Discord server's library
+        articles/  index/  issues.toml  audit.sqlite  feedback.sqlite3  briefings/
+        settings.sqlite             its /settings, and when the bot left it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.settings import Settings
+from errors import ConfigError
+
+SERVERS_DIR = "servers"
+SETTINGS_FILE = "settings.sqlite"
+AUDIT_FILE = "audit.sqlite"
+FEEDBACK_FILE = "feedback.sqlite3"  # bot.feedback_store.FILE_NAME
+# Discord ids are 64-bit snowflakes: anything else is not a server and must not become a path.
+MAX_SNOWFLAKE = (1 << 64) - 1
+
+
+def check_server_id(server_id: object) -> int:
+    """`server_id` as a Discord server id; `ConfigError` for anything else (it names a
+    directory, so "../x" or "-1" must never get through)."""
+    if isinstance(server_id, str) and server_id.strip().isdigit():
+        server_id = int(server_id.strip())
+    if isinstance(server_id, bool) or not isinstance(server_id, int):
+        raise ConfigError(f"{server_id!r} is not a Discord server id (a number)")
+    if not 0 < server_id <= MAX_SNOWFLAKE:
+        raise ConfigError(f"{server_id} is not a Discord server id")
+    return server_id
+
+
+@dataclass(frozen=True)
+class LibraryPaths:
+    """The files of one library (the global one or a server's)."""
+
+    root: Path
+
+    @property
+    def articles(self) -> Path:
+        return self.root / "articles"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def audit(self) -> Path:
+        return self.root / AUDIT_FILE
+
+    @property
+    def feedback(self) -> Path:
+        return self.root / FEEDBACK_FILE
+
+    @property
+    def settings(self) -> Path:
+        return self.root / SETTINGS_FILE
+
+    def has_articles(self) -> bool:
+        """Does this library hold any article of its own, on disk? A built index, or an
+        article file not yet indexed: two system calls, no parsing."""
+        if (self.index / "current").is_symlink():
+            return True
+        try:
+            return any(not p.name.startswith(".") for p in self.articles.iterdir())
+        except OSError:
+            return False
+
+
+def servers_root(data_dir: Path) -> Path:
+    return data_dir / SERVERS_DIR
+
+
+def server_paths(data_dir: Path, server_id: int) -> LibraryPaths:
+    return LibraryPaths(servers_root(data_dir) / str(check_server_id(server_id)))
+
+
+def server_ids(data_dir: Path) -> list[int]:
+    """Every server with a directory here, in id order (leftovers of a purge are skipped)."""
+    root = servers_root(data_dir)
+    if not root.is_dir():
+        return []
+    return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def library_settings(settings: Settings, server_id: int) -> Settings:
+    """The settings a server's engine runs with: the same model and limits, its own data
+    directory (its articles, index, issues.toml and briefings cache follow from it)."""
+    return settings.model_copy(update={"data_dir": server_paths(settings.data_dir, server_id).root})
