@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from retrieval.index import PassageIndex
-from retrieval.records import ArticleInfo
 from retrieval.search import PassageHit, SearchResult
-from retrieval.text import term_set
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,6 @@ def merge_results(parts: Sequence[LibraryResult], k: int) -> SearchResult:
     - A token weighs its largest idf among the libraries whose passages hold it (a word only
       the server's articles use is as telling as it is there); a token no library holds keeps
       the largest idf any gives it, the weight of the rarest word.
-    - Each hit's coverage (the weighted share of the question's terms it holds) is computed
-      again with those weights, as `Searcher` computes it.
     """
     if not parts:
         raise ValueError("merge_results needs at least one library's result")
@@ -69,17 +65,7 @@ def _relabelled(
         dup = record.dup_of + offset if record.dup_of >= 0 else -1
         record = replace(record, row=record.row + offset, dup_of=dup)
     article = replace(hit.article, library=library)
-    return replace(
-        hit, record=record, article=article, coverage=_coverage(record.text, article, weights)
-    )
-
-
-def _coverage(text: str, article: ArticleInfo, weights: dict[str, float]) -> float:
-    # The same sum as `Searcher.search`, in the same order, so one library merged alone keeps
-    # the coverage it had.
-    present = term_set(text, article.date, article.title)
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+    return replace(hit, record=record, article=article)
 
 
 def article_libraries(result: SearchResult) -> dict[str, str]:
