@@ -99,7 +99,7 @@ def serve(args: argparse.Namespace) -> dict:
         "rss_open_mb": open_rss,
         "rss_peak_mb": peak_rss_mb(),
         "rss_end": memory_split(),
-        "vector_bytes": _vector_bytes(engine.index.directory),
+        "vector_bytes": _vector_bytes(engine.index),
     }
     if args.profile:
         result["profile"] = _profile(lambda: [_ask(engine, q) for q in questions * 2], args.profile)
@@ -118,12 +118,13 @@ def memory_split() -> dict[str, float]:
     return fields
 
 
-def _vector_bytes(directory: Path) -> dict[str, int]:
-    from retrieval.index import PASSAGE_VECTORS, SENTENCE_VECTORS
+def _vector_bytes(index) -> dict[str, int]:
+    """The vector files of every segment the served build lists."""
+    from retrieval.segment import PASSAGE_VECTORS, SENTENCE_VECTORS
 
     return {
-        "passage": (directory / PASSAGE_VECTORS).stat().st_size,
-        "sentence": (directory / SENTENCE_VECTORS).stat().st_size,
+        "passage": sum((s.directory / PASSAGE_VECTORS).stat().st_size for s in index.segments),
+        "sentence": sum((s.directory / SENTENCE_VECTORS).stat().st_size for s in index.segments),
     }
 
 

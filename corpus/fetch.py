@@ -102,8 +102,17 @@ def is_public_address(ip: IPAddress) -> bool:
     )
 
 
-def _allow_all(_: IPAddress) -> bool:
-    return True
+def is_intranet_address(ip: IPAddress) -> bool:
+    """What ``allow_private`` (``TRADETALK_ALLOW_PRIVATE_URLS``, for tests and intranets) lets
+    through: public, private and loopback addresses, but never link-local ones (169.254.0.0/16,
+    fe80::/10: the cloud metadata service lives there, and no intranet serves news from it),
+    multicast or unspecified ones. So a test site on 127.0.0.1 is reachable while a link of
+    it that redirects to 169.254.169.254 is still refused."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        wrapped = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if wrapped is not None:
+            return is_intranet_address(wrapped)
+    return not (ip.is_link_local or ip.is_multicast or ip.is_unspecified)
 
 
 class RefusedAddress(OSError):
@@ -143,11 +152,11 @@ class ArticleFetcher:
         address_allowed: AddressPolicy | None = None,
     ) -> None:
         """``address_allowed`` overrides the address policy (default: public addresses only, or
-        everything when ``allow_private``)."""
+        also private and loopback ones when ``allow_private``, `is_intranet_address`)."""
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
-        self._allowed = address_allowed or (_allow_all if allow_private else is_public_address)
+        self._allowed = address_allowed or (is_intranet_address if allow_private else is_public_address)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ArticleFetcher:

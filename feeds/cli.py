@@ -15,12 +15,13 @@ import typer
 
 from corpus.fetch import ArticleFetcher
 from feeds.digest import digest_text, pending_digests
-from feeds.poll import FeedPoller, RoundReport
+from feeds.poll import FeedPoller, RoundReport, check_feed
 from feeds.store import Feed, FeedStore
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from briefings.issue_briefings import IssueBriefings
     from config.settings import Settings
     from tradetalk.engine import Engine
 
@@ -85,13 +86,15 @@ def register_feed_commands(
     *,
     engine: Callable[[], Engine],
     library_dir: Callable[[], Path],
+    briefings: Callable[[], IssueBriefings],
     settings: Callable[[], Settings],
     failures: Callable[[], AbstractContextManager[None]],
     out: Console,
     audit: Audit,
 ) -> None:
     """`engine` gives the engine of the library the command works on (created if need be) and
-    `library_dir` its directory, where its feed store is (`--server ID`: that server's)."""
+    `library_dir` its directory, where its feed store is (`--server ID`: that server's);
+    `briefings` what /whatsnew reads there (for the digest)."""
 
     def store() -> FeedStore:
         return FeedStore(library_dir())
@@ -112,11 +115,10 @@ def register_feed_commands(
         """Follow a feed: `tradetalk poll` (or the bot) adds its new articles."""
         with failures():
             config = settings()
-            eng = engine()  # a server's library is made by following a feed in it
 
             async def check() -> str | None:
                 async with fetcher_for(config) as fetcher:
-                    return await poller_for(config, store(), eng, fetcher).check(url)
+                    return await check_feed(fetcher, url, max_bytes=config.feed_max_bytes)
 
             try:
                 title = asyncio.run(check())
@@ -142,7 +144,8 @@ def register_feed_commands(
     def list_feeds() -> None:
         """The followed feeds: last success, last error, article count."""
         with failures():
-            feeds = store().feeds() if store().path.exists() else []
+            found = store()
+            feeds = found.feeds() if found.path.exists() else []  # reading creates nothing
             if not feeds:
                 out.print("No feeds followed; add one with `tradetalk follow URL`.", markup=False)
             for feed in feeds:
@@ -171,7 +174,7 @@ def register_feed_commands(
             for item, article in report.ingested:
                 audit("ingest", article.id, "ok", f"feed {item.feed_url}: {item.link}")
             out.print(report_text(report), markup=False)
-            for digest in pending_digests(feeds, eng):
+            for digest in pending_digests(feeds, eng, briefings()):
                 if digest.channel_id is None:  # a Discord channel's digest is the bot's to post
                     out.print("\n" + digest_text(digest), markup=False)
                     feeds.digested(digest.items)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from briefings import IssueUpdate, briefings_for
+from briefings.issue_briefings import IssueBriefings
 from feeds.store import FeedStore, Item
 from tradetalk.engine import Engine
 
@@ -35,11 +36,22 @@ class Digest:
     updates: tuple[IssueUpdate, ...] | None  # None: the developments could not be worked out
 
 
-def pending_digests(store: FeedStore, engine: Engine) -> list[Digest]:
-    """One digest per channel for the ingested items not yet shown in one. Articles removed
-    since are left out. (Scans the library for issue developments: call from a thread.)"""
+def pending_digests(
+    store: FeedStore,
+    engine: Engine,
+    briefings: IssueBriefings | None = None,
+    *,
+    channels_only: bool = False,
+) -> list[Digest]:
+    """One digest per channel for the ingested items not yet shown in one (`channels_only`:
+    only those with a Discord channel, the bot's to post). Articles removed since are left
+    out. `briefings` are what /whatsnew reads in that library (a server's: its articles and the
+    global ones); by default the engine's own. (Scans the library for issue developments:
+    call from a thread.)"""
     by_channel: dict[int | None, list[Item]] = defaultdict(list)
     for item, channel in store.undigested():
+        if channel is None and channels_only:
+            continue
         by_channel[channel].append(item)
     if not by_channel:
         return []
@@ -51,18 +63,20 @@ def pending_digests(store: FeedStore, engine: Engine) -> list[Digest]:
             for a in (articles.get(i.article_id or "") for i in items)
             if a is not None
         ]
-        digests.append(Digest(channel, tuple(items), tuple(shown), developments(engine, shown)))
+        updates = developments(briefings or briefings_for(engine), shown)
+        digests.append(Digest(channel, tuple(items), tuple(shown), updates))
     return digests
 
 
-def developments(engine: Engine, new: list[DigestArticle]) -> tuple[IssueUpdate, ...] | None:
+def developments(
+    briefings: IssueBriefings, new: list[DigestArticle]
+) -> tuple[IssueUpdate, ...] | None:
     """Issues with developments from the `new` articles: what ``/whatsnew`` would say if these
     were all that had been added since the last check."""
     if not new:
         return ()
     fresh = {a.article_id for a in new}
     try:
-        briefings = briefings_for(engine)
         before = {k: v for k, v in briefings.article_hashes().items() if k not in fresh}
         return tuple(briefings.whats_new(before).updates)
     except Exception:  # the digest goes out without them rather than not at all

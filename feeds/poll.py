@@ -93,6 +93,15 @@ def parse_feed(data: bytes, url: str) -> tuple[str | None, list[FeedEntry]]:
     return title, entries
 
 
+async def check_feed(fetcher: ArticleFetcher, url: str, *, max_bytes: int) -> str | None:
+    """Fetch and parse `url` as a feed (before following it); its title. Raises `FeedError`
+    or `FetchError` with the reason. Needs no library: following loads no index."""
+    fetched = await fetcher.fetch_feed(url, max_bytes=max_bytes)
+    assert fetched.data is not None  # no validators were sent, so no 304
+    title, _ = await asyncio.to_thread(parse_feed, fetched.data, url)
+    return title
+
+
 def _published(entry) -> str | None:
     for name in ("published_parsed", "updated_parsed"):
         stamp = entry.get(name)
@@ -137,12 +146,7 @@ class FeedPoller:
         return self.store.path.parent
 
     async def check(self, url: str) -> str | None:
-        """Fetch and parse `url` as a feed (before following it); its title. Raises
-        `FeedError` or `FetchError` with the reason."""
-        fetched = await self.fetcher.fetch_feed(url, max_bytes=self.max_feed_bytes)
-        assert fetched.data is not None  # no validators were sent, so no 304
-        title, _ = await asyncio.to_thread(parse_feed, fetched.data, url)
-        return title
+        return await check_feed(self.fetcher, url, max_bytes=self.max_feed_bytes)
 
     async def run_round(self, *, every: bool = False) -> RoundReport:
         """Poll the due feeds (all of them with `every`) and ingest what they brought."""

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from errors import FeedError
+from tenancy.layout import FEEDS_FILE
 
-FILE_NAME = "feeds.sqlite3"
+FILE_NAME = FEEDS_FILE  # in the library's directory: the data dir, or a server's part of it
 MAX_ATTEMPTS = 3
 MAX_BACKOFF_SECONDS = 6 * 3600
 JITTER = 0.1  # each next poll moves by up to ±10%, so feeds followed together spread out
@@ -225,6 +226,19 @@ class FeedStore:
             args,
         )
         return [Feed(*row) for row in rows]
+
+    def has_work(self) -> bool:
+        """Is there anything for a round to do: a feed due, items waiting or left claimed, or
+        articles added whose digest has not gone to its channel yet? (One cheap query, so a
+        loop over many servers' stores skips the idle ones without loading their library.)"""
+        row = self._read(
+            "SELECT EXISTS (SELECT 1 FROM feeds WHERE next_poll_at <= ?) OR EXISTS (SELECT 1 "
+            "FROM items WHERE state IN ('pending', 'claimed')) OR EXISTS (SELECT 1 FROM items i "
+            "JOIN feeds f ON f.url = i.feed_url WHERE i.state = 'ingested' AND i.digested = 0 "
+            "AND f.channel_id IS NOT NULL)",
+            (self.now(),),
+        )
+        return bool(row[0][0])
 
     def due(self, *, every: bool = False) -> list[Feed]:
         """Feeds whose next poll time has come (all of them with `every`)."""

@@ -6,8 +6,10 @@ directories need no migration; each Discord server gets a directory of its own u
 
     DATA_DIR/                       the global library (bundled corpus + the owner's articles)
       articles/  index/  issues.toml  audit.sqlite  feedback.sqlite3  briefings/  logs/
+      feeds.sqlite3                 the feeds it follows (`tradetalk follow` without --server)
       servers/<server id>/          one Discord server's library
         articles/  index/  issues.toml  audit.sqlite  feedback.sqlite3  briefings/
+        feeds.sqlite3  feeds.lock   the feeds its admins follow, their items; a round's lock
         settings.sqlite             its /settings, and when the bot left it
 """
 
@@ -23,6 +25,7 @@ SERVERS_DIR = "servers"
 SETTINGS_FILE = "settings.sqlite"
 AUDIT_FILE = "audit.sqlite"
 FEEDBACK_FILE = "feedback.sqlite3"  # bot.feedback_store.FILE_NAME
+FEEDS_FILE = "feeds.sqlite3"  # feeds.store.FILE_NAME
 # Discord ids are 64-bit snowflakes: anything else is not a server and must not become a path.
 MAX_SNOWFLAKE = (1 << 64) - 1
 
@@ -65,6 +68,10 @@ class LibraryPaths:
     def settings(self) -> Path:
         return self.root / SETTINGS_FILE
 
+    @property
+    def feeds(self) -> Path:
+        return self.root / FEEDS_FILE
+
     def has_articles(self) -> bool:
         """Does this library hold any article of its own, on disk? A built index, or an
         article file not yet indexed: two system calls, no parsing."""
@@ -90,6 +97,14 @@ def server_ids(data_dir: Path) -> list[int]:
     if not root.is_dir():
         return []
     return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def libraries_with_feeds(data_dir: Path) -> list[int | None]:
+    """The libraries that follow feeds (have a feed store): None for the global one, then
+    servers in id order. A stat per server, nothing opened."""
+    found: list[int | None] = [None] if (data_dir / FEEDS_FILE).is_file() else []
+    found += [s for s in server_ids(data_dir) if server_paths(data_dir, s).feeds.is_file()]
+    return found
 
 
 def library_settings(settings: Settings, server_id: int) -> Settings:

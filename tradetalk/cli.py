@@ -195,6 +195,7 @@ register_feed_commands(
     app,
     engine=partial(engine, create=True),  # following a feed makes a server's library
     library_dir=library_dir,
+    briefings=briefing_source,
     settings=settings,
     failures=failures,
     out=out,

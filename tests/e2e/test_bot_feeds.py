@@ -10,7 +10,7 @@ import pytest
 from fake_discord import ActionKind, FakeDiscord
 from feeds_site import CHEESE, PANELS, NewsSite, serving
 
-from .bot_harness import LoopWatch, assert_no_pings
+from .bot_harness import LoopWatch, assert_no_pings, library_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.timeout(120)]
 
@@ -68,7 +68,8 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
         assert "Harbour Times: Trade" in text and "2 articles" in text
         assert "last success 20" in text and "last error" not in text
 
-        trail = [(e.actor, e.action, e.outcome) for e in bot.audit.recent()]
+        own = library_of(bot, fake.guild_id)
+        trail = [(e.actor, e.action, e.outcome) for e in own.audit.recent()]
         assert ("feed", "ingest", "ok") in trail
         assert any(
             a.startswith(f"discord:{fake.admin_id} ") and act == "follow" for a, act, _ in trail
@@ -86,7 +87,11 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
             and "Stopped following" in done.content
             and "2 articles" in (done.content)
         )
-        assert len([a for a in bot.engine.articles() if not a.bundled]) == 2  # they stay
+        # They stay, in this server's library (not the global one).
+        assert {a.title for a in own.engine.articles()} == {CHEESE.title, PANELS.title}
+        assert not [a for a in bot.engine.articles() if not a.bundled]
+        assert (own.root / "feeds.sqlite3").is_file()
+        assert not (bot.settings.data_dir / "feeds.sqlite3").exists()
 
 
 async def test_a_link_that_is_not_a_feed_is_refused_with_the_reason(
@@ -111,7 +116,8 @@ async def test_a_link_that_is_not_a_feed_is_refused_with_the_reason(
         assert (await listed.wait_for(ActionKind.FOLLOWUP)).embeds[0]["title"] == (
             "Followed feeds (0)"
         )
-        assert [(e.action, e.outcome) for e in bot.audit.recent()][:2] == [
+        audit = library_of(bot, fake.guild_id).audit
+        assert [(e.action, e.outcome) for e in audit.recent()][:2] == [
             ("follow", "failed"),
             ("follow", "failed"),
         ]
@@ -129,4 +135,59 @@ async def test_feed_commands_refuse_a_non_admin(fake_discord: FakeDiscord, start
             reply = await handle.reply()
             assert reply.ephemeral and "Only server admins" in reply.content
         assert site.requests["/rss.xml"] == 0  # nothing fetched for them
-        assert [e.outcome for e in bot.audit.recent()] == ["refused"] * 3
+        audit = library_of(bot, fake.guild_id).audit
+        assert [e.outcome for e in audit.recent()] == ["refused"] * 3
+
+
+async def test_server_b_cannot_see_or_unfollow_server_a_feeds(
+    fake_discord: FakeDiscord, start_bot
+) -> None:
+    fake = fake_discord
+    b = fake.add_guild("Second Server", prefix="b-")
+    a_channel = fake.channels["trade-news"]
+    async with (
+        serving(NewsSite()) as site,
+        start_bot(
+            allow_private_urls=True, feed_check_seconds=0.2, guild_ids=[fake.guild_id, b.id]
+        ) as bot,
+    ):
+        handle = await fake.send_interaction(
+            "follow", {"url": site.url("rss.xml"), "channel": a_channel}, user=fake.admin_id
+        )
+        assert (await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content.startswith(
+            "Following <"
+        )
+        await fake.wait_for_message(channel_id=a_channel, timeout=SLOW)  # A's digest
+
+        # B's admin: /feeds lists nothing, autocomplete offers nothing, /unfollow is refused.
+        listed = await fake.send_interaction("feeds", user=b.admin_id, channel_id=b.channel_id)
+        assert (await listed.wait_for(ActionKind.FOLLOWUP)).embeds[0]["title"] == (
+            "Followed feeds (0)"
+        )
+        typing = await fake.send_autocomplete(
+            "unfollow", {"url": "harbour"}, "url", user=b.admin_id, channel_id=b.channel_id
+        )
+        assert (await typing.wait_for(ActionKind.AUTOCOMPLETE)).choices == []
+        gone = await fake.send_interaction(
+            "unfollow", {"url": site.url("rss.xml")}, user=b.admin_id, channel_id=b.channel_id
+        )
+        told = await gone.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+        assert told.ephemeral and "is not followed" in told.content
+        # B's digest channel gets nothing; B's members don't get A's feed articles.
+        posted = fake.messages_seen()
+        assert not [m for m in posted if m.kind == ActionKind.MESSAGE and m.channel_id != a_channel]
+        asked = await fake.send_interaction(
+            "ask",
+            {"question": "How many tonnes of cheese would the latest offer let in duty free?"},
+            user=b.member_id,
+            channel_id=b.channel_id,
+        )
+        assert "18,500" not in (await asked.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).text
+
+        # A's feed is untouched and still listed for A's admin.
+        listed = await fake.send_interaction("feeds", user=fake.admin_id)
+        assert (await listed.wait_for(ActionKind.FOLLOWUP)).embeds[0]["title"] == (
+            "Followed feeds (1)"
+        )
+        assert library_of(bot, b.id).audit.recent()[0].action == "unfollow"
+        assert [e.outcome for e in library_of(bot, b.id).audit.recent()][:1] == ["failed"]

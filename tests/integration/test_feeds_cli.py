@@ -102,3 +102,35 @@ def test_ingest_takes_links_through_the_safe_fetcher(
     assert refused.exit_code == 1
     [line] = refused.stderr.strip().splitlines()
     assert "refused" in line and "127.0.0.1" in line
+
+
+def test_feeds_are_per_server_with_the_global_server_option(
+    cli, site: NewsSite, tmp_path: Path
+) -> None:
+    """`--server 1 follow` follows in server 1's library only: server 2 and the global library
+    don't list it, its items go into server 1's library (answerable there, not elsewhere), and
+    server 2 can't unfollow it."""
+    followed = cli("--server", "1", "follow", site.url("rdf.xml"))
+    assert followed.exit_code == 0, followed.output
+    store = tmp_path / "data" / "servers" / "1" / "feeds.sqlite3"
+    assert store.is_file()
+    assert site.url("rdf.xml") in cli("--server", "1", "feeds").stdout
+    assert "No feeds followed" in cli("--server", "2", "feeds").stdout
+    assert "No feeds followed" in cli("feeds").stdout
+    assert not (tmp_path / "data" / "servers" / "2").exists()  # looking creates nothing
+
+    assert "No feed is due" in cli("--server", "2", "poll").stdout
+    polled = cli("--server", "1", "poll")
+    assert polled.exit_code == 0, polled.output
+    assert f"— {CARS.title}" in polled.stdout
+
+    question = "What share of a car's parts must come from North America?"
+    assert "seventy-five percent" in cli("--server", "1", "ask", question).stdout
+    assert "seventy-five percent" not in cli("ask", question).stdout
+    assert "seventy-five percent" not in cli("--server", "2", "ask", question).stdout
+    owned = cli("--server", "1", "articles").stdout
+    assert "Northbound Wire" in owned
+
+    refused = cli("--server", "2", "unfollow", site.url("rdf.xml"))
+    assert refused.exit_code == 1 and "is not followed" in refused.stderr
+    assert site.url("rdf.xml") in cli("--server", "1", "feeds").stdout
