@@ -3,35 +3,33 @@ from, or an article's declared url), or the same text under another link: a feed
 one story twice, or an outlet re-posting it at a new address.
 
 Near-duplicate text is found without embedding anything: the library's own BM25 picks the
-articles sharing the item's opening words (a handful, whatever the library's size), and
-rapidfuzz compares whole texts, as wire copies are compared at passage level
-(`retrieval.dedupe`)."""
+articles sharing the item's opening words (a handful, whatever the library's size), and the
+test wire copies are linked by (`retrieval.dedupe.same_text`, rapidfuzz) compares whole texts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz
 
 from corpus.articles import Article, fetched_article_id
-from corpus.normalize import normalize_for_search
+from retrieval.dedupe import same_text as passages_same_text
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo
 from retrieval.text import passage_terms
 
-TEXT_SIMILARITY = 90.0
 CANDIDATE_PASSAGES = 8
 OPENING_PARAGRAPHS = 3
 
 
 def same_text(a: str, b: str) -> bool:
-    a, b = normalize_for_search(a).lower(), normalize_for_search(b).lower()
-    if not a or not b:
+    """The same story: the passage test wire copies are linked by (`retrieval.dedupe`), on
+    whole texts of about the same length (one story quoting another in full is not a copy)."""
+    if not a.strip() or not b.strip():
         return False
     if min(len(a), len(b)) < 0.8 * max(len(a), len(b)):
         return False
-    return fuzz.ratio(a, b) >= TEXT_SIMILARITY or fuzz.token_set_ratio(a, b) >= 97
+    return passages_same_text(a, b)
 
 
 @dataclass

@@ -23,7 +23,8 @@ NEIGHBOURS = 8
 ARTICLE_SHARE = 0.5  # share of an article's passages that must be copies for the whole to be one
 
 
-def _same_text(a: str, b: str) -> bool:
+def same_text(a: str, b: str) -> bool:
+    """Do two texts say the same thing, word for word or nearly (a wire copy, a re-post)?"""
     a, b = normalize_for_search(a).lower(), normalize_for_search(b).lower()
     return fuzz.ratio(a, b) >= TEXT_SIMILARITY or (
         min(len(a), len(b)) > 0.8 * max(len(a), len(b)) and fuzz.token_set_ratio(a, b) >= 95
@@ -61,7 +62,7 @@ def _copied(record: PassageRecord, ids, scores, passage_at) -> int | None:
         if row >= record.row:  # only an earlier copy can be the original
             continue
         other = passage_at(int(row))
-        if other.article_id != record.article_id and _same_text(record.text, other.text):
+        if other.article_id != record.article_id and same_text(record.text, other.text):
             return other.dup_of if other.dup_of >= 0 else other.row
     return None
 
