@@ -156,7 +156,8 @@ class ArticleFetcher:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
-        self._allowed = address_allowed or (is_intranet_address if allow_private else is_public_address)
+        default = is_intranet_address if allow_private else is_public_address
+        self._allowed = address_allowed or default
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ArticleFetcher:

@@ -53,6 +53,8 @@ from tradetalk.errors import (
 from tradetalk.questions import FOLLOW_UP_WEIGHT, check_question, is_follow_up
 
 log = logging.getLogger(__name__)
+# How long an admin's write waits for a background merge to publish before "busy".
+MERGE_PUBLICATION_WAIT_SECONDS = 30.0
 
 # Passages whose sentences compete for the answer (the answer is chosen across all of them).
 CANDIDATE_PASSAGES = 16
@@ -134,6 +136,7 @@ class Engine:
         self._coverage: tuple[PassageIndex, str] | None = None  # (index, its summary)
         self._years_of: tuple[PassageIndex, range] | None = None
         self._closing = False  # set by close(): a merge in progress stops after its step
+        self._merge_publishing = False  # a merge holds the write lock to publish (briefly)
         self.rebuilding = False
         self._answer_policy: AnswerPolicy | None = None
 
@@ -515,7 +518,7 @@ class Engine:
         """The write lock, in this process and across processes, and the build to start from:
         the newest on disk, whichever process wrote it. With ``wait=False`` a busy index
         raises `IndexBusy` at once instead of queueing behind a rebuild."""
-        if not self._write_lock.acquire(blocking=wait):
+        if not self._write_lock.acquire(blocking=wait) and not self._after_merge_publication():
             raise IndexBusy("a reindex or ingest is running; try again when it finishes")
         try:
             with self.storage.lock(wait=wait):
@@ -526,6 +529,14 @@ class Engine:
                 yield self._index
         finally:
             self._write_lock.release()
+
+    def _after_merge_publication(self) -> bool:
+        """The write lock, if what holds it is a background merge publishing its segment (a
+        manifest and a switch: milliseconds). An admin's ingest waits for that rather than be
+        told the index is busy; behind an ingest or a rebuild it is told at once."""
+        if self._merge_publishing:
+            return self._write_lock.acquire(timeout=MERGE_PUBLICATION_WAIT_SECONDS)
+        return self._write_lock.acquire(blocking=False)  # released since the first try
 
     def ingest_article(
         self, article: Article, progress: Progress | None = None, *, wait: bool = True
@@ -687,10 +698,14 @@ class Engine:
                     with storage_errors("merge index segments"):
                         merged = merging.write_merged(self.storage, snapshot, *span)
                 with self._writing(wait=True) as current, storage_errors("write the index"):
-                    directory = merging.publish_merged(self.storage, current, merged)
-                    if directory is None:  # a rebuild came first: plan again on its segments
-                        continue
-                    self._swap(PassageIndex(directory, verify=False, reuse=current.segments))
+                    self._merge_publishing = True
+                    try:
+                        directory = merging.publish_merged(self.storage, current, merged)
+                        if directory is None:  # a rebuild came first: plan again on its segments
+                            continue
+                        self._swap(PassageIndex(directory, verify=False, reuse=current.segments))
+                    finally:
+                        self._merge_publishing = False
                 done += 1
                 log.info("merged %d index segments into one", span[1] - span[0])
         return done

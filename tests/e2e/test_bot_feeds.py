@@ -54,12 +54,14 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
         # Polling, fetching and embedding never held up the event loop (nor the heartbeat).
         assert await watch.stop() < 1.0
 
-        await fake.send_message(
-            "How many tonnes of cheese would the latest offer let in duty free?",
-            mentions_bot=True,
+        asked = await fake.send_interaction(
+            "ask",
+            {"question": "How many tonnes of cheese would the latest offer let in duty free?"},
+            user=fake.member_id,
         )
-        answer = await fake.wait_for_message(timeout=SLOW)
+        answer = await asked.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
         assert "18,500 tonnes" in answer.text and "Harbour Times" in answer.text
+        assert "from this server's library" in answer.text
 
         listed = await fake.send_interaction("feeds", user=fake.admin_id)
         embed = (await listed.wait_for(ActionKind.FOLLOWUP)).embeds[0]
