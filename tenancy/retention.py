@@ -51,7 +51,7 @@ def _directory_size(root: Path) -> int:
 def _article_count(root: Path) -> int:
     current = root / "index" / "current"
     try:
-        return len(read_manifest(current.resolve()).articles)
+        return read_manifest(current.resolve()).article_count
     except (TradeTalkError, OSError):  # no build yet, or a damaged one: count the files
         folder = root / "articles"
         return sum(1 for p in folder.glob("*") if p.is_file()) if folder.is_dir() else 0
