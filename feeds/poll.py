@@ -97,7 +97,8 @@ async def check_feed(fetcher: ArticleFetcher, url: str, *, max_bytes: int) -> st
     """Fetch and parse `url` as a feed (before following it); its title. Raises `FeedError`
     or `FetchError` with the reason. Needs no library: following loads no index."""
     fetched = await fetcher.fetch_feed(url, max_bytes=max_bytes)
-    assert fetched.data is not None  # no validators were sent, so no 304
+    if fetched.data is None:  # no validators were sent: a 304 here is the server's mistake
+        raise FeedError(f"{url}: answered 'not modified' to a request that asked for the feed")
     title, _ = await asyncio.to_thread(parse_feed, fetched.data, url)
     return title
 
@@ -107,7 +108,8 @@ def _published(entry) -> str | None:
         stamp = entry.get(name)
         if stamp:
             try:
-                return dt.date.fromtimestamp(calendar.timegm(stamp)).isoformat()
+                # feedparser's struct_time is UTC; the date is the UTC day, not this machine's.
+                return dt.datetime.fromtimestamp(calendar.timegm(stamp), dt.UTC).date().isoformat()
             except (OverflowError, ValueError, OSError):
                 continue
     return None
@@ -198,7 +200,8 @@ class FeedPoller:
                     not_modified=True,
                 )
                 return FeedOutcome(feed.url, "not modified")
-            assert fetched.data is not None
+            if fetched.data is None:
+                raise FeedError(f"{feed.url}: answered 'not modified' without being asked")
             title, entries = await asyncio.to_thread(parse_feed, fetched.data, feed.url)
         except TradeTalkError as exc:
             log.info("feed %s failed: %s", feed.url, exc)

@@ -175,7 +175,8 @@ class Feeds(commands.Cog):
             pending_digests, store, engine, briefings, channels_only=True
         )
         for digest in digests:
-            assert digest.channel_id is not None
+            if digest.channel_id is None:  # channels_only: not expected, never posted anywhere
+                continue
             if digest.articles:
                 try:
                     channel = self.bot.get_channel(digest.channel_id)
