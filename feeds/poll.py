@@ -15,9 +15,7 @@ import asyncio
 import calendar
 import contextlib
 import datetime as dt
-import fcntl
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from feeds.known import LibraryView, same_text
 from feeds.store import Feed, FeedEntry, FeedStore, Item
 from retrieval import crashpoints
 from retrieval.records import ArticleInfo
+from retrieval.storage import try_file_lock
 from tradetalk.engine import Engine, IngestResult
 
 log = logging.getLogger(__name__)
@@ -56,20 +55,10 @@ class RoundReport:
     recovered: tuple[int, int] = (0, 0)  # items a dead round left: found ingested, put back
 
 
-@contextlib.contextmanager
-def round_lock(data_dir: Path) -> Iterator[bool]:
+def round_lock(data_dir: Path) -> contextlib.AbstractContextManager[bool]:
     """Yields False (at once) if a round is running elsewhere."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / LOCK_FILE).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return try_file_lock(data_dir / LOCK_FILE)
 
 
 def parse_feed(data: bytes, url: str) -> tuple[str | None, list[FeedEntry]]:

@@ -73,6 +73,22 @@ def _newest_first(path: Path) -> tuple[int, str]:
     return generation_of(path.name), path.name
 
 
+@contextlib.contextmanager
+def try_file_lock(path: Path) -> Iterator[bool]:
+    """An exclusive flock on `path` across processes, without waiting: yields True holding
+    it, or False at once if another holder has it."""
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class IndexStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -267,20 +283,10 @@ class IndexStorage:
         self.prune()
         return final
 
-    @contextlib.contextmanager
-    def merge_lock(self) -> Iterator[bool]:
+    def merge_lock(self) -> contextlib.AbstractContextManager[bool]:
         """One merge at a time, across processes; yields False (at once) if one is running."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".merge.lock").open("a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return try_file_lock(self.root / ".merge.lock")
 
     def prune(self) -> None:
         """Drop crash leftovers, builds older than the ones worth keeping, and segments no kept
