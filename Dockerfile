@@ -23,6 +23,7 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
 COPY pyproject.toml README.md ./
 COPY errors ./errors
 COPY bot ./bot
+COPY cli ./cli
 COPY config ./config
 COPY corpus ./corpus
 COPY retrieval ./retrieval

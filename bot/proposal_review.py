@@ -19,7 +19,7 @@ import discord
 from bot import replies
 from bot.formatting import ANSWER_COLOUR, escape, fit
 from bot.permissions import actor_of, is_server_admin
-from briefings.cli import drop_command, merge_command
+from briefings.commands import drop_command, merge_command
 from briefings.discovery import Proposal
 from tradetalk.errors import TradeTalkError
 

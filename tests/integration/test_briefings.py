@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from briefings import IssueBriefings, briefings_for, since_last_check
 from briefings.briefing import Briefing, CitedSentence
 from briefings.catalogue import CatalogueError
-from briefings.cli import issue_command, issues_command, register_commands
+from briefings.commands import issue_command, issues_command
 from briefings.render import briefing_json, updates_text
+from cli.briefings import register_commands
 from config.settings import Settings
 from corpus.library import BUNDLED_DIR
 from tradetalk.engine import Engine
@@ -238,7 +239,7 @@ def test_issue_list_shows_status_and_article_counts(seed):
 
 
 def test_cli_commands_report_unknown_topics_clearly(seed):
-    from tradetalk.cli import failures
+    from cli.main import failures
 
     app = typer.Typer()
     out = Console(highlight=False, soft_wrap=True)

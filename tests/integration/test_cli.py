@@ -13,7 +13,7 @@ import pytest
 from conftest import ARTICLES
 from typer.testing import CliRunner
 
-from tradetalk.cli import app
+from cli.main import app
 
 pytestmark = pytest.mark.model
 OTHER = ARTICLES / "2018-08-27-capital-wire-us-mexico-preliminary-deal.md"

@@ -11,7 +11,7 @@ from conftest import ARTICLES
 from feeds_site import CARS, CHEESE, PANELS, NewsSite, serving_in_thread
 from typer.testing import CliRunner
 
-from tradetalk.cli import app
+from cli.main import app
 
 pytestmark = pytest.mark.model
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from briefings import briefings_for
 from briefings.catalogue import CatalogueError, Issue
 from briefings.chart import timeline_png
-from briefings.cli import issue_command, suggest_command
+from briefings.commands import issue_command, suggest_command
 from briefings.store import IssueStore
 from config.settings import Settings
 from tradetalk.engine import Engine
@@ -166,7 +166,7 @@ def test_the_store_keeps_hand_edits_and_refuses_a_broken_change(engine):
 
 
 def test_cli_review_commands(engine, tmp_path):
-    from tradetalk.cli import app, state
+    from cli.main import app, state
 
     runner = CliRunner()
     data = str(engine.settings.data_dir)

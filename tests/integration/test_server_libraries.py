@@ -18,11 +18,11 @@ import pytest
 from conftest import ARTICLES, FIXTURES, HashingEncoder
 from typer.testing import CliRunner
 
+from cli.main import app
 from config.settings import Settings
 from errors import IndexBusy
 from tenancy import Libraries
 from tenancy.layout import server_paths
-from tradetalk.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 PRAIRIE = ARTICLES / "2018-10-02-prairie-times-usmca-fine-print.md"

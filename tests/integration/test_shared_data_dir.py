@@ -115,7 +115,7 @@ def test_the_real_cli_and_a_serving_engine_share_a_data_dir(data: Path, real_enc
     settings = Settings(data_dir=data)
     serving = Engine(settings)
     serving.open()
-    cli = [sys.executable, "-c", "from tradetalk.cli import app; app()", "--data-dir", str(data)]
+    cli = [sys.executable, "-c", "from cli.main import app; app()", "--data-dir", str(data)]
     added = subprocess.run(
         [*cli, "ingest", str(OTHER)], capture_output=True, text=True, timeout=300
     )

@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from briefings.cli import register_commands as register_briefing_commands
+from cli.briefings import register_commands as register_briefing_commands
+from cli.feeds import register_feed_commands
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
-from feeds.cli import register_feed_commands
 from tenancy.layout import check_server_id, server_paths
 from tradetalk.errors import ArticleError, TradeTalkError
 from tradetalk.logs import log_file, setup_logging
@@ -266,7 +266,7 @@ def _fetch_pages(links: list[str]) -> list[tuple[str, object]]:
     `/ingest url:` fetches: size cap, timeout, private addresses refused, redirects checked."""
     import asyncio
 
-    from feeds.cli import fetcher_for
+    from cli.feeds import fetcher_for
 
     async def fetch_all() -> list[tuple[str, object]]:
         async with fetcher_for(settings()) as fetcher:
