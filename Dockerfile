@@ -35,7 +35,7 @@ COPY tenancy ./tenancy
 # The ONNX export (the default backend, measured faster here: docs/PERFORMANCE.md) is made and
 # checked against torch now, so a container starts without exporting.
 RUN pip install --no-cache-dir . \
-    && python -c "from pathlib import Path; from retrieval.encoder import load_encoder; \
+    && python -c "from pathlib import Path; from retrieval.encoder_loading import load_encoder; \
 load_encoder(backend='onnx', cache_dir=Path('/opt/tradetalk/models'))"
 
 RUN useradd --create-home --uid 10001 tradetalk \

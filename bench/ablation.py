@@ -24,7 +24,7 @@ import retrieval.search as search_module  # noqa: E402
 import retrieval.text as text_module  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from corpus.normalize import normalize_for_search  # noqa: E402
-from retrieval.encoder import load_encoder  # noqa: E402
+from retrieval.encoder_loading import load_encoder  # noqa: E402
 from retrieval.search import ScoringWeights  # noqa: E402
 from retrieval.tokenize import tokenize  # noqa: E402
 from tradetalk.engine import Engine  # noqa: E402

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from briefings.issue_briefings import IssueBriefings  # noqa: E402
 from config.settings import Settings  # noqa: E402
-from retrieval.encoder import load_encoder  # noqa: E402
+from retrieval.encoder_loading import load_encoder  # noqa: E402
 from tradetalk.engine import Engine  # noqa: E402
 
 FIXTURES = [ROOT / "tests" / "fixtures" / "articles", ROOT / "tests" / "fixtures" / "briefings"]

@@ -20,12 +20,6 @@ from bench.common import emit, peak_rss_mb, rss_mb, summary
 log = logging.getLogger("bench")
 
 
-def _encoder(backend: str, model_cache: Path):
-    from retrieval.encoder import load_encoder
-
-    return load_encoder(backend=backend, cache_dir=model_cache)
-
-
 class _Relabelled:
     """An encoder that reports another backend. A synthetic build's vectors come from no model
     at all, so either backend's encoder may serve it; without this the engine would rightly
@@ -41,19 +35,6 @@ class _Relabelled:
         return self.inner.encode(texts, batch_size=batch_size)
 
 
-def _settings(data_dir: Path, backend: str, **extra):
-    from config.settings import Settings
-
-    return Settings(data_dir=data_dir, backend=backend, **extra)
-
-
-def _ask(engine, question: str) -> None:
-    from tradetalk.errors import QuestionError
-
-    with contextlib.suppress(QuestionError):  # a refused question is an answer too
-        engine.ask(question)
-
-
 # -- answer latency against the floor --------------------------------------------------------
 
 
@@ -66,26 +47,26 @@ def serve(args: argparse.Namespace) -> dict:
 
     base_rss = rss_mb()
     started = time.perf_counter()
-    encoder = _encoder(args.backend, args.model_cache)
+    encoder = common.bench_encoder(args.backend, args.model_cache)
     encoder.encode(["warm up"])
     model_load_s = time.perf_counter() - started
     model_rss = rss_mb()
     # A synthetic build is labelled with the backend it was made for; any encoder can serve it.
     index_backend = args.index_backend or args.backend
     served_by = encoder if index_backend == args.backend else _Relabelled(encoder, index_backend)
-    engine = Engine(_settings(args.data_dir, index_backend), encoder=served_by)
+    engine = Engine(common.bench_settings(args.data_dir, index_backend), encoder=served_by)
     open_s = common.timed(engine.open)
     open_rss = rss_mb()
     questions = common.questions()
     for question in questions:  # warm: first touches of every mapped page, caches, allocators
-        _ask(engine, question)
+        common.ask_once(engine, question)
         encoder.encode([prepare_query(question)])
     floor, answer = [], []
     for round_ in range(args.rounds):
         for question in common.shuffled(questions, round_):
             text = prepare_query(question)
             floor.append(common.timed(lambda t=text: encoder.encode([t])))
-            answer.append(common.timed(lambda q=question: _ask(engine, q)))
+            answer.append(common.timed(lambda q=question: common.ask_once(engine, q)))
     result = {
         "backend": args.backend,
         "passages": len(engine.index),
@@ -102,7 +83,9 @@ def serve(args: argparse.Namespace) -> dict:
         "vector_bytes": _vector_bytes(engine.index),
     }
     if args.profile:
-        result["profile"] = _profile(lambda: [_ask(engine, q) for q in questions * 2], args.profile)
+        result["profile"] = _profile(
+            lambda: [common.ask_once(engine, q) for q in questions * 2], args.profile
+        )
     engine.close()
     return result
 
@@ -187,8 +170,8 @@ def scale_build(args: argparse.Namespace) -> dict:
     from retrieval.storage import IndexStorage
     from tradetalk.engine import Engine
 
-    encoder = _encoder(args.backend, args.model_cache)
-    engine = Engine(_settings(args.data_dir, args.backend), encoder=encoder)
+    encoder = common.bench_encoder(args.backend, args.model_cache)
+    engine = Engine(common.bench_settings(args.data_dir, args.backend), encoder=encoder)
     engine.open()
     base = engine.index.to_data()
     engine.close()
@@ -231,9 +214,11 @@ def scale_ingest(args: argparse.Namespace) -> dict:
     from retrieval.text import search_text
     from tradetalk.engine import Engine
 
-    encoder = _encoder(args.backend, args.model_cache)
+    encoder = common.bench_encoder(args.backend, args.model_cache)
     served_by = _Relabelled(encoder, args.index_backend) if args.index_backend else encoder
-    engine = Engine(_settings(args.data_dir, args.index_backend or args.backend), encoder=served_by)
+    engine = Engine(
+        common.bench_settings(args.data_dir, args.index_backend or args.backend), encoder=served_by
+    )
     open_s = common.timed(engine.open)
     start_passages = len(engine.index)
     paths = sorted(common.FIXTURE_ARTICLES.glob("*.md")) + sorted(
@@ -253,7 +238,7 @@ def scale_ingest(args: argparse.Namespace) -> dict:
         return list(dict.fromkeys(out))
 
     for question in common.questions()[:20]:  # warm: model, mapped pages, caches
-        _ask(engine, question)
+        common.ask_once(engine, question)
     encoder.encode(texts_of(articles[0]))
     runs = []
     phases: dict[str, float] = {}
@@ -280,7 +265,7 @@ def scale_ingest(args: argparse.Namespace) -> dict:
     segments_after = len(engine.index.segments)
     # Questions while ingests run in another thread, against the same questions without.
     questions = common.questions()
-    idle = [common.timed(lambda q=q: _ask(engine, q)) for q in questions]
+    idle = [common.timed(lambda q=q: common.ask_once(engine, q)) for q in questions]
     busy: list[float] = []
     stop = threading.Event()
 
@@ -295,7 +280,7 @@ def scale_ingest(args: argparse.Namespace) -> dict:
     writer.start()
     try:
         for question in questions:
-            busy.append(common.timed(lambda q=question: _ask(engine, q)))
+            busy.append(common.timed(lambda q=question: common.ask_once(engine, q)))
     finally:
         stop.set()
         writer.join()
@@ -394,12 +379,13 @@ def ingest_throughput(args: argparse.Namespace) -> dict:
     from retrieval.text import search_text
     from tradetalk.engine import Engine
 
-    encoder = _encoder(args.backend, args.model_cache)
+    encoder = common.bench_encoder(args.backend, args.model_cache)
     encoder.encode(["warm up"] * 8)
     articles = args.data_dir / "corpus"
     write_news_articles(articles, args.articles, seed=3)
     engine = Engine(
-        _settings(args.data_dir / "data", args.backend, bundled_dir=articles), encoder=encoder
+        common.bench_settings(args.data_dir / "data", args.backend, bundled_dir=articles),
+        encoder=encoder,
     )
     rebuild_s = common.timed(engine.open)  # an empty data dir: embeds and writes everything
     index = engine.index
@@ -420,7 +406,9 @@ def ingest_throughput(args: argparse.Namespace) -> dict:
     engine.close()
     # `tradetalk ingest FILES`: one build per file, on top of the bundled article.
     added = sorted(articles.glob("*.md"))[: args.ingest_files]
-    ingest_engine = Engine(_settings(args.data_dir / "ingest", args.backend), encoder=encoder)
+    ingest_engine = Engine(
+        common.bench_settings(args.data_dir / "ingest", args.backend), encoder=encoder
+    )
     ingest_engine.open()
     before = len(ingest_engine.index)
     ingest_s = common.timed(lambda: [ingest_engine.ingest_path(p) for p in added])
@@ -471,8 +459,8 @@ def servers_build(args: argparse.Namespace) -> dict:
     from tenancy.layout import server_paths
     from tradetalk.engine import Engine
 
-    encoder = _encoder(args.backend, args.model_cache)
-    engine = Engine(_settings(args.data_dir, args.backend), encoder=encoder)
+    encoder = common.bench_encoder(args.backend, args.model_cache)
+    engine = Engine(common.bench_settings(args.data_dir, args.backend), encoder=encoder)
     engine.open()
     model_id, backend = engine.index.manifest.model_id, engine.index.manifest.backend
     engine.close()
@@ -509,10 +497,10 @@ def servers_serve(args: argparse.Namespace) -> dict:
     from tenancy import Libraries
 
     base_rss = rss_mb()
-    encoder = _encoder(args.backend, args.model_cache)
+    encoder = common.bench_encoder(args.backend, args.model_cache)
     encoder.encode(["warm up"])
     model_rss = rss_mb()
-    settings = _settings(args.data_dir, args.backend, memory_budget_mb=args.budget_mb)
+    settings = common.bench_settings(args.data_dir, args.backend, memory_budget_mb=args.budget_mb)
     libraries = Libraries(settings, encoder=encoder)
     libraries.open()
     open_rss = rss_mb()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -140,3 +141,28 @@ def run_child(args: list[str], *, timeout: float = 7200, env: dict[str, str] | N
 def emit(result: dict) -> None:
     """A child's answer: one JSON line on stdout."""
     print(json.dumps(result), flush=True)
+
+
+# -- what child processes share (bench.child, bench.load) ---------------------------------
+
+
+def bench_encoder(backend: str, model_cache: Path):
+    """The model of one backend, its ONNX export kept in `model_cache`."""
+    from retrieval.encoder_loading import load_encoder
+
+    return load_encoder(backend=backend, cache_dir=model_cache)
+
+
+def bench_settings(data_dir: Path, backend: str, **extra):
+    """`Settings` for a benchmark's data dir."""
+    from config.settings import Settings
+
+    return Settings(data_dir=data_dir, backend=backend, **extra)
+
+
+def ask_once(engine, question: str) -> None:
+    """One answer; a question the engine refuses counts as answered."""
+    from tradetalk.errors import QuestionError
+
+    with contextlib.suppress(QuestionError):  # a refused question is an answer too
+        engine.ask(question)

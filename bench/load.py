@@ -24,13 +24,12 @@ def _question_list(count: int) -> list[str]:
 
 
 def _engine(args: argparse.Namespace, data_dir: Path, **settings):
-    from bench.child import _encoder, _settings
     from retrieval.batching import BatchingEncoder
     from tradetalk.engine import Engine
 
-    inner = _encoder(args.backend, args.model_cache)
+    inner = common.bench_encoder(args.backend, args.model_cache)
     encoder = BatchingEncoder(inner) if args.batching else inner
-    engine = Engine(_settings(data_dir, args.backend, **settings), encoder=encoder)
+    engine = Engine(common.bench_settings(data_dir, args.backend, **settings), encoder=encoder)
     engine.open()
     return engine, encoder
 
@@ -48,13 +47,11 @@ def _batch_stats(encoder) -> dict:
 
 
 def run_threads(args: argparse.Namespace) -> dict:
-    from bench.child import _ask
-
     engine, encoder = _engine(args, args.data_dir / "threads")
     questions = _question_list(args.questions)
     for question in questions[:72]:
-        _ask(engine, question)
-    single = [common.timed(lambda q=q: _ask(engine, q)) for q in questions]
+        common.ask_once(engine, question)
+    single = [common.timed(lambda q=q: common.ask_once(engine, q)) for q in questions]
     if hasattr(encoder, "stats"):
         encoder.stats.__init__()  # count only the concurrent run
     latencies: list[float] = []
@@ -67,7 +64,7 @@ def run_threads(args: argparse.Namespace) -> dict:
         for question in mine:
             began = time.perf_counter()
             try:
-                _ask(engine, question)
+                common.ask_once(engine, question)
             except Exception as exc:  # counted, reported
                 with lock:
                     failures.append(repr(exc))

@@ -184,7 +184,7 @@ def onnx_export(models: Path) -> dict:
     from retrieval.onnx_export import EXPORT_INFO, export_dir_for
 
     code = (
-        "from pathlib import Path; from retrieval.encoder import load_encoder; "
+        "from pathlib import Path; from retrieval.encoder_loading import load_encoder; "
         f"load_encoder(backend='onnx', cache_dir=Path({str(models)!r}))"
     )
     began = time.perf_counter()

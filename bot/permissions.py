@@ -7,19 +7,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import discord
 from discord import app_commands
 
 if TYPE_CHECKING:
-    from bot.client import TradeTalkBot
+    from tenancy import Libraries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NOT_ADMIN = "Only server admins (Manage Server) can use this command."
 NOT_OWNER = "Only the bot's owner can change the global library every server reads."
+
+
+class LibraryBot(Protocol):
+    """What these checks need of the bot (`bot.client.TradeTalkBot`): its libraries, and who
+    owns it. A protocol, so this module needs nothing of the client's."""
+
+    libraries: Libraries
+
+    async def is_library_owner(self, user: discord.abc.User) -> bool: ...
 
 
 class NotAdmin(app_commands.CheckFailure):
@@ -40,7 +49,7 @@ def is_admin(user: discord.abc.User, admin_role_ids: Collection[int]) -> bool:
     return any(role.id in admin_role_ids for role in user.roles)
 
 
-async def is_server_admin(bot: TradeTalkBot, user: discord.abc.User) -> bool:
+async def is_server_admin(bot: LibraryBot, user: discord.abc.User) -> bool:
     """`is_admin` with the admin roles the member's server set (``/settings``), else the
     environment's."""
     if not isinstance(user, discord.Member):
@@ -63,7 +72,7 @@ async def record_refusal(
     log.warning(
         "refused /%s for user %s in server %s: %s", command, interaction.user.id, where, reason
     )
-    bot: TradeTalkBot = interaction.client  # type: ignore[assignment]
+    bot: LibraryBot = interaction.client  # type: ignore[assignment]
     detail = reason if server_id is not None else f"{reason} (in server {where})"
     try:
         await asyncio.to_thread(
@@ -87,7 +96,7 @@ def admin_only() -> Callable[[T], T]:
     Discord's client, and server owners can change who sees it."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        bot: TradeTalkBot = interaction.client  # type: ignore[assignment]
+        bot: LibraryBot = interaction.client  # type: ignore[assignment]
         if await is_server_admin(bot, interaction.user):
             return True
         await record_refusal(
@@ -103,7 +112,7 @@ def owner_only() -> Callable[[T], T]:
     the bot is not trusted with what every other server reads."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        bot: TradeTalkBot = interaction.client  # type: ignore[assignment]
+        bot: LibraryBot = interaction.client  # type: ignore[assignment]
         if await bot.is_library_owner(interaction.user):
             return True
         await record_refusal(

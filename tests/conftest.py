@@ -90,7 +90,7 @@ def hashing_encoder() -> HashingEncoder:
 @pytest.fixture(scope="session")
 def real_encoder():
     """The packaged all-MiniLM-L6-v2, loaded once per test session."""
-    from retrieval.encoder import load_encoder
+    from retrieval.encoder_loading import load_encoder
 
     return load_encoder()
 

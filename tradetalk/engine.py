@@ -27,12 +27,8 @@ from corpus.articles import Article, parse_article, read_article
 from corpus.library import BUNDLED_DIR, ArticleLibrary, SourceFile
 from retrieval import crashpoints
 from retrieval.build import Progress, SourcedArticle, add_articles, new_passages
-from retrieval.encoder import (
-    Encoder,
-    default_model_path,
-    load_encoder,
-    model_fingerprint,
-)
+from retrieval.encoder import Encoder, default_model_path, model_fingerprint
+from retrieval.encoder_loading import load_encoder
 from retrieval.index import IndexData, PassageIndex
 from retrieval.manifest import FORMAT_VERSION, read_manifest
 from retrieval.question_analysis import QuestionAnalysis, analyze_question

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from config.settings import Settings
-    from retrieval.encoder import load_encoder
+    from retrieval.encoder_loading import load_encoder
     from tradetalk.evaluate import judge, load_questions, metrics
     from tradetalk.render import reply_json
 

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.linear_model import LogisticRegression
 
     from config.settings import Settings
-    from retrieval.encoder import load_encoder
+    from retrieval.encoder_loading import load_encoder
     from tradetalk.abstention import FEATURES, declined_by_rule, fitted_model
     from tradetalk.sentence_choice import WEIGHTS_FILE
 

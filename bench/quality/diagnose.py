@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
 
     from config.settings import Settings
-    from retrieval.encoder import load_encoder
+    from retrieval.encoder_loading import load_encoder
     from retrieval.question_analysis import analyze_question
     from tradetalk.abstention import AbstentionPolicy, abstention_reason
     from tradetalk.evaluate import judge, load_questions, norm

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from config.settings import Settings
-    from retrieval.encoder import load_encoder
+    from retrieval.encoder_loading import load_encoder
     from tradetalk.sentence_choice import FEATURES, WEIGHTS_FILE, fitted_weights
 
     encoder = load_encoder(backend="onnx", cache_dir=Settings().model_cache)

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
     from config.settings import Settings
-    from retrieval.encoder import load_encoder
+    from retrieval.encoder_loading import load_encoder
     from tradetalk.evaluate import by_kind, judge, load_questions, metrics, misses
     from tradetalk.render import reply_json
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from config.settings import Settings
-from retrieval.encoder import OnnxEncoder, default_model_path, load_encoder
+from retrieval.encoder import OnnxEncoder, default_model_path
+from retrieval.encoder_loading import load_encoder
 from retrieval.manifest import MANIFEST_NAME, file_digest
 from retrieval.onnx_export import EXPORT_INFO, VERIFIED, bundled_check_texts, ensure_onnx_export
 from tradetalk.engine import Engine
