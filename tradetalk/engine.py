@@ -24,7 +24,7 @@ from retrieval.encoder import Encoder, default_model_path, model_fingerprint
 from retrieval.encoder_loading import load_encoder
 from retrieval.index import PassageIndex
 from retrieval.manifest import read_manifest
-from retrieval.storage import IndexStorage
+from storage import LibraryStore, LocalStore
 from tradetalk.answer import AnswerPolicy
 from tradetalk.errors import TradeTalkError
 from tradetalk.reading import CANDIDATE_PASSAGES, Reading, coverage_of, years_of
@@ -49,19 +49,25 @@ class Engine(Reading, Writing):
         encoder_factory: Callable[[], Encoder] | None = None,
         batch_queries: bool = False,
         bundled: bool = True,
+        store: LibraryStore | None = None,
     ) -> None:
         """`batch_queries` merges questions encoded at the same moment from several threads
         into one model call (`retrieval.batching`): for the bot, where a whole server asks at
         once; a one-shot CLI gains nothing from it. ``bundled=False`` leaves the bundled corpus
-        out: a Discord server's own library (`tenancy`), searched beside the global one."""
+        out: a Discord server's own library (`tenancy`), searched beside the global one. `store`
+        is where the library is kept (default: its directory of the data dir, `LocalStore`)."""
         self.settings = settings
         self._batch_queries = batch_queries
-        self.library = ArticleLibrary(
-            settings.articles_dir,
-            max_bytes=settings.max_article_bytes,
-            bundled_dir=(settings.bundled_dir or BUNDLED_DIR) if bundled else None,
+        self.store: LibraryStore = store or LocalStore(
+            ArticleLibrary(
+                settings.articles_dir,
+                max_bytes=settings.max_article_bytes,
+                bundled_dir=(settings.bundled_dir or BUNDLED_DIR) if bundled else None,
+            ),
+            settings.index_dir,
         )
-        self.storage = IndexStorage(settings.index_dir)
+        self.library = self.store.articles  # the sources its index is built from
+        self.storage = self.store.builds  # where this process reads and writes builds
         self._encoder = encoder
         self._encoder_factory = encoder_factory or self._default_encoder
         self._encoder_lock = threading.Lock()
@@ -136,3 +142,4 @@ class Engine(Reading, Writing):
             index, self._index = self._index, None
         if index is not None:
             index.retire()
+        self.store.close()

@@ -24,6 +24,7 @@ from retrieval.question_analysis import QuestionAnalysis, analyze_question
 from retrieval.records import ArticleInfo
 from retrieval.search import Searcher, SearchResult
 from retrieval.storage import IndexStorage
+from storage.base import LibraryStore
 from tradetalk.abstention import AbstentionPolicy
 from tradetalk.answer import Answer, AnswerPolicy, compose_answer
 from tradetalk.errors import ArticleNotFound, IndexCorrupt
@@ -68,6 +69,7 @@ class Reading:
 
     settings: Settings
     storage: IndexStorage
+    store: LibraryStore
     encoder: Encoder
     _index: PassageIndex | None
     _index_lock: threading.Lock
@@ -137,7 +139,7 @@ class Reading:
         ``readlink`` when there isn't; one thread loads it while the others keep answering
         from the build they have. Skipped while this process writes (its writer swaps)."""
         served = self._index
-        name = self.storage.current_name()
+        name = self.store.current_name()
         if (
             served is None
             or name is None
@@ -152,6 +154,8 @@ class Reading:
             if self._index is not served:
                 return  # swapped while this thread waited
             try:
+                self.store.refresh()  # a cache fetches the build first (or a newer one)
+                name = self.storage.current_name() or name
                 index = self.storage.open_build(self.storage.builds / name)
             except IndexCorrupt as exc:
                 log.warning("not serving build %s: %s", name, exc, exc_info=True)

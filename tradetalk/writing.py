@@ -7,7 +7,6 @@ process published it; the build it publishes is swapped in by the reading half
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from corpus.articles import Article, parse_article, read_article
-from corpus.library import ArticleLibrary, SourceFile
+from corpus.library import SourceFile
 from retrieval import crashpoints
 from retrieval.build import Progress, SourcedArticle, add_articles, new_passages
 from retrieval.encoder import Encoder
@@ -25,6 +24,7 @@ from retrieval.index import IndexData, PassageIndex
 from retrieval.manifest import FORMAT_VERSION
 from retrieval.records import ArticleInfo
 from retrieval.storage import IndexStorage
+from storage.base import ArticleSources, LibraryStore
 from tradetalk.errors import (
     ArticleError,
     ArticleNotFound,
@@ -61,7 +61,8 @@ class Writing:
     provides the reading half's `_swap`, `index` and `leased`."""
 
     settings: Settings
-    library: ArticleLibrary
+    library: ArticleSources
+    store: LibraryStore
     storage: IndexStorage
     encoder: Encoder
     rebuilding: bool
@@ -86,13 +87,14 @@ class Writing:
     def open(self, progress: Progress | None = None) -> None:
         """Load the current index and bring it in line with the article files: embed new or
         changed articles only, drop removed ones; rebuild if built with another model."""
-        with self._write_lock, self.storage.lock():
+        with self._write_lock, self.store.lock():
             self._open_locked(progress)
 
     def _open_locked(self, progress: Progress | None = None) -> None:
         with storage_errors("repair the index directory"):
             self.storage.recover()
             self.storage.prune()
+        self.store.refresh()  # a cache fetches the store's current build
         served = self._index
         # Segments this process has open already are shared, not read and checked again.
         index = self.storage.load(reuse=served.segments if served is not None else ())
@@ -195,9 +197,9 @@ class Writing:
         if not self._write_lock.acquire(blocking=wait) and not self._after_merge_publication():
             raise IndexBusy("a reindex or ingest is running; try again when it finishes")
         try:
-            with self.storage.lock(wait=wait):
+            with self.store.lock(wait=wait):
                 served = self._index
-                if served is None or self.storage.current_name() != served.directory.name:
+                if served is None or self.store.current_name() != served.directory.name:
                     self._open_locked()  # another process wrote since: start from its build
                 assert self._index is not None  # _open_locked always serves a build
                 yield self._index
@@ -253,11 +255,10 @@ class Writing:
                 self._add(index, todo, outcomes, progress)
             return [outcomes[latest[article.id]] for article in articles]
 
-    def _files_of(self, index: PassageIndex, article_id: str) -> list[Path]:
-        """Every added file the build read this article from, whatever its name."""
-        keys = [k for k, v in index.sources.items() if v[1] == article_id]
-        paths = [p for p in map(self.library.path_of, keys) if p is not None]
-        return paths or [self.library.path_for(article_id)]
+    @staticmethod
+    def _sources_of(index: PassageIndex, article_id: str) -> list[str]:
+        """Every source the build read this article from, whatever its name."""
+        return [k for k, v in index.sources.items() if v[1] == article_id]
 
     def _add(
         self,
@@ -266,52 +267,26 @@ class Writing:
         outcomes: dict[int, IngestResult | TradeTalkError],
         progress: Progress | None,
     ) -> None:
-        backups: dict[Path, bytes | None] = {}
         items: list[tuple[int, SourcedArticle]] = []
-        try:
+        # Nothing half-done: if anything below fails, every article is put back as it was.
+        with self.library.staging() as staging:
             for n, article in todo:
-                path = self.library.path_for(article.id)
-                # An update replaces every file the old version was read from, so none of
-                # them brings the old text back at the next start.
-                old_files = (
-                    self._files_of(index, article.id) if article.id in index.articles else []
+                replacing = (
+                    self._sources_of(index, article.id) if article.id in index.articles else []
                 )
-                for old in {path, *old_files}:
-                    backups.setdefault(old, old.read_bytes() if old.exists() else None)
                 with storage_errors("save the article"):
-                    for old in old_files:
-                        if old != path:
-                            old.unlink(missing_ok=True)
-                    saved = self.library.save(article)
-                sha = hashlib.sha256(saved.read_bytes()).hexdigest()
-                stored = read_article(saved, max_bytes=self.settings.max_article_bytes, stored=True)
-                items.append((n, SourcedArticle(f"added/{saved.name}", sha, stored)))
+                    items.append((n, staging.save(article, replacing)))
             crashpoints.reached("article-file-written")
             sourced = [item for _, item in items]
             replaced = {item.article.id for item in sourced} & set(index.articles)
             added = new_passages(index, sourced, self.encoder, progress)
             with storage_errors("write the index"):
                 new_index = self._publish_change(index, added, replaced)
-        except BaseException:
-            # Nothing half-done: put every article file back as it was.
-            self._restore(backups)
-            raise
         self._swap(new_index)
         for n, item in items:
             info = new_index.articles[item.article.id]
             status = "updated" if item.article.id in index.articles else "added"
             outcomes[n] = IngestResult(status, info, self._duplicate_of(info))
-
-    @staticmethod
-    def _restore(backups: dict[Path, bytes | None]) -> None:
-        for path, previous in backups.items():
-            try:
-                if previous is None:
-                    path.unlink(missing_ok=True)
-                else:
-                    path.write_bytes(previous)
-            except OSError:  # the error being raised is the one the admin needs
-                log.exception("could not restore %s", path)
 
     def _duplicate_of(self, info: ArticleInfo) -> ArticleInfo | None:
         return self.index.articles.get(info.duplicate_of) if info.duplicate_of else None
@@ -329,18 +304,12 @@ class Writing:
                 raise ReadOnlyArticle(
                     f"{article_id} is part of the bundled corpus and can't be removed"
                 )
-            paths = self._files_of(index, article_id)
-            backups = {p: p.read_bytes() for p in paths if p.exists()}
-            try:
+            with self.library.staging() as staging:
                 with storage_errors("remove the article"):
-                    for path in paths:
-                        path.unlink(missing_ok=True)
+                    staging.delete(article_id, self._sources_of(index, article_id))
                 crashpoints.reached("article-file-removed")
                 with storage_errors("write the index"):
                     self._swap(self._publish_change(index, None, {article_id}))
-            except BaseException:
-                self._restore(dict(backups))
-                raise
             return info
 
     # -- merging segments -----------------------------------------------------------------
@@ -359,7 +328,7 @@ class Writing:
         from retrieval import merging
 
         done = 0
-        with self.storage.merge_lock() as ours:
+        with self.store.merge_lock() as ours:
             if not ours:
                 return 0
             for _ in range(limit):
@@ -390,7 +359,7 @@ class Writing:
             raise IndexBusy("a reindex or ingest is already running; try again when it finishes")
         self.rebuilding = True
         try:
-            with self.storage.lock():
+            with self.store.lock():
                 with storage_errors("repair the index directory"):
                     self.storage.recover()
                 data = self._full_build(self.library.scan(), progress)
