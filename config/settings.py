@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted.")
 
+    # Storage: the data dir (default), or a PostgreSQL database every host shares
+    database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL connection URL: when set, every library lives in that database "
+        "and each host keeps only a cache (secret: it may hold a password).",
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="With a database, where this host keeps the index segments it serves "
+        "(default: DATA_DIR/cache); it may be deleted at any time.",
+    )
+
     # URL ingestion
     allow_private_urls: bool = Field(
         False, description="Allow fetching from private/loopback addresses (tests, intranets)."
@@ -159,6 +171,11 @@ class Settings(BaseSettings):
             return self.model_cache_dir
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         return Path(base) / "tradetalk" / "models"
+
+    @property
+    def library_cache(self) -> Path:
+        """With a database: this host's cache of the libraries' index builds."""
+        return self.cache_dir or self.data_dir / "cache"
 
     @property
     def audit_db(self) -> Path:

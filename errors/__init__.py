@@ -23,6 +23,7 @@ __all__ = [
     "SettingError",
     "StartupError",
     "StorageError",
+    "StoreUnavailable",
     "TradeTalkError",
     "UnknownIssue",
     "UnknownServer",
@@ -102,3 +103,8 @@ class UnknownServer(TradeTalkError):
 
 class SettingError(TradeTalkError):
     """A /settings value is invalid (an unknown channel or role, a cooldown out of range)."""
+
+
+class StoreUnavailable(StorageError):
+    """The database holding the libraries cannot be reached (restarting, say): the request is
+    refused politely, and the next one tries again."""

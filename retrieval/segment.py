@@ -56,6 +56,8 @@ SENTENCE_VECTORS = "sentence_vectors.npy"
 SENTENCE_PTR = "sentence_ptr.npy"
 BM25_DIR = "bm25"
 RECORDS = "records.sqlite"
+# The files every segment has; anything else in a segment is carried along as it is.
+KNOWN_FILES = (DENSE, PASSAGE_VECTORS, SENTENCE_VECTORS, SENTENCE_PTR, RECORDS, "segment.json")
 
 # Resolves a row outside the data being written (a copy of a passage already in the index).
 Resolver = Callable[[int], PassageRef]
@@ -80,9 +82,20 @@ class SegmentContent:
     dense: DenseIndex | None = None  # built from the passage vectors when not given
 
 
-def write_segment(directory: Path, content: SegmentContent, *, index_kind: str | None = None):
-    """Write every file, then ``segment.json``. Returns the `SegmentManifest`."""
+def write_segment(
+    directory: Path,
+    content: SegmentContent,
+    *,
+    index_kind: str | None = None,
+    extra_files: dict[str, bytes] | None = None,
+):
+    """Write every file, then ``segment.json``. Returns the `SegmentManifest`. `extra_files`
+    are other files the segment carries (name -> bytes), copied as they are."""
     directory.mkdir(parents=True)
+    for name, data in (extra_files or {}).items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
     count = len(content.passages)
     kind = index_kind or (content.dense.kind if content.dense else choose_kind(count))
     dense = content.dense or DenseIndex.build(content.passage_vectors, kind)

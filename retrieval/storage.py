@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -90,8 +90,20 @@ def try_file_lock(path: Path) -> Iterator[bool]:
 
 
 class IndexStorage:
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        next_generation: Callable[[], int] | None = None,
+        before_switch: Callable[[Path, Manifest], None] | None = None,
+    ) -> None:
+        """`next_generation` numbers new builds when something other than this directory
+        knows the newest (a database every host shares); `before_switch` is called with each
+        new build, complete on disk, before ``current`` points at it: if it raises, the build
+        is deleted and the error stands (a database commits the build there)."""
         self.root = root
+        self.next_generation = next_generation
+        self.before_switch = before_switch
         self.builds = root / "builds"
         self.segments = root / SEGMENTS_DIR
         self.current_link = root / "current"
@@ -160,9 +172,12 @@ class IndexStorage:
     # -- writing ---------------------------------------------------------------------------
 
     def _new_name(self) -> str:
-        newest = max((generation_of(p.name) for p in self.complete_builds()), default=0)
+        if self.next_generation is not None:
+            generation = self.next_generation()
+        else:
+            generation = 1 + max((generation_of(p.name) for p in self.complete_builds()), default=0)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        return f"{newest + 1:08d}-{stamp}-{uuid.uuid4().hex[:8]}"
+        return f"{generation:08d}-{stamp}-{uuid.uuid4().hex[:8]}"
 
     def _point_current_at(self, name: str) -> None:
         link_tmp = self.root / f".current-{name}"
@@ -266,10 +281,11 @@ class IndexStorage:
         self.builds.mkdir(parents=True, exist_ok=True)
         name = self._new_name()
         tmp = self.builds / f".tmp-{name}"
+        manifest = replace(manifest, generation=generation_of(name), files={})
         try:
             tmp.mkdir()
             crashpoints.reached("build-files-written")
-            write_manifest(tmp, replace(manifest, generation=generation_of(name), files={}))
+            write_manifest(tmp, manifest)
             crashpoints.reached("manifest-written")
             final = self.builds / name
             os.rename(tmp, final)
@@ -278,8 +294,34 @@ class IndexStorage:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         crashpoints.reached("build-renamed")
+        if self.before_switch is not None:
+            try:
+                self.before_switch(final, manifest)
+            except BaseException:
+                shutil.rmtree(final, ignore_errors=True)
+                raise
         self._point_current_at(name)
         crashpoints.reached("current-switched")
+        self.prune()
+        return final
+
+    def adopt(self, name: str, manifest: Manifest) -> Path:
+        """Make `manifest` (a build published elsewhere, whose segments are here already)
+        current under its own name. Call holding the lock."""
+        self.builds.mkdir(parents=True, exist_ok=True)
+        final = self.builds / name
+        if not final.is_dir():
+            tmp = self.builds / f".tmp-{name}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            try:
+                write_manifest(tmp, manifest)
+                os.rename(tmp, final)
+                _fsync_dir(self.builds)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        self._point_current_at(name)
         self.prune()
         return final
 

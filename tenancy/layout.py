@@ -110,4 +110,9 @@ def libraries_with_feeds(data_dir: Path) -> list[int | None]:
 def library_settings(settings: Settings, server_id: int) -> Settings:
     """The settings a server's engine runs with: the same model and limits, its own data
     directory (its articles, index, issues.toml and briefings cache follow from it)."""
-    return settings.model_copy(update={"data_dir": server_paths(settings.data_dir, server_id).root})
+    return settings.model_copy(
+        update={
+            "data_dir": server_paths(settings.data_dir, server_id).root,
+            "cache_dir": settings.library_cache,  # one cache per host, whatever the library
+        }
+    )

@@ -19,12 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from config.settings import Settings
-from corpus.library import BUNDLED_DIR, ArticleLibrary
 from retrieval.encoder import Encoder, default_model_path, model_fingerprint
 from retrieval.encoder_loading import load_encoder
 from retrieval.index import PassageIndex
 from retrieval.manifest import read_manifest
-from storage import LibraryStore, LocalStore
+from storage import LibraryStore, open_store
 from tradetalk.answer import AnswerPolicy
 from tradetalk.errors import TradeTalkError
 from tradetalk.reading import CANDIDATE_PASSAGES, Reading, coverage_of, years_of
@@ -50,22 +49,17 @@ class Engine(Reading, Writing):
         batch_queries: bool = False,
         bundled: bool = True,
         store: LibraryStore | None = None,
+        library: str = "global",
     ) -> None:
         """`batch_queries` merges questions encoded at the same moment from several threads
         into one model call (`retrieval.batching`): for the bot, where a whole server asks at
         once; a one-shot CLI gains nothing from it. ``bundled=False`` leaves the bundled corpus
         out: a Discord server's own library (`tenancy`), searched beside the global one. `store`
-        is where the library is kept (default: its directory of the data dir, `LocalStore`)."""
+        is where the library is kept (default: `storage.open_store` for `library`, "global" or a
+        server id: its directory of the data dir, or the database)."""
         self.settings = settings
         self._batch_queries = batch_queries
-        self.store: LibraryStore = store or LocalStore(
-            ArticleLibrary(
-                settings.articles_dir,
-                max_bytes=settings.max_article_bytes,
-                bundled_dir=(settings.bundled_dir or BUNDLED_DIR) if bundled else None,
-            ),
-            settings.index_dir,
-        )
+        self.store: LibraryStore = store or open_store(settings, library=library, bundled=bundled)
         self.library = self.store.articles  # the sources its index is built from
         self.storage = self.store.builds  # where this process reads and writes builds
         self._encoder = encoder
