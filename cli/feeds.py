@@ -8,7 +8,6 @@ import asyncio
 import getpass
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -85,7 +84,7 @@ def register_feed_commands(
     app: typer.Typer,
     *,
     engine: Callable[[], Engine],
-    library_dir: Callable[[], Path],
+    feed_store: Callable[[], FeedStore],
     briefings: Callable[[], IssueBriefings],
     settings: Callable[[], Settings],
     failures: Callable[[], AbstractContextManager[None]],
@@ -93,11 +92,11 @@ def register_feed_commands(
     audit: Audit,
 ) -> None:
     """`engine` gives the engine of the library the command works on (created if need be) and
-    `library_dir` its directory, where its feed store is (`--server ID`: that server's);
+    `feed_store` its feed store (`--server ID`: that server's);
     `briefings` what /whatsnew reads there (for the digest)."""
 
     def store() -> FeedStore:
-        return FeedStore(library_dir())
+        return feed_store()
 
     def actor() -> str:
         try:
@@ -145,7 +144,7 @@ def register_feed_commands(
         """The followed feeds: last success, last error, article count."""
         with failures():
             found = store()
-            feeds = found.feeds() if found.path.exists() else []  # reading creates nothing
+            feeds = found.feeds() if found.tables.exists() else []  # reading creates nothing
             if not feeds:
                 out.print("No feeds followed; add one with `tradetalk follow URL`.", markup=False)
             for feed in feeds:
@@ -161,7 +160,7 @@ def register_feed_commands(
         with failures():
             config = settings()
             feeds = store()
-            if not feeds.path.exists():  # nothing followed here: no library to load or make
+            if not feeds.tables.exists():  # nothing followed here: no library to load or make
                 out.print(report_text(RoundReport()), markup=False)
                 return
             eng = engine()

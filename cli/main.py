@@ -21,7 +21,7 @@ from cli.briefings import register_commands as register_briefing_commands
 from cli.feeds import register_feed_commands
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
-from tenancy.layout import check_server_id, server_paths
+from tenancy.layout import check_server_id, server_paths, tables_of
 from tradetalk.errors import ArticleError, TradeTalkError
 from tradetalk.logs import log_file, setup_logging
 
@@ -146,10 +146,7 @@ def log_of() -> AuditLog:
     """The audit log of the library the command works on."""
     from tradetalk.audit import AuditLog
 
-    sid = server_id()
-    if sid is None:
-        return AuditLog(settings().audit_db)
-    return AuditLog(server_paths(settings().data_dir, sid).audit)
+    return AuditLog(tables_of(settings(), server_id(), "audit"))
 
 
 def _opened(engine: Engine) -> Engine:
@@ -177,11 +174,14 @@ def engine(*, create: bool = False) -> Engine:
     return libraries().engine(server_id(), create=create, opener=_opened)
 
 
-def library_dir() -> Path:
-    """The directory of the library the command works on (the data dir, or the server's part
-    of it): where its feed store lives. Reading it creates nothing."""
+def feed_store():
+    """The feed store of the library the command works on (the data dir's or the server's
+    file, or its tables in the database). Reading it creates nothing."""
+    from feeds.store import FeedStore
+
     sid = server_id()
-    return settings().data_dir if sid is None else server_paths(settings().data_dir, sid).root
+    root = settings().data_dir if sid is None else server_paths(settings().data_dir, sid).root
+    return FeedStore(root, tables=tables_of(settings(), sid, "feeds"))
 
 
 def briefing_source():
@@ -194,7 +194,7 @@ register_briefing_commands(app, engine=briefing_source, failures=failures, out=o
 register_feed_commands(
     app,
     engine=partial(engine, create=True),  # following a feed makes a server's library
-    library_dir=library_dir,
+    feed_store=feed_store,
     briefings=briefing_source,
     settings=settings,
     failures=failures,
@@ -487,7 +487,11 @@ def purge_server(
         detail = f"{removed.articles} articles, {removed.size_bytes} bytes"
         # In the global log: the server's own went with it.
         audit(
-            "purge-server", str(removed.server_id), "ok", detail, to=AuditLog(settings().audit_db)
+            "purge-server",
+            str(removed.server_id),
+            "ok",
+            detail,
+            to=AuditLog(tables_of(settings(), None, "audit")),
         )
         out.print(
             f"purged server {removed.server_id}: {removed.articles} articles, "

@@ -4,8 +4,9 @@ waiting items are claimed, their pages fetched with the article fetcher (size ca
 private addresses refused, every redirect checked) and read (trafilatura), copies of what the
 library has are skipped, and the rest are ingested together: one build for the round.
 
-A round holds ``DATA_DIR/feeds.lock`` (flock), so the bot's loop and a cron `tradetalk poll`
-never run one at the same time; whatever a round that died left claimed is settled first
+A round holds the library's round lock (``DATA_DIR/feeds.lock``, a flock; with a database, an
+advisory lock), so the bot's loop and a cron `tradetalk poll`, on any host, never run one at the
+same time; whatever a round that died left claimed is settled first
 (`FeedStore.recover`). Bound to one library (data dir, engine): the bot makes one per library.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -28,12 +28,11 @@ from feeds.known import LibraryView, same_text
 from feeds.store import Feed, FeedEntry, FeedStore, Item
 from retrieval import crashpoints
 from retrieval.records import ArticleInfo
-from retrieval.storage import try_file_lock
 from tradetalk.engine import Engine, IngestResult
 
 log = logging.getLogger(__name__)
 
-LOCK_FILE = "feeds.lock"
+LOCK_FILE = "feeds.lock"  # the round lock of a library in the data dir (`FeedStore.round_lock`)
 PAGES_AT_ONCE = 4  # item pages fetched concurrently
 
 
@@ -53,12 +52,6 @@ class RoundReport:
     skipped: list[tuple[Item, str]] = field(default_factory=list)
     failed: list[tuple[Item, str]] = field(default_factory=list)
     recovered: tuple[int, int] = (0, 0)  # items a dead round left: found ingested, put back
-
-
-def round_lock(data_dir: Path) -> contextlib.AbstractContextManager[bool]:
-    """Yields False (at once) if a round is running elsewhere."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return try_file_lock(data_dir / LOCK_FILE)
 
 
 def parse_feed(data: bytes, url: str) -> tuple[str | None, list[FeedEntry]]:
@@ -144,7 +137,7 @@ class FeedPoller:
         if self._running.locked():
             return RoundReport(busy=True)
         async with self._running:
-            with round_lock(self.data_dir) as ours:
+            with self.store.round_lock() as ours:
                 if not ours:
                     return RoundReport(busy=True)
                 return await self._round(every)

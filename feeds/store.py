@@ -15,18 +15,17 @@ One library's store: a library per Discord server gets a store per server."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
-import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from errors import FeedError
-from tenancy.layout import FEEDS_FILE
+from storage.tables import SqliteTables, Tables
 
-FILE_NAME = FEEDS_FILE  # in the library's directory: the data dir, or a server's part of it
+FILE_NAME = "feeds.sqlite3"  # in the library's directory: the data dir, or a server's part of it
 MAX_ATTEMPTS = 3
 MAX_BACKOFF_SECONDS = 6 * 3600
 JITTER = 0.1  # each next poll moves by up to ±10%, so feeds followed together spread out
@@ -137,45 +136,33 @@ class FeedStore:
         *,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
+        tables: Tables | None = None,
     ) -> None:
         import time
 
         self.path = data_dir / FILE_NAME
+        # The SQLite file in the library's directory, or its tables in the database.
+        self.tables = tables or SqliteTables(self.path, SCHEMA, wal=True, keep_open=True)
         self._clock = clock or time.time
         self._rng = rng or random.Random()
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
 
     def now(self) -> float:
         return self._clock()
 
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One connection, shared by threads under our lock; another process (cron's
-            # `tradetalk poll`) waits up to 30 s for a write to finish.
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
-            self._db = db
-        return self._db
-
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        self.tables.close()
 
-    def _write(self, sql: str, args: Sequence = ()) -> sqlite3.Cursor:
-        with self._lock:
-            db = self._conn()
-            with db:
-                return db.execute(sql, args)
+    def _write(self, sql: str, args: Sequence = ()) -> None:
+        with self.tables.transaction() as db:
+            db.execute(sql, args)
 
     def _read(self, sql: str, args: Sequence = ()) -> list[tuple]:
-        with self._lock:
-            return self._conn().execute(sql, args).fetchall()
+        return self.tables.read(sql, args)
+
+    def round_lock(self) -> contextlib.AbstractContextManager[bool]:
+        """One round of polling at a time for this library, across processes (and hosts):
+        yields False at once if another round holds it."""
+        return self.tables.lock("feeds")
 
     # -- feeds ------------------------------------------------------------------------------
 
@@ -185,22 +172,20 @@ class FeedStore:
         """Follow `url` (polled at once, then every `interval_s`); following it again changes
         its channel and interval. Returns the feed and whether it is new."""
         now = self.now()
-        with self._lock:
-            db = self._conn()
-            with db:
-                existing = db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone()
-                if existing:
-                    db.execute(
-                        "UPDATE feeds SET channel_id = coalesce(?, channel_id), interval_s = ? "
-                        "WHERE url = ?",
-                        (channel_id, interval_s, url),
-                    )
-                else:
-                    db.execute(
-                        "INSERT INTO feeds (url, channel_id, added_by, added_at, interval_s, "
-                        "next_poll_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (url, channel_id, added_by, _iso(now), interval_s, now),
-                    )
+        with self.tables.transaction() as db:
+            existing = db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone()
+            if existing:
+                db.execute(
+                    "UPDATE feeds SET channel_id = coalesce(?, channel_id), interval_s = ? "
+                    "WHERE url = ?",
+                    (channel_id, interval_s, url),
+                )
+            else:
+                db.execute(
+                    "INSERT INTO feeds (url, channel_id, added_by, added_at, interval_s, "
+                    "next_poll_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (url, channel_id, added_by, _iso(now), interval_s, now),
+                )
         return self.feed(url), not existing
 
     def unfollow(self, url: str) -> Feed:
@@ -260,46 +245,42 @@ class FeedStore:
     ) -> None:
         """A successful poll (a new document, or "not modified")."""
         now = self.now()
-        with self._lock:
-            db = self._conn()
-            with db:
-                row = db.execute("SELECT interval_s FROM feeds WHERE url = ?", (url,)).fetchone()
-                if row is None:
-                    return  # unfollowed meanwhile
-                db.execute(
-                    "UPDATE feeds SET title = coalesce(?, title), etag = ?, last_modified = ?, "
-                    "last_polled_at = ?, last_success_at = ?, failures = 0, next_poll_at = ? "
-                    "WHERE url = ?",
-                    (
-                        None if not_modified else title,
-                        etag,
-                        last_modified,
-                        _iso(now),
-                        _iso(now),
-                        self._next_poll(row[0]),
-                        url,
-                    ),
-                )
+        with self.tables.transaction() as db:
+            row = db.execute("SELECT interval_s FROM feeds WHERE url = ?", (url,)).fetchone()
+            if row is None:
+                return  # unfollowed meanwhile
+            db.execute(
+                "UPDATE feeds SET title = coalesce(?, title), etag = ?, last_modified = ?, "
+                "last_polled_at = ?, last_success_at = ?, failures = 0, next_poll_at = ? "
+                "WHERE url = ?",
+                (
+                    None if not_modified else title,
+                    etag,
+                    last_modified,
+                    _iso(now),
+                    _iso(now),
+                    self._next_poll(row[0]),
+                    url,
+                ),
+            )
 
     def failed(self, url: str, error: str) -> None:
         """A failed poll: recorded, and the next one put off twice as long each time in a row
         (up to six hours)."""
         now = self.now()
-        with self._lock:
-            db = self._conn()
-            with db:
-                row = db.execute(
-                    "SELECT interval_s, failures FROM feeds WHERE url = ?", (url,)
-                ).fetchone()
-                if row is None:
-                    return
-                interval, failures = row
-                wait = min(interval * 2 ** (failures + 1), MAX_BACKOFF_SECONDS)
-                db.execute(
-                    "UPDATE feeds SET last_polled_at = ?, last_error = ?, last_error_at = ?, "
-                    "failures = failures + 1, next_poll_at = ? WHERE url = ?",
-                    (_iso(now), error[:MAX_ERROR_CHARS], _iso(now), self._next_poll(wait), url),
-                )
+        with self.tables.transaction() as db:
+            row = db.execute(
+                "SELECT interval_s, failures FROM feeds WHERE url = ?", (url,)
+            ).fetchone()
+            if row is None:
+                return
+            interval, failures = row
+            wait = min(interval * 2 ** (failures + 1), MAX_BACKOFF_SECONDS)
+            db.execute(
+                "UPDATE feeds SET last_polled_at = ?, last_error = ?, last_error_at = ?, "
+                "failures = failures + 1, next_poll_at = ? WHERE url = ?",
+                (_iso(now), error[:MAX_ERROR_CHARS], _iso(now), self._next_poll(wait), url),
+            )
 
     # -- items ------------------------------------------------------------------------------
 
@@ -311,62 +292,56 @@ class FeedStore:
         number of new items waiting."""
         now = _iso(self.now())
         waiting = 0
-        with self._lock:
-            db = self._conn()
-            with db:
-                if db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone() is None:
-                    return 0
-                listed = {
-                    r[0] for r in db.execute("SELECT key FROM items WHERE feed_url = ?", (url,))
-                }
-                for position, entry in enumerate(entries):
-                    if entry.key in listed:
-                        continue
-                    listed.add(entry.key)
-                    # Another feed's item with this link, waiting or done, is this one.
-                    seen = (
-                        known(entry.link)
-                        or db.execute(
-                            "SELECT 1 FROM items WHERE (link = ? OR fetched_url = ?) AND state != "
-                            "'failed'",
-                            (entry.link, entry.link),
-                        ).fetchone()
-                    )
-                    state = "skipped" if seen else "pending"
-                    reason = "already in the library" if seen else None
-                    waiting += not seen
-                    db.execute(
-                        "INSERT INTO items (feed_url, key, link, title, published, position, "
-                        "state, reason, listed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            url,
-                            entry.key,
-                            entry.link,
-                            entry.title[:500],
-                            entry.published,
-                            position,
-                            state,
-                            reason,
-                            now,
-                        ),
-                    )
+        with self.tables.transaction() as db:
+            if db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone() is None:
+                return 0
+            listed = {r[0] for r in db.execute("SELECT key FROM items WHERE feed_url = ?", (url,))}
+            for position, entry in enumerate(entries):
+                if entry.key in listed:
+                    continue
+                listed.add(entry.key)
+                # Another feed's item with this link, waiting or done, is this one.
+                seen = (
+                    known(entry.link)
+                    or db.execute(
+                        "SELECT 1 FROM items WHERE (link = ? OR fetched_url = ?) AND state != "
+                        "'failed'",
+                        (entry.link, entry.link),
+                    ).fetchone()
+                )
+                state = "skipped" if seen else "pending"
+                reason = "already in the library" if seen else None
+                waiting += not seen
+                db.execute(
+                    "INSERT INTO items (feed_url, key, link, title, published, position, "
+                    "state, reason, listed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        url,
+                        entry.key,
+                        entry.link,
+                        entry.title[:500],
+                        entry.published,
+                        position,
+                        state,
+                        reason,
+                        now,
+                    ),
+                )
         return waiting
 
     def claim(self, url: str, limit: int) -> list[Item]:
         """Take up to `limit` waiting items of a feed, newest first, committed as ``claimed``
         before anything is fetched."""
-        with self._lock:
-            db = self._conn()
-            with db:
-                rows = db.execute(
-                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE feed_url = ? AND state = 'pending' "
-                    "ORDER BY coalesce(published, '') DESC, position LIMIT ?",
-                    (url, limit),
-                ).fetchall()
-                db.executemany(
-                    "UPDATE items SET state = 'claimed', attempts = attempts + 1 WHERE id = ?",
-                    [(r[0],) for r in rows],
-                )
+        with self.tables.transaction() as db:
+            rows = db.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE feed_url = ? AND state = 'pending' "
+                "ORDER BY coalesce(published, '') DESC, position LIMIT ?",
+                (url, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE items SET state = 'claimed', attempts = attempts + 1 WHERE id = ?",
+                [(r[0],) for r in rows],
+            )
         return [Item(*r[:6], "claimed", *r[7:]) for r in rows]
 
     def fetched(self, item: Item, fetched_url: str) -> None:
@@ -377,20 +352,18 @@ class FeedStore:
     def ingested(self, done: Iterable[tuple[Item, str]]) -> None:
         """Items whose articles are in a published build: (item, article id)."""
         now = _iso(self.now())
-        with self._lock:
-            db = self._conn()
-            with db:
-                for item, article_id in done:
-                    updated = db.execute(
-                        "UPDATE items SET state = 'ingested', article_id = ?, done_at = ?, "
-                        "reason = NULL WHERE id = ? AND state = 'claimed'",
-                        (article_id, now, item.id),
-                    ).rowcount
-                    if updated:
-                        db.execute(
-                            "UPDATE feeds SET article_count = article_count + 1 WHERE url = ?",
-                            (item.feed_url,),
-                        )
+        with self.tables.transaction() as db:
+            for item, article_id in done:
+                updated = db.execute(
+                    "UPDATE items SET state = 'ingested', article_id = ?, done_at = ?, "
+                    "reason = NULL WHERE id = ? AND state = 'claimed'",
+                    (article_id, now, item.id),
+                ).rowcount
+                if updated:
+                    db.execute(
+                        "UPDATE feeds SET article_count = article_count + 1 WHERE url = ?",
+                        (item.feed_url,),
+                    )
 
     def skipped(self, item: Item, reason: str) -> None:
         self._write(
@@ -417,13 +390,11 @@ class FeedStore:
         found = [(item, where[item.id]) for item in items if where[item.id]]
         self.ingested(found)  # type: ignore[arg-type]
         back = [item for item in items if not where[item.id]]
-        with self._lock:
-            db = self._conn()
-            with db:
-                db.executemany(
-                    "UPDATE items SET state = 'pending' WHERE id = ? AND state = 'claimed'",
-                    [(item.id,) for item in back],
-                )
+        with self.tables.transaction() as db:
+            db.executemany(
+                "UPDATE items SET state = 'pending' WHERE id = ? AND state = 'claimed'",
+                [(item.id,) for item in back],
+            )
         return len(found), len(back)
 
     def items(self, url: str | None = None) -> list[Item]:
@@ -442,9 +413,5 @@ class FeedStore:
         return [(Item(*r[:-1]), r[-1]) for r in rows]
 
     def digested(self, items: Iterable[Item]) -> None:
-        with self._lock:
-            db = self._conn()
-            with db:
-                db.executemany(
-                    "UPDATE items SET digested = 1 WHERE id = ?", [(i.id,) for i in items]
-                )
+        with self.tables.transaction() as db:
+            db.executemany("UPDATE items SET digested = 1 WHERE id = ?", [(i.id,) for i in items])

@@ -32,6 +32,10 @@ FEED_STEPS = (
     "feed-items-ingested",  # their articles are in a published build, not yet marked ingested
 )
 
+# The step a write reaches with a database (storage/postgres/): inside the transaction that
+# publishes the build, just before it commits.
+DATABASE_STEPS = ("database-commit",)
+
 _CRASH_AT = os.environ.get("TRADETALK_TEST_CRASH_AT") or None
 
 

@@ -13,6 +13,7 @@ from config.settings import Settings
 from corpus.library import BUNDLED_DIR, ArticleLibrary
 from storage.base import ArticleSources, LibraryStore, Staging
 from storage.local import LocalStore
+from storage.tables import SqliteTables, Tables
 
 GLOBAL_LIBRARY = "global"
 
@@ -21,15 +22,21 @@ __all__ = [
     "ArticleSources",
     "LibraryStore",
     "LocalStore",
+    "SqliteTables",
     "Staging",
+    "Tables",
     "open_store",
+    "tables_for",
 ]
 
 
-def open_store(settings: Settings, *, library: str = GLOBAL_LIBRARY, bundled: bool) -> LibraryStore:
+def open_store(
+    settings: Settings, *, library: str = GLOBAL_LIBRARY, bundled: bool, follow: bool = True
+) -> LibraryStore:
     """The store of a library ('global', or a server id as text) whose local directory is
     `settings.data_dir`: that directory itself, or, with ``TRADETALK_DATABASE_URL``, the
-    database (and this host's cache of it). ``bundled``: the library holds the bundled corpus."""
+    database (and this host's cache of it). ``bundled``: the library holds the bundled corpus;
+    ``follow``: hear of other hosts' builds (an engine's store; not a store only probed)."""
     bundled_dir: Path | None = (settings.bundled_dir or BUNDLED_DIR) if bundled else None
     if settings.database_url is not None:
         from storage.postgres.backend import backend_for
@@ -41,6 +48,7 @@ def open_store(settings: Settings, *, library: str = GLOBAL_LIBRARY, bundled: bo
             settings.library_cache,
             bundled_dir=bundled_dir,
             max_bytes=settings.max_article_bytes,
+            follow=follow,
         )
     return LocalStore(
         ArticleLibrary(
@@ -48,3 +56,19 @@ def open_store(settings: Settings, *, library: str = GLOBAL_LIBRARY, bundled: bo
         ),
         settings.index_dir,
     )
+
+
+def tables_for(
+    settings: Settings, *, library: str, file: str, schema: str, table: str, wal: bool = False
+) -> Tables:
+    """A store's tables for a library whose local directory is `settings.data_dir`: the SQLite
+    `file` there, or the library's schema of the database (`table` tells whether the store
+    holds anything). `schema` is the store's SQLite ``CREATE`` statements."""
+    if settings.database_url is not None:
+        from storage.postgres.backend import backend_for
+        from storage.tables import PostgresTables
+
+        return PostgresTables(
+            backend_for(settings.database_url.get_secret_value()), library, table, schema
+        )
+    return SqliteTables(settings.data_dir / file, schema, wal=wal)

@@ -78,6 +78,14 @@ class LibraryStore(ABC):
         """The name of the store's current build (None: none yet). Asked before every
         question, so it must be cheap."""
 
+    @abstractmethod
+    def exists(self) -> bool:
+        """Is the library stored at all (purged libraries are not)? Reading creates nothing."""
+
+    @abstractmethod
+    def has_articles(self) -> bool:
+        """Does the library hold anything of its own: a build, or an article not yet indexed?"""
+
     def refresh(self) -> None:  # noqa: B027  (most stores hold their builds themselves)
         """Make `builds` hold the store's current build (a cache fetches it)."""
 

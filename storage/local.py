@@ -105,3 +105,17 @@ class LocalStore(LibraryStore):
 
     def current_name(self) -> str | None:
         return self.builds.current_name()
+
+    def exists(self) -> bool:
+        return self.builds.root.exists()
+
+    def has_articles(self) -> bool:
+        """Two system calls, no parsing: a built index, or an article file not yet indexed."""
+        if self.builds.current_link.is_symlink():
+            return True
+        try:
+            return any(
+                not p.name.startswith(".") for p in self.articles.files.articles_dir.iterdir()
+            )
+        except OSError:
+            return False

@@ -20,12 +20,16 @@ from pathlib import Path
 
 from config.settings import Settings
 from errors import ConfigError
+from feeds.store import FILE_NAME as FEEDS_FILE
+from feeds.store import SCHEMA as FEEDS_SCHEMA
+from storage import GLOBAL_LIBRARY, Tables, tables_for
+from tenancy.server_settings import SCHEMA as SETTINGS_SCHEMA
+from tradetalk.audit import SCHEMA as AUDIT_SCHEMA
 
 SERVERS_DIR = "servers"
 SETTINGS_FILE = "settings.sqlite"
 AUDIT_FILE = "audit.sqlite"
 FEEDBACK_FILE = "feedback.sqlite3"  # bot.feedback_store.FILE_NAME
-FEEDS_FILE = "feeds.sqlite3"  # feeds.store.FILE_NAME
 # Discord ids are 64-bit snowflakes: anything else is not a server and must not become a path.
 MAX_SNOWFLAKE = (1 << 64) - 1
 
@@ -116,3 +120,61 @@ def library_settings(settings: Settings, server_id: int) -> Settings:
             "cache_dir": settings.library_cache,  # one cache per host, whatever the library
         }
     )
+
+
+def library_id(server_id: int | None) -> str:
+    """How a store names a library: "global", or the server's id."""
+    return GLOBAL_LIBRARY if server_id is None else str(check_server_id(server_id))
+
+
+def settings_of(settings: Settings, server_id: int | None) -> Settings:
+    """The settings of a library's engine and stores (the global library's are the settings)."""
+    return settings if server_id is None else library_settings(settings, server_id)
+
+
+# Each small store of a library: its SQLite file, its SQLite schema, a table that says whether
+# it holds anything, and whether its file is kept open (WAL) for the store's life.
+_STORES = {
+    "audit": (AUDIT_FILE, AUDIT_SCHEMA, "audit", False),
+    "settings": (SETTINGS_FILE, SETTINGS_SCHEMA, "server_settings", False),
+    "feeds": (FEEDS_FILE, FEEDS_SCHEMA, "feeds", True),
+}
+
+
+def tables_of(settings: Settings, server_id: int | None, store: str) -> Tables:
+    """The tables of one of a library's small stores ("audit", "settings", "feeds"): its file
+    in the library's directory, or its schema of the database."""
+    file, schema, table, keep_open = _STORES[store]
+    tables = tables_for(
+        settings_of(settings, server_id),
+        library=library_id(server_id),
+        file=file,
+        schema=schema,
+        table=table,
+        wal=keep_open,
+    )
+    if keep_open and hasattr(tables, "keep_open"):
+        tables.keep_open = True  # type: ignore[attr-defined]
+    return tables
+
+
+def stored_server_ids(settings: Settings) -> list[int]:
+    """Every server with a library here: a directory of the data dir, or a schema of the
+    database."""
+    if settings.database_url is None:
+        return server_ids(settings.data_dir)
+    from storage.postgres.backend import backend_for
+
+    backend = backend_for(settings.database_url.get_secret_value())
+    return sorted(int(i) for i in backend.library_ids() if i.isdigit())
+
+
+def stored_libraries_with_feeds(settings: Settings) -> list[int | None]:
+    """The libraries that follow feeds: None for the global one, then servers in id order."""
+    if settings.database_url is None:
+        return libraries_with_feeds(settings.data_dir)
+    found: list[int | None] = []
+    for server_id in [None, *stored_server_ids(settings)]:
+        if tables_of(settings, server_id, "feeds").exists():
+            found.append(server_id)
+    return found

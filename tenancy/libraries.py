@@ -27,9 +27,17 @@ from retrieval.build import Progress
 from retrieval.encoder import Encoder
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo
+from storage import open_store
 from tenancy.asking import CoverageCache, ask_libraries
 from tenancy.combined import CombinedIndex
-from tenancy.layout import LibraryPaths, check_server_id, library_settings, server_paths
+from tenancy.layout import (
+    LibraryPaths,
+    check_server_id,
+    library_id,
+    library_settings,
+    server_paths,
+    tables_of,
+)
 from tenancy.server_settings import EffectiveSettings, ServerSettings, ServerSettingsStore
 from tradetalk.answer import Answer
 from tradetalk.audit import AuditLog
@@ -46,11 +54,19 @@ class ServerLibrary:
     """One Discord server: where its files are, its settings and audit log, and its engine
     while its index is loaded. Created on first mention; cheap until loaded."""
 
-    def __init__(self, server_id: int, paths: LibraryPaths) -> None:
+    def __init__(self, server_id: int, paths: LibraryPaths, settings: Settings) -> None:
+        """`settings`: the process's (the library's own follow from them)."""
         self.server_id = server_id
         self.paths = paths
-        self.settings_store = ServerSettingsStore(paths.settings)
-        self.audit = AuditLog(paths.audit)
+        self.settings_store = ServerSettingsStore(tables_of(settings, server_id, "settings"))
+        self.audit = AuditLog(tables_of(settings, server_id, "audit"))
+        # Asked whether the library exists and holds anything, without loading it.
+        self.store = open_store(
+            library_settings(settings, server_id),
+            library=library_id(server_id),
+            bundled=False,
+            follow=False,
+        )
         self.engine: Engine | None = None
         self.view: ServerView | None = None
         self.coverage = CoverageCache()
@@ -75,20 +91,21 @@ class Libraries:
         self.global_engine = engine or Engine(
             settings, encoder=encoder, batch_queries=batch_queries
         )
-        self.global_audit = AuditLog(settings.audit_db)
+        self.global_audit = AuditLog(tables_of(settings, None, "audit"))
         self.budget_bytes = settings.memory_budget_mb * 1024 * 1024
         self._servers: dict[int, ServerLibrary] = {}
         self._loaded: OrderedDict[int, ServerLibrary] = OrderedDict()  # least recent first
         self._lock = threading.Lock()
         self.loads = 0  # server indexes loaded so far (again after an eviction): for the bench
 
-    def _server_engine(self, settings: Settings) -> Engine:
+    def _server_engine(self, settings: Settings, server_id: int) -> Engine:
         shared = self.global_engine
         return Engine(
             settings,
             encoder=shared.loaded_encoder,
             encoder_factory=lambda: shared.encoder,
             bundled=False,
+            library=library_id(server_id),
         )
 
     def open(self) -> None:
@@ -112,7 +129,7 @@ class Libraries:
             found = self._servers.get(server_id)
             if found is None:
                 found = self._servers[server_id] = ServerLibrary(
-                    server_id, server_paths(self.settings.data_dir, server_id)
+                    server_id, server_paths(self.settings.data_dir, server_id), self.settings
                 )
             return found
 
@@ -169,16 +186,16 @@ class Libraries:
         opener: Callable[[Engine], object] | None = None,
     ) -> Engine | None:
         with server.load_lock:
-            if server.engine is not None and not server.paths.index.exists():
+            if server.engine is not None and not server.store.exists():
                 # Purged by another process (`tradetalk purge-server`): start afresh.
-                log.info("server %s's library is gone from disk; unloading it", server.server_id)
+                log.info("server %s's library is gone; unloading it", server.server_id)
                 self._drop(server)
             if server.engine is not None:
                 return server.engine
-            if not create and not server.paths.has_articles():
+            if not create and not server.store.has_articles():
                 return None
             settings = library_settings(self.settings, server.server_id)
-            engine = self._server_engine(settings)
+            engine = self._server_engine(settings, server.server_id)
             if opener is not None:
                 opener(engine)
             else:
@@ -232,7 +249,8 @@ class Libraries:
         """The bot was removed from a server: note when (its data is kept for the retention
         period, `tenancy.retention`) and unload it."""
         server = self.server(server_id)
-        if server.paths.root.is_dir():  # a server that never stored anything leaves nothing
+        # A server that never stored anything leaves nothing.
+        if server.paths.root.is_dir() or server.store.exists():
             server.settings_store.mark_left()
         self.forget(server_id)
 

@@ -20,7 +20,15 @@ from pathlib import Path
 from config.settings import Settings
 from errors import IndexBusy, TradeTalkError, UnknownServer
 from retrieval.manifest import read_manifest
-from tenancy.layout import server_ids, server_paths, servers_root
+from storage import open_store
+from tenancy.layout import (
+    library_id,
+    library_settings,
+    server_paths,
+    servers_root,
+    stored_server_ids,
+    tables_of,
+)
 from tenancy.server_settings import ServerSettingsStore
 
 log = logging.getLogger(__name__)
@@ -61,16 +69,37 @@ def purge_time(left_at: str, retention_days: float) -> dt.datetime:
     return dt.datetime.fromisoformat(left_at) + dt.timedelta(days=retention_days)
 
 
+def _database_store(settings: Settings, server_id: int):
+    from storage.postgres.store import PostgresStore
+
+    store = open_store(
+        library_settings(settings, server_id),
+        library=library_id(server_id),
+        bundled=False,
+        follow=False,
+    )
+    assert isinstance(store, PostgresStore)
+    return store
+
+
+def _counts(settings: Settings, server_id: int) -> tuple[int, int]:
+    """(articles, bytes) of a server's library."""
+    if settings.database_url is not None:
+        return _database_store(settings, server_id).summary()
+    root = server_paths(settings.data_dir, server_id).root
+    return _article_count(root), _directory_size(root)
+
+
 def server_summaries(settings: Settings) -> list[ServerSummary]:
     out = []
-    for server_id in server_ids(settings.data_dir):
-        paths = server_paths(settings.data_dir, server_id)
-        left = ServerSettingsStore(paths.settings).load().left_at
+    for server_id in stored_server_ids(settings):
+        left = ServerSettingsStore(tables_of(settings, server_id, "settings")).load().left_at
+        articles, size = _counts(settings, server_id)
         out.append(
             ServerSummary(
                 server_id=server_id,
-                articles=_article_count(paths.root),
-                size_bytes=_directory_size(paths.root),
+                articles=articles,
+                size_bytes=size,
                 left_at=left,
                 purge_after=(
                     purge_time(left, settings.retention_days).isoformat(timespec="seconds")
@@ -86,10 +115,8 @@ def expired_servers(settings: Settings, now: dt.datetime | None = None) -> list[
     """Servers the bot left more than the retention period ago."""
     now = now or dt.datetime.now(dt.UTC)
     found = []
-    for server_id in server_ids(settings.data_dir):
-        left = (
-            ServerSettingsStore(server_paths(settings.data_dir, server_id).settings).load().left_at
-        )
+    for server_id in stored_server_ids(settings):
+        left = ServerSettingsStore(tables_of(settings, server_id, "settings")).load().left_at
         if left and purge_time(left, settings.retention_days) <= now:
             found.append(server_id)
     return found
@@ -99,6 +126,13 @@ def purge_server(settings: Settings, server_id: int) -> ServerSummary:
     """Delete everything of one server (its articles, index, logs, feedback and settings);
     what it held is returned. `UnknownServer` if it has nothing here, `IndexBusy` if a write
     to its index is running."""
+    if settings.database_url is not None:
+        store = _database_store(settings, server_id)
+        if not store.exists():
+            raise UnknownServer(f"no data for server {server_id} in the database")
+        articles, size = store.purge()
+        log.info("purged server %s (%d articles, %d bytes)", server_id, articles, size)
+        return ServerSummary(server_id, articles, size, None, None)
     paths = server_paths(settings.data_dir, server_id)
     if not paths.root.is_dir():
         raise UnknownServer(f"no data for server {server_id} in {servers_root(settings.data_dir)}")

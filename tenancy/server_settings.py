@@ -17,6 +17,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from errors import SettingError
+from storage.tables import SqliteTables, Tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS server_settings (
@@ -101,23 +102,18 @@ def validated(current: ServerSettings, **changes: object) -> ServerSettings:
 
 
 class ServerSettingsStore:
-    """The settings.sqlite of one server. Calls block (tiny writes): the bot runs them in a
-    thread. Reads are cached and re-read when the file changes (another process wrote it)."""
+    """The settings of one server: its ``settings.sqlite``, or its tables in the database
+    (`storage.tables_for`). Calls block (tiny writes): the bot runs them in a thread. Reads are
+    cached and re-read when the store may have changed (another process wrote it)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, where: Path | Tables) -> None:
+        self.tables = SqliteTables(where, SCHEMA) if isinstance(where, Path) else where
+        self.path = where if isinstance(where, Path) else None
         self._lock = threading.Lock()
-        self._cached: tuple[tuple[int, int] | None, ServerSettings] | None = None
-
-    def _stamp(self) -> tuple[int, int] | None:
-        try:
-            info = self.path.stat()
-        except OSError:
-            return None
-        return info.st_mtime_ns, info.st_size
+        self._cached: tuple[object, ServerSettings] | None = None
 
     def load(self) -> ServerSettings:
-        stamp = self._stamp()
+        stamp = self.tables.stamp()
         cached = self._cached
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -127,13 +123,12 @@ class ServerSettingsStore:
             return loaded
 
     def _read(self) -> ServerSettings:
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        if not self.tables.exists():
+            return ServerSettings()
         try:
-            rows = dict(db.execute("SELECT key, value FROM server_settings").fetchall())
+            rows = dict(self.tables.read("SELECT key, value FROM server_settings"))
         except sqlite3.DatabaseError:
             rows = {}  # a file without the table yet (created a moment ago)
-        finally:
-            db.close()
         values = {k: json.loads(v) for k, v in rows.items() if k in KEYS}
         for key in ("channel_ids", "admin_role_ids"):
             if key in values:
@@ -141,27 +136,19 @@ class ServerSettingsStore:
         return ServerSettings(**values)
 
     def save(self, settings: ServerSettings) -> ServerSettings:
-        """Write every value (None ones are removed); sqlite commits atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write every value (None ones are removed), in one transaction."""
         with self._lock:
-            db = sqlite3.connect(self.path, timeout=10)
-            try:
-                with db:
-                    db.executescript(SCHEMA)
-                    for key in KEYS:
-                        value = getattr(settings, key)
-                        if value is None:
-                            db.execute("DELETE FROM server_settings WHERE key = ?", (key,))
-                        else:
-                            db.execute(
-                                "INSERT OR REPLACE INTO server_settings VALUES (?, ?)",
-                                (
-                                    key,
-                                    json.dumps(list(value) if isinstance(value, tuple) else value),
-                                ),
-                            )
-            finally:
-                db.close()
+            with self.tables.transaction() as db:
+                for key in KEYS:
+                    value = getattr(settings, key)
+                    if value is None:
+                        db.execute("DELETE FROM server_settings WHERE key = ?", (key,))
+                        continue
+                    db.execute(
+                        "INSERT INTO server_settings (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (key, json.dumps(list(value) if isinstance(value, tuple) else value)),
+                    )
             self._cached = None
         return settings
 

@@ -116,3 +116,66 @@ def make_engine(tmp_path: Path) -> Callable[..., object]:
         return engine
 
     return build
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory):
+    """A PostgreSQL server for the session: ``TRADETALK_TEST_DATABASE_URL``'s, else a throwaway
+    one started here (tests/pg_cluster.py). Yields an object with ``create_database()`` (a
+    fresh database's URL) and, for a throwaway server, ``restart()``."""
+    given = os.environ.get("TRADETALK_TEST_DATABASE_URL")
+    if given:
+        yield GivenPostgres(given)
+        return
+    from pg_cluster import ThrowawayPostgres
+
+    server = ThrowawayPostgres().start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+class GivenPostgres:
+    """A server someone else runs: fresh databases are created on it; it is never restarted."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def create_database(self) -> str:
+        import uuid
+
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return make_conninfo(**{**conninfo_to_dict(self.url), "dbname": name})
+
+    def restart(self) -> None:
+        pytest.skip("the server of TRADETALK_TEST_DATABASE_URL is not ours to restart")
+
+
+@pytest.fixture
+def database_url(postgres_server) -> Iterator[str]:
+    """A fresh, empty database for one test; the process's connections to it closed after."""
+    url = postgres_server.create_database()
+    yield url
+    from storage.postgres.backend import close_backends
+
+    close_backends()
+
+
+@pytest.fixture(params=["local", "postgres"])
+def store_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on the local store and again on PostgreSQL: ``TRADETALK_DATABASE_URL`` is set
+    for the second run (a fresh database), so every `Settings` built in the test, in this
+    process or a child, keeps its libraries there."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("database_url")
+        monkeypatch.setenv("TRADETALK_DATABASE_URL", url)
+    return request.param

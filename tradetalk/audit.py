@@ -1,4 +1,5 @@
-"""The audit log: who added, removed or reindexed what, and when (SQLite in the data dir).
+"""The audit log: who added, removed or reindexed what, and when (SQLite in the data dir, or
+the library's schema of the database).
 
 Writes are tiny and synchronous; the bot calls them through ``asyncio.to_thread`` like every
 other engine call. Refused admin attempts are recorded too."""
@@ -6,10 +7,10 @@ other engine call. Refused admin attempts are recorded too."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from storage.tables import SqliteTables, Tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -35,15 +36,10 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute(SCHEMA)
-        return db
+    def __init__(self, where: Path | Tables) -> None:
+        """`where`: the library's ``audit.sqlite``, or its tables (`storage.tables_for`)."""
+        self.tables = SqliteTables(where, SCHEMA) if isinstance(where, Path) else where
+        self.path = where if isinstance(where, Path) else None
 
     def record(
         self, actor: str, action: str, target: str, outcome: str, detail: str = ""
@@ -56,23 +52,19 @@ class AuditLog:
             outcome=outcome,
             detail=detail[:500],
         )
-        with self._lock, self._connect() as db:
+        with self.tables.transaction() as db:
             db.execute(
                 "INSERT INTO audit (at, actor, action, target, outcome, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (entry.at, entry.actor, entry.action, entry.target, entry.outcome, entry.detail),
             )
-        db.close()
         return entry
 
     def recent(self, limit: int = 20) -> list[AuditEntry]:
-        if not self.path.exists():
+        if not self.tables.exists():
             return []
-        with self._lock, self._connect() as db:
-            rows = db.execute(
-                "SELECT at, actor, action, target, outcome, detail FROM audit "
-                "ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        db.close()
+        rows = self.tables.read(
+            "SELECT at, actor, action, target, outcome, detail FROM audit ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [AuditEntry(*row) for row in rows]

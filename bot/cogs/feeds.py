@@ -32,7 +32,7 @@ from bot.permissions import actor_of, admin_only, is_server_admin
 from feeds.digest import pending_digests
 from feeds.poll import FeedPoller, RoundReport, check_feed
 from feeds.store import Feed, FeedStore
-from tenancy.layout import FEEDS_FILE, libraries_with_feeds, server_paths
+from tenancy.layout import server_paths, stored_libraries_with_feeds, tables_of
 from tradetalk.engine import Engine
 from tradetalk.errors import FeedError
 
@@ -67,18 +67,21 @@ class Feeds(commands.Cog):
         data_dir = self.bot.settings.data_dir
         return data_dir if library is None else server_paths(data_dir, library).root
 
+    def _tables(self, library: Library):
+        return tables_of(self.bot.settings, library, "feeds")
+
     @contextlib.asynccontextmanager
     async def _store(self, library: Library) -> AsyncIterator[FeedStore]:
         """The library's feed store, opened for one use. Not kept open: a server purged after
         the bot left it must not have its directory brought back by a stale connection."""
-        store = FeedStore(self._root(library))
+        store = FeedStore(self._root(library), tables=self._tables(library))
         try:
             yield store
         finally:
             await asyncio.to_thread(store.close)
 
     async def _feeds_of(self, library: Library) -> list[Feed]:
-        if not (self._root(library) / FEEDS_FILE).is_file():
+        if not await asyncio.to_thread(self._tables(library).exists):
             return []  # nothing followed here: no store is made by looking
         async with self._store(library) as store:
             return await asyncio.to_thread(store.feeds)
@@ -124,7 +127,7 @@ class Feeds(commands.Cog):
     async def poll_once(self) -> None:
         """One round for every library whose feeds have work; one library failing does not
         stop the others."""
-        libraries = await asyncio.to_thread(libraries_with_feeds, self.bot.settings.data_dir)
+        libraries = await asyncio.to_thread(stored_libraries_with_feeds, self.bot.settings)
         for library in libraries:
             if not self._polls_here(library):
                 continue
@@ -263,7 +266,7 @@ class Feeds(commands.Cog):
             return
         library = interaction.guild_id
         async with audited(self.bot, interaction, "unfollow", url.strip(), library):
-            if not (self._root(library) / FEEDS_FILE).is_file():
+            if not await asyncio.to_thread(self._tables(library).exists):
                 raise FeedError(f"{url.strip()} is not followed (see the list of feeds)")
             async with self._store(library) as store:
                 feed = await asyncio.to_thread(store.unfollow, url.strip())

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -143,7 +144,10 @@ class PostgresStore(LibraryStore):
         *,
         bundled_dir: Path | None,
         max_bytes: int,
+        follow: bool = True,
     ) -> None:
+        """`follow`: act on other hosts' NOTIFYs (a store only asked whether the library
+        exists does not)."""
         self.backend = backend
         self.library = library
         self.pending: _Pending | None = None
@@ -156,7 +160,9 @@ class PostgresStore(LibraryStore):
         self.articles = DatabaseArticles(self, bundled_dir, max_bytes)
         self.heard: str | None = None  # the last build a NOTIFY named
         self._prefetching = threading.Lock()
-        backend.subscribe(library, self._notified)
+        self._follow = follow
+        if follow:
+            backend.subscribe(library, self._notified)
 
     # -- the interface ------------------------------------------------------------------------
 
@@ -266,8 +272,53 @@ class PostgresStore(LibraryStore):
 
         return self.backend.read(query)
 
+    def exists(self) -> bool:
+        return self.schema_if_any() is not None
+
     def close(self) -> None:
-        self.backend.unsubscribe(self.library, self._notified)
+        if self._follow:
+            self.backend.unsubscribe(self.library, self._notified)
+
+    def purge(self) -> tuple[int, int]:
+        """Delete the library (every table of its schema: articles, index, audit log, settings,
+        feeds) in one transaction, and this host's cache of it. Waits for no writer: `IndexBusy`
+        if one holds the lock. Returns (its articles, its bytes) as they were."""
+        schema = self.schema_if_any()
+        if schema is None:
+            return 0, 0
+        articles, size = self.summary()
+        with (
+            self.backend.write_lock(self.library, wait=False),
+            self.backend.connection() as conn,
+            conn.transaction(),
+        ):
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+            conn.execute("DELETE FROM tradetalk.libraries WHERE id = %s", (self.library,))
+            conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{self.library} -"))
+        self.backend.forget_library(self.library)
+        shutil.rmtree(self.builds.root.parent, ignore_errors=True)
+        return articles, size
+
+    def summary(self) -> tuple[int, int]:
+        """(articles in the current build, bytes the library's tables take)."""
+        schema = self.schema_if_any()
+        if schema is None:
+            return 0, 0
+
+        def query(conn: Connection) -> tuple[int, int]:
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT (SELECT (b.manifest ->> 'article_count')::int FROM {0}.builds b "
+                    "JOIN tradetalk.libraries l ON l.build = b.name WHERE l.id = %s), "
+                    "(SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                    "AND c.relkind = 'r')"
+                ).format(sql.Identifier(schema)),
+                (self.library, schema),
+            ).fetchone()
+            return int(row[0] or 0), int(row[1] or 0)
+
+        return self.backend.read(query)
 
     # -- hearing of other hosts' builds --------------------------------------------------------
 
