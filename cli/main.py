@@ -21,7 +21,7 @@ from cli.briefings import register_commands as register_briefing_commands
 from cli.feeds import register_feed_commands
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
-from tenancy.layout import check_server_id, server_paths, tables_of
+from tenancy.layout import check_server_id, feed_store_of, tables_of
 from tradetalk.errors import ArticleError, TradeTalkError
 from tradetalk.logs import log_file, setup_logging
 
@@ -177,11 +177,7 @@ def engine(*, create: bool = False) -> Engine:
 def feed_store():
     """The feed store of the library the command works on (the data dir's or the server's
     file, or its tables in the database). Reading it creates nothing."""
-    from feeds.store import FeedStore
-
-    sid = server_id()
-    root = settings().data_dir if sid is None else server_paths(settings().data_dir, sid).root
-    return FeedStore(root, tables=tables_of(settings(), sid, "feeds"))
+    return feed_store_of(settings(), server_id())
 
 
 def briefing_source():

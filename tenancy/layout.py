@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from config.settings import Settings
 from errors import ConfigError
 from feeds.store import FILE_NAME as FEEDS_FILE
 from feeds.store import SCHEMA as FEEDS_SCHEMA
+from feeds.store import FeedStore
 from storage import GLOBAL_LIBRARY, Tables, tables_for
 from tenancy.server_settings import SCHEMA as SETTINGS_SCHEMA
 from tradetalk.audit import SCHEMA as AUDIT_SCHEMA
@@ -156,6 +158,15 @@ def tables_of(settings: Settings, server_id: int | None, store: str) -> Tables:
     if keep_open and hasattr(tables, "keep_open"):
         tables.keep_open = True  # type: ignore[attr-defined]
     return tables
+
+
+def feed_store_of(settings: Settings, server_id: int | None, **options: Any) -> FeedStore:
+    """A library's feed store (the global library's with None), where that library keeps it."""
+    return FeedStore(
+        settings_of(settings, server_id).data_dir,
+        tables=tables_of(settings, server_id, "feeds"),
+        **options,
+    )
 
 
 def stored_server_ids(settings: Settings) -> list[int]:

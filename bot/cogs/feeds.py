@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -32,7 +31,7 @@ from bot.permissions import actor_of, admin_only, is_server_admin
 from feeds.digest import pending_digests
 from feeds.poll import FeedPoller, RoundReport, check_feed
 from feeds.store import Feed, FeedStore
-from tenancy.layout import server_paths, stored_libraries_with_feeds, tables_of
+from tenancy.layout import feed_store_of, stored_libraries_with_feeds, tables_of
 from tradetalk.engine import Engine
 from tradetalk.errors import FeedError
 
@@ -63,10 +62,6 @@ class Feeds(commands.Cog):
 
     # -- where each library's feeds are ------------------------------------------------------
 
-    def _root(self, library: Library) -> Path:
-        data_dir = self.bot.settings.data_dir
-        return data_dir if library is None else server_paths(data_dir, library).root
-
     def _tables(self, library: Library):
         return tables_of(self.bot.settings, library, "feeds")
 
@@ -74,7 +69,7 @@ class Feeds(commands.Cog):
     async def _store(self, library: Library) -> AsyncIterator[FeedStore]:
         """The library's feed store, opened for one use. Not kept open: a server purged after
         the bot left it must not have its directory brought back by a stale connection."""
-        store = FeedStore(self._root(library), tables=self._tables(library))
+        store = feed_store_of(self.bot.settings, library)
         try:
             yield store
         finally:

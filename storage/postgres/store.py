@@ -16,6 +16,7 @@ check before their next question) and fetch the new segment into their cache."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -25,6 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from psycopg import Connection, sql
 
@@ -160,6 +162,9 @@ class PostgresStore(LibraryStore):
         self.articles = DatabaseArticles(self, bundled_dir, max_bytes)
         self.heard: str | None = None  # the last build a NOTIFY named
         self._prefetching = threading.Lock()
+        self._cache_lock = threading.RLock()
+        self._cache_depth = 0
+        self._cache_handle: Any = None
         self._follow = follow
         if follow:
             backend.subscribe(library, self._notified)
@@ -169,9 +174,45 @@ class PostgresStore(LibraryStore):
     @contextlib.contextmanager
     def lock(self, *, wait: bool = True) -> Iterator[None]:
         self.backend.ensure_library(self.library)
-        # Every host's writers, then this host's processes sharing the cache.
-        with self.backend.write_lock(self.library, wait=wait), self.builds.lock(wait=wait):
+        # Every host's writers, then this host's processes sharing the cache; and no fetch
+        # into the cache meanwhile (a prefetch would switch it under the writer).
+        with (
+            self.backend.write_lock(self.library, wait=wait),
+            self.builds.lock(wait=wait),
+            self._cache(),
+        ):
             yield
+
+    @contextlib.contextmanager
+    def _cache(self, *, wait: bool = True) -> Iterator[bool]:
+        """This host's cache to ourselves: no other thread here, and no other process sharing
+        the cache directory, switches or prunes it meanwhile. Re-entrant in one thread. Yields
+        False at once if taken and not `wait`."""
+        if not self._cache_lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            if self._cache_depth == 0:
+                self.builds.root.mkdir(parents=True, exist_ok=True)
+                handle = open(self.builds.root / ".cache.lock", "a")  # noqa: SIM115
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                except BlockingIOError:
+                    handle.close()
+                    yield False
+                    return
+                self._cache_handle = handle
+            self._cache_depth += 1
+            try:
+                yield True
+            finally:
+                self._cache_depth -= 1
+                if self._cache_depth == 0 and self._cache_handle is not None:
+                    fcntl.flock(self._cache_handle, fcntl.LOCK_UN)
+                    self._cache_handle.close()
+                    self._cache_handle = None
+        finally:
+            self._cache_lock.release()
 
     @contextlib.contextmanager
     def merge_lock(self) -> Iterator[bool]:
@@ -191,16 +232,9 @@ class PostgresStore(LibraryStore):
         name = self.current_name()
         if name is None or self.builds.current_name() == name:
             return
-        self.builds.root.mkdir(parents=True, exist_ok=True)
-        # One fetch at a time into this cache (a second process waits, then finds it done).
-        with open(self.builds.root / ".refresh.lock", "a") as handle:
-            import fcntl
-
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                self._fetch(name)
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        # One fetch at a time into this cache (a second one waits, then finds it done).
+        with self._cache():
+            self._fetch(name)
 
     def _fetch(self, name: str) -> None:
         if self.builds.current_name() == name:
@@ -334,7 +368,9 @@ class PostgresStore(LibraryStore):
         if not self._prefetching.acquire(blocking=False):
             return
         try:
-            self.refresh()
+            with self._cache(wait=False) as free:
+                if free:  # else a write here holds the cache: it publishes, or a question fetches
+                    self.refresh()
         except Exception:
             log.warning("could not prefetch a build of library %s", self.library, exc_info=True)
         finally:

@@ -21,6 +21,9 @@ from retrieval.manifest import read_manifest
 from tradetalk.engine import Engine
 from tradetalk.errors import StorageError
 
+# Each test runs on the local store and again on PostgreSQL (conftest.store_kind).
+pytestmark = [pytest.mark.usefixtures("store_kind")]
+
 ROOT = Path(__file__).resolve().parents[2]
 OTHER = ARTICLES / "2018-08-27-capital-wire-us-mexico-preliminary-deal.md"
 THIRD = ARTICLES / "2018-10-02-prairie-times-usmca-fine-print.md"
@@ -126,29 +129,41 @@ def test_a_flipped_byte_is_caught_by_the_checksum(data_dir: Path) -> None:
     assert after.index.directory != current
 
 
-def test_an_unwritable_data_dir_gives_a_clear_error_and_changes_nothing(data_dir: Path) -> None:
-    """The articles folder replaced by a file stands in for a read-only or full disk (root
-    ignores permission bits, so chmod can't be used here)."""
+def test_an_unwritable_data_dir_gives_a_clear_error_and_changes_nothing(
+    data_dir: Path, store_kind: str
+) -> None:
+    """A folder replaced by a file stands in for a read-only or full disk (root ignores
+    permission bits, so chmod can't be used here): the articles folder of the local store, or
+    the segments folder of a host's cache on PostgreSQL."""
     engine = reopen(data_dir)
     before = {a.id for a in engine.articles()}
+    sources = set(engine.library.scan())
     build = engine.index.directory
-    articles = data_dir / "articles"
-    for path in articles.iterdir():
-        path.unlink()
-    articles.rmdir()
-    articles.write_text("not a directory")
+    blocked = data_dir / "articles" if store_kind == "local" else engine.storage.segments
+    for path in blocked.iterdir():
+        if path.is_dir():
+            import shutil
+
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    blocked.rmdir()
+    blocked.write_text("not a directory")
     with pytest.raises(StorageError) as caught:
         engine.ingest_path(OTHER)
-    assert str(caught.value).startswith("could not save the article in the data directory")
+    action = "save the article" if store_kind == "local" else "write the index"
+    assert str(caught.value).startswith(f"could not {action} in the data directory")
     assert "\n" not in str(caught.value)
     assert engine.index.directory == build and {a.id for a in engine.articles()} == before
+    if store_kind == "postgres":  # (locally, the test itself took the article files away)
+        assert set(engine.library.scan()) == sources  # no article stored
 
 
 def test_disk_full_while_writing_the_index(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import retrieval.index as index_module
 
     engine = reopen(data_dir)
-    before = sorted(p.name for p in (data_dir / "articles").iterdir())
+    before = sorted(engine.library.scan())  # the article files, or the database's articles
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -156,7 +171,7 @@ def test_disk_full_while_writing_the_index(data_dir: Path, monkeypatch: pytest.M
     monkeypatch.setattr(index_module.np, "save", disk_full)
     with pytest.raises(StorageError, match="No space left on device"):
         engine.ingest_path(OTHER)
-    assert sorted(p.name for p in (data_dir / "articles").iterdir()) == before
+    assert sorted(engine.library.scan()) == before
     for folder in (engine.storage.builds, engine.storage.segments):
         assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
 
@@ -293,7 +308,7 @@ def test_killed_at_any_step_of_a_write(data_dir: Path, operation: str, step: str
     # Every segment on disk is one a kept build lists, and every one listed is whole.
     listed = {e.id for b in engine.storage.complete_builds() for e in read_manifest(b).segments}
     assert {p.name for p in engine.storage.segments.iterdir()} == listed
-    current = data_dir / "index" / "current"
+    current = engine.storage.current_link  # the data dir's index, or this host's cache of it
     assert (
         current.is_symlink() and engine.index.directory.name == os.readlink(current).split("/")[-1]
     )

@@ -17,9 +17,12 @@ from feeds_site import CARS, CHEESE, PANELS, NewsSite, serving_in_thread
 
 from config.settings import Settings
 from corpus.articles import fetched_article_id
-from feeds.store import FeedStore
 from retrieval import crashpoints
+from tenancy.layout import feed_store_of
 from tradetalk.engine import Engine
+
+# Each test runs on the local store and again on PostgreSQL (conftest.store_kind).
+pytestmark = [pytest.mark.usefixtures("store_kind")]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +34,7 @@ ROUND = textwrap.dedent(
     from config.settings import Settings
     from corpus.fetch import ArticleFetcher, is_public_address
     from feeds.poll import FeedPoller
-    from feeds.store import FeedStore
+    from tenancy.layout import feed_store_of
     from tradetalk.engine import Engine
 
     LOOPBACK = ipaddress.ip_address("127.0.0.1")
@@ -42,7 +45,7 @@ ROUND = textwrap.dedent(
         allowed = lambda ip: ip == LOOPBACK or is_public_address(ip)
         async with ArticleFetcher(address_allowed=allowed, timeout=10) as fetcher:
             poller = FeedPoller(
-                FeedStore(engine.settings.data_dir), engine, fetcher,
+                feed_store_of(engine.settings, None), engine, fetcher,
                 max_items=20, max_feed_bytes=10_000_000,
             )
             report = await poller.run_round(every=True)
@@ -88,12 +91,12 @@ def test_the_steps_exist() -> None:
 
 @pytest.mark.parametrize("step", STEPS)
 def test_a_round_killed_at_any_step_loses_nothing_and_ingests_nothing_twice(
-    tmp_path: Path, step: str
+    tmp_path: Path, step: str, store_kind: str
 ) -> None:
     data = tmp_path / "data"
     Engine(Settings(data_dir=data), encoder=HashingEncoder()).open()
     with serving_in_thread(NewsSite()) as site:
-        store = FeedStore(data)
+        store = feed_store_of(Settings(data_dir=data), None)
         for name in ("rss.xml", "rdf.xml"):
             store.follow(site.url(name), added_by="test", interval_s=600)
         store.close()
@@ -114,14 +117,17 @@ def test_a_round_killed_at_any_step_loses_nothing_and_ingests_nothing_twice(
     # Each item is in the library exactly once, under the id its link gives.
     assert sorted(a.fetched_from for a in added) == sorted(links)
     assert {a.id for a in added} == {fetched_article_id(link) for link in links}
-    store = FeedStore(data)
+    store = feed_store_of(Settings(data_dir=data), None)
     items = store.items()
     assert sorted(i.link for i in items) == sorted(links)
     assert all(i.state == "ingested" for i in items), [(i.link, i.state) for i in items]
     assert {i.article_id for i in items} == {a.id for a in added}
     assert sum(f.article_count for f in store.feeds()) == 3  # counted once each
     recovered, back = (int(x) for x in after.stdout.split()[1:3])
-    if step in SAVED:
+    # On PostgreSQL nothing of a write is saved before its transaction commits (just before
+    # `current` is switched): an item whose round died before that is fetched again, once.
+    saved = SAVED if store_kind == "local" else SAVED - {"article-file-written", "segment-written"}
+    if step in saved:
         # Found in the library (published, or indexed from the saved files at the restart):
         # settled as ingested, not fetched or ingested again.
         assert (recovered, back) == (3, 0)

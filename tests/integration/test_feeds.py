@@ -19,7 +19,11 @@ from corpus.fetch import ArticleFetcher, is_intranet_address
 from feeds.digest import digest_text, pending_digests
 from feeds.poll import FeedPoller, parse_feed
 from feeds.store import JITTER, FeedStore
+from tenancy.layout import feed_store_of
 from tradetalk.errors import FeedError
+
+# Each test runs on the local store and again on PostgreSQL (conftest.store_kind).
+pytestmark = [pytest.mark.usefixtures("store_kind")]
 
 INTERVAL = 600.0
 
@@ -41,7 +45,7 @@ def clock() -> Clock:
 def library(make_engine, hashing_encoder, tmp_path: Path, clock: Clock):
     """An engine (bundled article), its feed store, and a poller factory."""
     engine = make_engine(hashing_encoder)
-    store = FeedStore(engine.settings.data_dir, clock=clock, rng=random.Random(1))
+    store = feed_store_of(engine.settings, None, clock=clock, rng=random.Random(1))
 
     def poller(fetcher: ArticleFetcher, max_items: int = 20) -> FeedPoller:
         return FeedPoller(store, engine, fetcher, max_items=max_items, max_feed_bytes=10_000_000)
@@ -220,7 +224,7 @@ async def test_feeds_and_their_items_survive_a_restart(library, clock) -> None:
         follow(store, site, "big.xml")
         await poller(f, max_items=3).run_round()
     store.close()
-    again = FeedStore(engine.settings.data_dir, clock=clock)
+    again = feed_store_of(engine.settings, None, clock=clock)
     [feed] = again.feeds()
     assert feed.url == site.url("big.xml") and feed.article_count == 3 and feed.pending == 9_997
     assert feed.etag and feed.last_success_at

@@ -12,8 +12,11 @@ from feeds_site import CARS, CHEESE, PANELS, NewsSite, serving_in_thread
 from typer.testing import CliRunner
 
 from cli.main import app
+from config.settings import Settings
+from tenancy.layout import stored_server_ids, tables_of
 
-pytestmark = pytest.mark.model
+# Each test runs on the local store and again on PostgreSQL (conftest.store_kind).
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("store_kind")]
 
 
 @pytest.fixture
@@ -112,12 +115,15 @@ def test_feeds_are_per_server_with_the_global_server_option(
     server 2 can't unfollow it."""
     followed = cli("--server", "1", "follow", site.url("rdf.xml"))
     assert followed.exit_code == 0, followed.output
-    store = tmp_path / "data" / "servers" / "1" / "feeds.sqlite3"
-    assert store.is_file()
+    settings = Settings(data_dir=tmp_path / "data")
+    assert tables_of(settings, 1, "feeds").exists()  # its file, or its tables in the database
+    assert not tables_of(settings, 2, "feeds").exists()
+    assert not tables_of(settings, None, "feeds").exists()
     assert site.url("rdf.xml") in cli("--server", "1", "feeds").stdout
     assert "No feeds followed" in cli("--server", "2", "feeds").stdout
     assert "No feeds followed" in cli("feeds").stdout
     assert not (tmp_path / "data" / "servers" / "2").exists()  # looking creates nothing
+    assert 2 not in stored_server_ids(settings)
 
     assert "No feed is due" in cli("--server", "2", "poll").stdout
     polled = cli("--server", "1", "poll")

@@ -24,6 +24,9 @@ from errors import IndexBusy
 from tenancy import Libraries
 from tenancy.layout import server_paths
 
+# Each test runs on the local store and again on PostgreSQL (conftest.store_kind).
+pytestmark = [pytest.mark.usefixtures("store_kind")]
+
 ROOT = Path(__file__).resolve().parents[2]
 PRAIRIE = ARTICLES / "2018-10-02-prairie-times-usmca-fine-print.md"
 NORTHERN = ARTICLES / "2018-09-01-northern-ledger-week-ends-without-deal.md"
@@ -175,7 +178,10 @@ def test_each_library_has_its_own_write_lock(tmp_path: Path) -> None:
     libraries.open()
     for server in (1, 2):
         libraries.ingest_bytes(server, NORTHERN.read_bytes(), NORTHERN.name)
-    lock = server_paths(data, 1).index / ".lock"
+    # The library's own lock file: in its index directory, or (PostgreSQL) in this host's cache,
+    # taken after the library's advisory lock (test_postgres_hosts holds that one).
+    lock = libraries.server(1).store.builds.root / ".lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(lock)],
         stdin=subprocess.PIPE,

@@ -14,9 +14,12 @@ from config.settings import Settings
 from errors import ConfigError, SettingError, UnknownServer
 from retrieval.multi_search import LibraryResult, merge_results
 from tenancy import Libraries
-from tenancy.layout import check_server_id, server_ids, server_paths
+from tenancy.layout import check_server_id, server_paths, stored_server_ids
 from tenancy.retention import expired_servers, purge_server, server_summaries
 from tenancy.server_settings import ServerSettings, ServerSettingsStore, validated
+
+# Each test runs on the local store and again on PostgreSQL (conftest.store_kind).
+pytestmark = [pytest.mark.usefixtures("store_kind")]
 
 NORTHERN = ARTICLES / "2018-09-01-northern-ledger-week-ends-without-deal.md"
 CAPITAL = ARTICLES / "2018-08-27-capital-wire-us-mexico-preliminary-deal.md"
@@ -148,7 +151,7 @@ def test_retention_purges_only_servers_left_long_enough(libraries: Libraries) ->
     libraries.forget(1)
     removed = purge_server(settings, 1)
     assert removed.articles == 1
-    assert server_ids(settings.data_dir) == [2, 3]
+    assert stored_server_ids(settings) == [2, 3]
     assert [a.title for a in libraries.own_articles(2)] == [
         a.title for a in libraries.own_articles(3)
     ]
