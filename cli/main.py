@@ -19,6 +19,7 @@ from rich.table import Table
 
 from cli.briefings import register_commands as register_briefing_commands
 from cli.feeds import register_feed_commands
+from cli.migrate import register_migrate_command
 from config.settings import Settings, load_settings
 from corpus.articles import SUFFIXES
 from tenancy.layout import check_server_id, feed_store_of, tables_of
@@ -187,6 +188,7 @@ def briefing_source():
 
 
 register_briefing_commands(app, engine=briefing_source, failures=failures, out=out, audit=audit)
+register_migrate_command(app, settings=settings, failures=failures, out=out)
 register_feed_commands(
     app,
     engine=partial(engine, create=True),  # following a feed makes a server's library

@@ -136,7 +136,7 @@ def settings_of(settings: Settings, server_id: int | None) -> Settings:
 
 # Each small store of a library: its SQLite file, its SQLite schema, a table that says whether
 # it holds anything, and whether its file is kept open (WAL) for the store's life.
-_STORES = {
+SMALL_STORES = {
     "audit": (AUDIT_FILE, AUDIT_SCHEMA, "audit", False),
     "settings": (SETTINGS_FILE, SETTINGS_SCHEMA, "server_settings", False),
     "feeds": (FEEDS_FILE, FEEDS_SCHEMA, "feeds", True),
@@ -146,7 +146,7 @@ _STORES = {
 def tables_of(settings: Settings, server_id: int | None, store: str) -> Tables:
     """The tables of one of a library's small stores ("audit", "settings", "feeds"): its file
     in the library's directory, or its schema of the database."""
-    file, schema, table, keep_open = _STORES[store]
+    file, schema, table, keep_open = SMALL_STORES[store]
     tables = tables_for(
         settings_of(settings, server_id),
         library=library_id(server_id),
