@@ -338,10 +338,17 @@ class FeedStore:
                 "ORDER BY coalesce(published, '') DESC, position LIMIT ?",
                 (url, limit),
             ).fetchall()
-            db.executemany(
-                "UPDATE items SET state = 'claimed', attempts = attempts + 1 WHERE id = ?",
-                [(r[0],) for r in rows],
-            )
+            # Only rows still pending when updated: on a database where two hosts' rounds could
+            # overlap (their lock lost with a restart), an item is claimed by one of them.
+            rows = [
+                r
+                for r in rows
+                if db.execute(
+                    "UPDATE items SET state = 'claimed', attempts = attempts + 1 "
+                    "WHERE id = ? AND state = 'pending'",
+                    (r[0],),
+                ).rowcount
+            ]
         return [Item(*r[:6], "claimed", *r[7:]) for r in rows]
 
     def fetched(self, item: Item, fetched_url: str) -> None:
