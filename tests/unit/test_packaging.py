@@ -58,3 +58,22 @@ def test_ruff_is_clean() -> None:
         [_tool("ruff"), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+def test_the_compose_example_runs_two_hosts_on_one_database() -> None:
+    """compose.yaml (the README's example): PostgreSQL and two bots, one shard each, each
+    with its own cache volume, both on that database, none of them with a secret written in."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    bots = [services["bot-a"], services["bot-b"]]
+    urls = {bot["environment"]["TRADETALK_DATABASE_URL"] for bot in bots}
+    assert len(urls) == 1 and "@postgres:5432/" in urls.pop()
+    assert {bot["environment"]["TRADETALK_SHARD_IDS"] for bot in bots} == {"0", "1"}
+    assert all(bot["environment"]["TRADETALK_SHARD_COUNT"] == "2" for bot in bots)
+    assert len({tuple(bot["volumes"]) for bot in bots}) == 2  # a cache each
+    assert services["postgres"]["image"].startswith("postgres:")
+    for bot in bots:
+        assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert bot["environment"]["TRADETALK_DISCORD_TOKEN"].startswith("${")
