@@ -18,6 +18,7 @@ A throwaway PostgreSQL server is started for the run (tests/pg_cluster.py), or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -43,24 +44,35 @@ def _cluster():
 
 
 def answer_ratio(args: argparse.Namespace, url: str, work: Path) -> dict:
+    """Questions asked as the bot and the CLI ask them (`tenancy.Libraries.ask`, the global
+    library), one library on each store, interleaved question by question."""
+    from corpus.articles import read_article
     from retrieval.search import prepare_query
     from storage.postgres.backend import close_backends
-    from tradetalk.engine import Engine
+    from tenancy import Libraries
 
     encoder = common.bench_encoder(args.backend, args.model_cache)
-    articles = sorted(common.FIXTURE_ARTICLES.glob("*.md"))
-    engines = {}
+    articles = [
+        read_article(p, max_bytes=2_000_000) for p in sorted(common.FIXTURE_ARTICLES.glob("*.md"))
+    ]
+    libraries = {}
     for kind, extra in (("local", {}), ("postgres", {"database_url": url})):
         settings = common.bench_settings(work / f"answer-{kind}", args.backend, **extra)
-        engine = Engine(settings, encoder=encoder)
-        engine.open()
-        engine.ingest_articles([__import__("corpus.articles").articles.read_article(
-            p, max_bytes=2_000_000) for p in articles])  # fmt: skip
-        engines[kind] = engine
+        library = Libraries(settings, encoder=encoder)
+        library.open()
+        library.ingest_articles(None, articles)
+        libraries[kind] = library
     questions = common.questions()
+
+    def ask(library, question: str) -> None:
+        from tradetalk.errors import QuestionError
+
+        with contextlib.suppress(QuestionError):  # a refused question is an answer too
+            library.ask(None, question)
+
     for question in questions:  # warm both
-        for engine in engines.values():
-            common.ask_once(engine, question)
+        for library in libraries.values():
+            ask(library, question)
     times: dict[str, list[float]] = {"local": [], "postgres": [], "floor": []}
     for round_ in range(args.rounds):
         for n, question in enumerate(common.shuffled(questions, round_)):
@@ -68,14 +80,15 @@ def answer_ratio(args: argparse.Namespace, url: str, work: Path) -> dict:
             times["floor"].append(common.timed(lambda t=text: encoder.encode([t])))
             order = ("local", "postgres") if n % 2 == 0 else ("postgres", "local")
             for kind in order:
-                engine = engines[kind]
-                times[kind].append(common.timed(lambda e=engine, q=question: common.ask_once(e, q)))
-    for engine in engines.values():
-        engine.close()
+                library = libraries[kind]
+                times[kind].append(common.timed(lambda lib=library, q=question: ask(lib, q)))
+    passages = len(libraries["local"].global_engine.index)
+    for library in libraries.values():
+        library.close()
     close_backends()
     local, pg = common.summary(times["local"]), common.summary(times["postgres"])
     return {
-        "articles": len(articles),
+        "passages": passages,
         "floor": common.summary(times["floor"]),
         "local": local,
         "postgres": pg,

@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -32,7 +33,7 @@ from psycopg import Connection, sql
 
 from corpus.articles import Article, parse_article
 from corpus.library import ArticleLibrary, SourceFile
-from errors import IndexBusy, IndexCorrupt
+from errors import ArticleError, IndexBusy, IndexCorrupt
 from retrieval import crashpoints
 from retrieval.build import SourcedArticle
 from retrieval.manifest import Manifest, SegmentEntry, read_segment_manifest
@@ -43,6 +44,7 @@ from storage.postgres.schema import NOTIFY_CHANNEL
 from storage.postgres.segments import download_segment, upload_segment
 
 log = logging.getLogger(__name__)
+CHECK_REUSE_SECONDS = 0.02  # one generation check serves the reads of one answer
 
 
 @dataclass
@@ -120,8 +122,6 @@ class DatabaseArticles(ArticleSources):
 
         body = self.store.backend.read(query) if schema else None
         if body is None:
-            from errors import ArticleError
-
             raise ArticleError(f"{source.key}: no longer in the database")
         return parse_article(
             body, source.key.partition("/")[2], max_bytes=self.max_bytes, stored=True
@@ -161,6 +161,7 @@ class PostgresStore(LibraryStore):
         )
         self.articles = DatabaseArticles(self, bundled_dir, max_bytes)
         self.heard: str | None = None  # the last build a NOTIFY named
+        self._checked: tuple[float, str | None] | None = None  # (when, what) of the last check
         self._prefetching = threading.Lock()
         self._cache_lock = threading.RLock()
         self._cache_depth = 0
@@ -181,6 +182,7 @@ class PostgresStore(LibraryStore):
             self.builds.lock(wait=wait),
             self._cache(),
         ):
+            self._checked = None  # a write starts from what the database holds now
             yield
 
     @contextlib.contextmanager
@@ -224,7 +226,16 @@ class PostgresStore(LibraryStore):
             yield ours and here
 
     def current_name(self) -> str | None:
-        return self.backend.current_build(self.library)
+        """The generation check. An answer reads the served build several times (its years,
+        its search, its coverage): one query serves them all, and any answer asked a moment
+        later (`CHECK_REUSE_SECONDS`) asks again."""
+        now = time.monotonic()
+        checked = self._checked
+        if checked is not None and now - checked[0] < CHECK_REUSE_SECONDS:
+            return checked[1]
+        name = self.backend.current_build(self.library)
+        self._checked = (now, name)
+        return name
 
     def refresh(self) -> None:
         """Bring the cache to the database's current build: fetch the segments this host lacks
@@ -450,6 +461,7 @@ class PostgresStore(LibraryStore):
             conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{self.library} {name}"))
             crashpoints.reached("database-commit")
         self.pending = None
+        self._checked = (time.monotonic(), name)
 
 
 def _portable(manifest: Manifest) -> dict:
