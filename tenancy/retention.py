@@ -131,6 +131,14 @@ def purge_server(settings: Settings, server_id: int) -> ServerSummary:
         if not store.exists():
             raise UnknownServer(f"no data for server {server_id} in the database")
         articles, size = store.purge()
+        # What this host kept of it beside the database (feedback, logs of it) goes too.
+        local = server_paths(settings.data_dir, server_id).root
+        if local.is_dir():
+            doomed = (
+                servers_root(settings.data_dir) / f".purging-{server_id}-{uuid.uuid4().hex[:8]}"
+            )
+            os.rename(local, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
         log.info("purged server %s (%d articles, %d bytes)", server_id, articles, size)
         return ServerSummary(server_id, articles, size, None, None)
     paths = server_paths(settings.data_dir, server_id)

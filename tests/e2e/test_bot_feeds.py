@@ -10,9 +10,17 @@ import pytest
 from fake_discord import ActionKind, FakeDiscord
 from feeds_site import CHEESE, PANELS, NewsSite, serving
 
+from tenancy.layout import tables_of
+
 from .bot_harness import LoopWatch, assert_no_pings, library_of
 
-pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.timeout(120)]
+# Each test runs on the local store and again on PostgreSQL (conftest.store_kind).
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.model,
+    pytest.mark.timeout(120),
+    pytest.mark.usefixtures("store_kind"),
+]
 
 SLOW = 30.0  # a round fetches and embeds two articles with the real model
 
@@ -92,8 +100,8 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
         # They stay, in this server's library (not the global one).
         assert {a.title for a in own.engine.articles()} == {CHEESE.title, PANELS.title}
         assert not [a for a in bot.engine.articles() if not a.bundled]
-        assert (own.root / "feeds.sqlite3").is_file()
-        assert not (bot.settings.data_dir / "feeds.sqlite3").exists()
+        # The feed was this server's (its file, or its tables): the global library follows none.
+        assert not tables_of(bot.settings, None, "feeds").exists()
 
 
 async def test_a_link_that_is_not_a_feed_is_refused_with_the_reason(

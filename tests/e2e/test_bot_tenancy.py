@@ -29,7 +29,13 @@ from .bot_harness import (
     recorded_answer,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.timeout(90)]
+# Each test runs on the local store and again on PostgreSQL (conftest.store_kind).
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.model,
+    pytest.mark.timeout(90),
+    pytest.mark.usefixtures("store_kind"),
+]
 
 SLOW = 20.0
 NOT_COVERED = "My articles don't cover that."
@@ -136,7 +142,8 @@ async def test_b_admin_cannot_see_or_remove_a_articles(fake_discord: FakeDiscord
         told = await removal.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
         assert told.ephemeral and "no article with id" in told.content
         assert [x.id for x in library_of(bot, a.id).engine.articles()] == [a_article]
-        assert (library_of(bot, a.id).articles_dir / f"{a_article}.md").is_file()
+        own = library_of(bot, a.id).engine.library  # its article files, or its database rows
+        assert [own.read(x).id for x in own.scan().values() if not x.bundled] == [a_article]
         # A's admin, a plain member of B, is no admin there.
         fake.state.join(a.admin_id, b.id)
         handle = await fake.send_interaction(
@@ -384,14 +391,15 @@ async def test_leaving_then_purging_removes_that_servers_data_only(
 
         await fake.remove_bot(b.id)
         for _ in range(200):  # GUILD_DELETE reaches the bot as a gateway event
-            if bot.get_guild(b.id) is None and (b_root / "settings.sqlite").exists():
+            if bot.get_guild(b.id) is None and bot.libraries.stored_settings(b.id).left_at:
                 break
             await asyncio.sleep(0.02)
-        assert b_root.is_dir()  # kept until the sweep: here retention is 0 days
+        assert bot.libraries.server(b.id).store.exists()  # kept until the sweep (0 days here)
         assert [s.server_id for s in server_summaries(bot.settings) if s.left_at] == [b.id]
 
         assert await bot.purge_expired() == [b.id]
-        assert not b_root.exists()
+        assert not b_root.exists()  # what this host kept of it (on PostgreSQL: feedback) too
+        assert not bot.libraries.server(b.id).store.exists()
         assert sorted(p.relative_to(a_root) for p in a_root.rglob("*") if p.is_file()) == a_files
         assert bot.engine.articles() == global_articles
         assert [s.server_id for s in server_summaries(bot.settings)] == [a.id]
