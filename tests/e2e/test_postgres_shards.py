@@ -19,7 +19,8 @@ from fake_discord import ActionKind, FakeDiscord
 
 from .bot_harness import BUNDLED_QUESTION, PRAIRIE_QUESTION, article_upload
 
-pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.timeout(240)]
+# Two bots start with the real model, one after the other: generous on a loaded machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = 60.0
