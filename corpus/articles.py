@@ -43,6 +43,8 @@ class Article:
     fetched_from: str | None = None  # the URL TradeTalk downloaded it from
     claimed_source: str | None = None  # the outlet a fetched page names, if not its host
     claimed_url: str | None = None  # the URL a fetched page declares, if not where it was
+    # False when the title was made up from the file's name: then it is no headline to quote.
+    headline: bool = field(default=True, compare=False)
 
     @property
     def text(self) -> str:
@@ -176,6 +178,7 @@ def _build(
             title = clean_unicode(first).strip()
             raw_paragraphs = raw_paragraphs[raw_paragraphs.index(first) + 1 :]
     paragraphs = clean_paragraphs(raw_paragraphs, title, str(meta.get("source") or ""))
+    headline = bool(title)
     if not title:
         title = (
             Path(name).stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Untitled"
@@ -221,6 +224,7 @@ def _build(
         fetched_from=fetched_from,
         claimed_source=claimed_source,
         claimed_url=claimed_url,
+        headline=headline,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from corpus.normalize import clean_unicode
 from tradetalk.errors import QuestionError
@@ -25,8 +26,23 @@ def _wordlike(word: str) -> bool:
     )
 
 
-def check_question(question: str, *, max_chars: int) -> str:
-    """The question, tidied; or `QuestionError` with a message fit to show the asker."""
+def _name_like(word: str) -> bool:
+    """Spelled as a name: a capital, then lower case, with a vowel ("Brzezinski")."""
+    return (
+        len(word) > 1
+        and word[0].isupper()
+        and word[1:].islower()
+        and bool(re.search(r"[aeiouy]", word.lower()))
+    )
+
+
+def check_question(
+    question: str, *, max_chars: int, known: Callable[[str], bool] | None = None
+) -> str:
+    """The question, tidied; or `QuestionError` with a message fit to show the asker.
+    `known(word)` says whether the articles use a word: a word they use, or one spelled as a
+    name ("Schwarzschild", "Mnangagwa"), is never taken for keyboard mashing; whether the
+    articles cover a question about it is for the answer to say."""
     text = clean_unicode(question or "")
     text = " ".join(text.split())
     if not text:
@@ -39,7 +55,11 @@ def check_question(question: str, *, max_chars: int) -> str:
     numbers = re.findall(r"\d+", text)
     if not words:
         raise QuestionError("I couldn't find any words in that question; please ask in words.")
-    sensible = [w for w in words if _wordlike(w)]
+    sensible = [
+        w
+        for w in words
+        if _wordlike(w) or _name_like(w) or (known is not None and known(w.lower()))
+    ]
     if 2 * (len(sensible) + len(numbers)) <= len(words) + len(numbers):
         raise QuestionError("I couldn't make sense of that question; could you rephrase it?")
     return text
