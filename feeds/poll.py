@@ -23,7 +23,7 @@ import feedparser
 
 from corpus.articles import Article, parse_article
 from corpus.fetch import ArticleFetcher
-from errors import FeedError, TradeTalkError
+from errors import FeedError, StorageError, TradeTalkError
 from feeds.known import LibraryView, same_text
 from feeds.store import Feed, FeedEntry, FeedStore, Item
 from retrieval import crashpoints
@@ -227,9 +227,8 @@ class FeedPoller:
                         defaults={"title": item.title, "date": item.published},
                         fetched_from=page.url,
                     )
-                except TradeTalkError as exc:
-                    await asyncio.to_thread(self.store.failed_item, item, str(exc))
-                    report.failed.append((item, str(exc)))
+                except Exception as exc:
+                    await self._item_failed(item, exc, report)
                     return None
                 return item, article
 
@@ -261,9 +260,31 @@ class FeedPoller:
                     report.skipped.append((item, reason))
         return accepted
 
+    async def _item_failed(self, item: Item, error: BaseException, report: RoundReport) -> None:
+        """One item's failure: recorded as its error (tried again in a later round, up to
+        `feeds.store.MAX_ATTEMPTS`); the round goes on with the others."""
+        if isinstance(error, TradeTalkError):
+            reason = str(error)
+        else:  # a fault of ours that this item's page set off: the log has the traceback
+            log.error("feed item %s failed", item.link, exc_info=error)
+            reason = f"unexpected failure reading or adding it ({type(error).__name__})"
+        await asyncio.to_thread(self.store.failed_item, item, reason)
+        report.failed.append((item, reason))
+
     async def _ingest(self, accepted: list[tuple[Item, Article]], report: RoundReport) -> None:
         articles = [article for _, article in accepted]
-        outcomes = await asyncio.to_thread(self.engine.ingest_articles, articles, wait=True)
+        try:
+            outcomes = await asyncio.to_thread(self.engine.ingest_articles, articles, wait=True)
+        except StorageError as exc:  # the data dir takes nothing: the same for every item
+            outcomes = [exc] * len(accepted)
+        except Exception as exc:
+            if len(accepted) == 1:
+                outcomes = [exc]
+            else:
+                # One article broke the round's build: add them one by one, so that one is
+                # its item's error and the others go in.
+                log.warning("a round's build failed (%s); adding its articles one by one", exc)
+                outcomes = [await self._ingest_one(article) for article in articles]
         crashpoints.reached("feed-items-ingested")
         done: list[tuple[Item, str]] = []
         for (item, _), outcome in zip(accepted, outcomes, strict=True):
@@ -271,6 +292,12 @@ class FeedPoller:
                 done.append((item, outcome.article.id))
                 report.ingested.append((item, outcome.article))
             else:
-                await asyncio.to_thread(self.store.failed_item, item, str(outcome))
-                report.failed.append((item, str(outcome)))
+                await self._item_failed(item, outcome, report)
         await asyncio.to_thread(self.store.ingested, done)
+
+    async def _ingest_one(self, article: Article) -> IngestResult | Exception:
+        try:
+            (outcome,) = await asyncio.to_thread(self.engine.ingest_articles, [article], wait=True)
+        except Exception as exc:
+            return exc
+        return outcome

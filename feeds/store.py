@@ -31,6 +31,7 @@ MAX_ATTEMPTS = 3
 MAX_BACKOFF_SECONDS = 6 * 3600
 JITTER = 0.1  # each next poll moves by up to ±10%, so feeds followed together spread out
 MAX_ERROR_CHARS = 300
+DIED = f"every round that took it stopped before it was added ({MAX_ATTEMPTS} times)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -175,6 +176,8 @@ class FeedStore:
 
     def _read(self, sql: str, args: Sequence = ()) -> list[tuple]:
         with self._lock:
+            if self._db is None and not self.path.exists():
+                return []  # nothing followed here: reading creates nothing (nor its folder)
             return self._conn().execute(sql, args).fetchall()
 
     # -- feeds ------------------------------------------------------------------------------
@@ -417,12 +420,19 @@ class FeedStore:
         found = [(item, where[item.id]) for item in items if where[item.id]]
         self.ingested(found)  # type: ignore[arg-type]
         back = [item for item in items if not where[item.id]]
+        # An item whose every round died (a page that kills the process) is given up after
+        # `MAX_ATTEMPTS`, as a failing one is, instead of killing every round after.
         with self._lock:
             db = self._conn()
             with db:
                 db.executemany(
                     "UPDATE items SET state = 'pending' WHERE id = ? AND state = 'claimed'",
-                    [(item.id,) for item in back],
+                    [(item.id,) for item in back if item.attempts < MAX_ATTEMPTS],
+                )
+                db.executemany(
+                    "UPDATE items SET state = 'failed', reason = ?, done_at = ? WHERE id = ? "
+                    "AND state = 'claimed'",
+                    [(DIED, _iso(self.now()), i.id) for i in back if i.attempts >= MAX_ATTEMPTS],
                 )
         return len(found), len(back)
 

@@ -227,8 +227,10 @@ def ask(
                         out.print(f"\n#{hit.rank} ({hit.score:.2f}) {hit.record.id}", style="dim")
                         out.print(hit.record.text, markup=False)
             return
-        for line in sys.stdin:
-            text = line.rstrip("\n")
+        # Bytes, decoded here: a line that is not UTF-8 is read with U+FFFD for its bad bytes
+        # (a strict decoder would end the whole batch at that line).
+        for raw in sys.stdin.buffer:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not text.strip():
                 continue
             reply = reply_json(partial(libs.ask, sid), text)

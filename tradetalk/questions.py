@@ -25,9 +25,17 @@ def _wordlike(word: str) -> bool:
     )
 
 
+# Lone surrogates: what Python makes of bytes that are not UTF-8 (a command-line argument, a
+# line of stdin read with "surrogateescape") or what a JSON "\ud800" escape decodes to. They are
+# not text: no tokenizer takes them and no reply can be encoded with them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def check_question(question: str, *, max_chars: int) -> str:
-    """The question, tidied; or `QuestionError` with a message fit to show the asker."""
-    text = clean_unicode(question or "")
+    """The question, tidied; or `QuestionError` with a message fit to show the asker. Bytes
+    that were not UTF-8 are read as U+FFFD (the replacement character), as a decoder with
+    ``errors="replace"`` reads them."""
+    text = clean_unicode(_SURROGATE.sub("\ufffd", question or ""))
     text = " ".join(text.split())
     if not text:
         raise QuestionError('Please ask a question, e.g. "What blocks the deal?"')

@@ -154,7 +154,7 @@ def test_disk_full_while_writing_the_index(data_dir: Path, monkeypatch: pytest.M
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_module.np, "save", disk_full)
-    with pytest.raises(StorageError, match="No space left on device"):
+    with pytest.raises(StorageError, match="no space left on the data disk"):
         engine.ingest_path(OTHER)
     assert sorted(p.name for p in (data_dir / "articles").iterdir()) == before
     for folder in (engine.storage.builds, engine.storage.segments):

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
-from feeds_site import CARS, CHEESE, LUMBER, PANELS, NewsSite, serving
+from feeds_site import CARS, CHEESE, FERRY, LONG_PATH, LUMBER, PANELS, NewsSite, serving
 
 from corpus.articles import fetched_article_id
 from corpus.fetch import ArticleFetcher, is_intranet_address
@@ -212,6 +212,35 @@ async def test_a_story_listed_again_under_another_url_is_skipped(library, clock)
     cheese_items = [i for i in store.items() if i.key in ("cheese-quota", "cheese-quota-updated")]
     assert sorted(i.state for i in cheese_items) == ["ingested", "skipped", "skipped"]
     assert sum(a.title == CHEESE.title for a in engine.articles()) == 1
+
+
+async def test_a_poison_item_is_its_own_error_and_the_round_goes_on(library, clock) -> None:
+    """An item whose link is one 300-letter word (its id once passed the 255 bytes a file name
+    may have, and every round of the library failed) and an item whose article file can't be
+    written (a folder in its place): the first is added under a short id, the second is that
+    item's error, retried, then given up; every other item of both feeds goes in, once."""
+    engine, store, poller = library
+    async with serving(NewsSite()) as site, fetcher() as f:
+        lumber = site.url(f"news/{LUMBER.slug}.html")
+        (engine.settings.articles_dir / f"{fetched_article_id(lumber)}.md").mkdir(parents=True)
+        follow(store, site, "poison.xml", "rss.xml")
+        first = await poller(f).run_round()
+        assert titles(engine) == {FERRY.title, CHEESE.title, PANELS.title}
+        [(item, reason)] = first.failed
+        assert item.link == lumber and reason.startswith("could not save the article")
+        ferry = next(a for a in engine.articles() if a.title == FERRY.title)
+        assert ferry.fetched_from == site.url(f"news/{LONG_PATH}.html")
+        assert len(f"{ferry.id}.md") < 120 and ferry.id == fetched_article_id(ferry.fetched_from)
+        for _ in range(2):
+            clock.now += INTERVAL * 4
+            later = await poller(f).run_round()
+            assert [i.link for i, _ in later.failed] == [lumber] and not later.ingested
+    states = {i.link: (i.state, i.attempts) for i in store.items()}
+    assert states[lumber] == ("failed", 3)  # given up after its third try
+    assert {s for link, s in states.items() if link != lumber} == {("ingested", 1)}
+    assert site.requests[f"/news/{LONG_PATH}.html"] == 1  # added once, never fetched again
+    assert site.requests[f"/news/{CHEESE.slug}.html"] == 1
+    assert [f.article_count for f in store.feeds()] == [1, 2]
 
 
 async def test_feeds_and_their_items_survive_a_restart(library, clock) -> None:
