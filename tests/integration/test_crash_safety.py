@@ -3,6 +3,7 @@ lost, nothing half-written is used. The writer runs in a real subprocess that is
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -211,6 +212,61 @@ FULL_DISK = textwrap.dedent(
 )
 
 
+def on_a_small_disk(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    """Run `script` (``sys.argv[1]`` the mount point, then `args`) in a user and mount
+    namespace of its own with a 16 MB tmpfs mounted: a disk the test can fill for real without
+    root. Skips where user namespaces are refused."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) to mount a small tmpfs")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    run = subprocess.run(
+        [
+            "unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+            'mount -t tmpfs -o size=16m tmpfs "$1" && shift && exec "$@"', "sh",
+            str(mount), sys.executable, "-c", script, str(mount), *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )  # fmt: skip
+    if run.returncode != 0 and "Traceback" not in run.stderr:  # unshare or mount refused
+        pytest.skip(f"cannot mount a tmpfs in a user namespace here: {run.stderr.strip()}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+AUDIT_ON_A_FULL_DISK = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    sys.path[:0] = [{root!r}]
+    from tradetalk.audit import AuditLog
+
+    mount = Path(sys.argv[1])
+    log = AuditLog(mount / "audit.sqlite")
+    log.record("cli:admin", "ingest", "a", "ok")
+    room = os.statvfs(mount)
+    fd = os.open(mount / "filler", os.O_CREAT | os.O_WRONLY)
+    os.posix_fallocate(fd, 0, room.f_bavail * room.f_frsize)
+    os.close(fd)
+    try:
+        log.record("cli:admin", "ingest", "b", "failed", "no space left " * 30)
+    except OSError as exc:
+        print("OSError", exc.errno)
+    """
+)
+
+
+def test_an_audit_log_on_a_full_disk_fails_as_an_io_error(tmp_path: Path) -> None:
+    """Its callers (the bot's `audited`, the CLI's `audit`) log an `OSError` and go on; SQLite's
+    own "database or disk is full" used to escape them and replace the error the admin was
+    being told (the bot said "Something went wrong")."""
+    run = on_a_small_disk(tmp_path, AUDIT_ON_A_FULL_DISK.format(root=str(ROOT)))
+    assert run.stdout.split() == ["OSError", str(errno.ENOSPC)]
+
+
 def _long_report(path: Path) -> Path:
     """A 430 KB article of 1,000 paragraphs: its segment (vectors, FAISS index, records) takes
     a few MB, so each of the writers can be the one that meets the full disk."""
@@ -247,8 +303,6 @@ def test_a_really_full_disk_says_so_and_changes_nothing(
     article file, FAISS, NumPy, SQLite: three of them lose the errno) and the admin reads one
     line saying so, never "unexpected failure" or "384000 requested and 178144 written";
     nothing changed, nothing half-written left."""
-    if shutil.which("unshare") is None:
-        pytest.skip("needs unshare(1) to mount a small tmpfs")
     article = _long_report(tmp_path / "report.md")
     source = tmp_path / "source"
     engine = Engine(Settings(data_dir=source), encoder=HashingEncoder())
@@ -256,24 +310,14 @@ def test_a_really_full_disk_says_so_and_changes_nothing(
     if action == "rebuild":  # a library that holds the report: the rebuild rewrites it all
         engine.ingest_path(article)
     engine.close()
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    script = FULL_DISK.format(root=str(ROOT), tests=str(ROOT / "tests"))
-    run = subprocess.run(
-        [
-            "unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-            'mount -t tmpfs -o size=16m tmpfs "$1" && shift && exec "$@"', "sh",
-            str(mount), sys.executable, "-c", script,
-            str(mount), str(source), str(free_kb), action, str(article),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )  # fmt: skip
-    if run.returncode != 0 and "Traceback" not in run.stderr:  # unshare or mount refused
-        pytest.skip(f"cannot mount a tmpfs in a user namespace here: {run.stderr.strip()}")
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = on_a_small_disk(
+        tmp_path,
+        FULL_DISK.format(root=str(ROOT), tests=str(ROOT / "tests")),
+        str(source),
+        str(free_kb),
+        action,
+        str(article),
+    )
     outcome = json.loads(run.stdout.splitlines()[-1])
     assert outcome["message"] in (
         "could not save the article: no space left on the data disk",
