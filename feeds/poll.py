@@ -1,8 +1,9 @@
 """One round of polling: every feed that is due is fetched (a conditional GET) and parsed; the
 items it lists for the first time are recorded; then up to the per-round cap of each feed's
 waiting items are claimed, their pages fetched with the article fetcher (size cap, timeout,
-private addresses refused, every redirect checked) and read (trafilatura), copies of what the
-library has are skipped, and the rest are ingested together: one build for the round.
+private addresses refused, every redirect checked) and read (trafilatura), pages the library
+has are skipped, and the rest are ingested together: one build for the round (a copy of an
+article under another link is kept and linked as one, as `ingest` does).
 
 A round holds ``DATA_DIR/feeds.lock`` (flock), so the bot's loop and a cron `tradetalk poll`
 never run one at the same time; whatever a round that died left claimed is settled first
@@ -24,7 +25,7 @@ import feedparser
 from corpus.articles import Article, parse_article
 from corpus.fetch import ArticleFetcher
 from errors import FeedError, StorageError, TradeTalkError
-from feeds.known import LibraryView, same_text
+from feeds.known import LibraryView
 from feeds.store import Feed, FeedEntry, FeedStore, Item
 from retrieval import crashpoints
 from retrieval.records import ArticleInfo
@@ -163,7 +164,7 @@ class FeedPoller:
             if claimed:
                 crashpoints.reached("feed-items-claimed")
                 candidates += await self._read_pages(claimed, report)
-        accepted = await asyncio.to_thread(self._new_ones, candidates, library, report)
+        accepted = await asyncio.to_thread(self._new_ones, candidates, report)
         if accepted:
             await self._ingest(accepted, report)
         return report
@@ -236,28 +237,21 @@ class FeedPoller:
         return [f for f in found if f is not None]
 
     def _new_ones(
-        self, candidates: list[tuple[Item, Article]], library: LibraryView, report: RoundReport
+        self, candidates: list[tuple[Item, Article]], report: RoundReport
     ) -> list[tuple[Item, Article]]:
-        """Candidates the library lacks; the rest are skipped (a copy of one article from a
-        round before, or of another candidate of this round)."""
+        """Candidates the library lacks; a page it has (the same id: the same link, or the
+        link it redirected to) is skipped. A page with the same text as an article of the
+        library under another link is kept, and the build links it as a copy, as `ingest`
+        does: a false match must never lose an article."""
         accepted: list[tuple[Item, Article]] = []
         with self.engine.leased() as index:
-            library = LibraryView(index)
             for item, article in candidates:
-                reason = None
                 if article.id in index.articles or any(a.id == article.id for _, a in accepted):
                     reason = "already in the library (the same page)"
-                elif (copy := library.copy_of(article)) is not None:
-                    reason = f"the same text as “{copy.title}” ({copy.id})"
-                else:
-                    twin = next((a for _, a in accepted if same_text(a.text, article.text)), None)
-                    if twin is not None:
-                        reason = f"the same text as “{twin.title}” in this round"
-                if reason is None:
-                    accepted.append((item, article))
-                else:
                     self.store.skipped(item, reason)
                     report.skipped.append((item, reason))
+                else:
+                    accepted.append((item, article))
         return accepted
 
     async def _item_failed(self, item: Item, error: BaseException, report: RoundReport) -> None:

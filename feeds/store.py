@@ -3,12 +3,13 @@ SQLite (``DATA_DIR/feeds.sqlite3``), so it all survives restarts.
 
 An item goes ``pending`` (listed by its feed, not yet taken) -> ``claimed`` (taken by a round,
 committed before its page is fetched) -> ``ingested`` (with the article id, once the build
-holding it is published) or ``skipped`` (already in the library: the same link, or the same
-text under another link) or back to ``pending`` after a failure, until it has failed
-`MAX_ATTEMPTS` times (``failed``). An item found ``claimed`` when a round starts belongs to a
-round that died (rounds hold a lock, see `poll.py`): it is ``ingested`` if the library has its
-page, else ``pending`` again. So a kill at any moment neither loses an item nor ingests one
-twice.
+holding it is published) or ``skipped`` (already in the library: the same link; the same text
+under another link is ingested and linked as a copy) or back to ``pending`` after a failure,
+until it has failed `MAX_ATTEMPTS` times (``failed``). An item found ``claimed`` when a round
+starts belongs to a round that died (rounds hold a lock, see `poll.py`): it is ``ingested`` if
+the library has its page, else ``pending`` again, or ``failed`` once `MAX_ATTEMPTS` rounds died
+holding it (a page that kills the process must not kill every round after). So a kill at any
+moment neither loses an item nor ingests one twice.
 
 Calls are short and synchronous; the bot makes them from worker threads, like engine calls.
 One library's store: a library per Discord server gets a store per server."""
