@@ -185,6 +185,41 @@ def test_failures_are_one_line_and_non_zero(cli, setup, args, message) -> None:
     assert "Traceback" not in result.output
 
 
+def test_small_mistakes_are_one_line_and_make_nothing(cli, tmp_path: Path) -> None:
+    """A folder ``servers/²`` (a digit to `str.isdigit`, no int) made `tradetalk servers` fail
+    ("unexpected failure"), and so did ``purge-server ²``; a failed ``--server 8 unfollow``
+    created ``servers/8``."""
+    servers = tmp_path / "data" / "servers"
+    (servers / "²").mkdir(parents=True)
+    listed = cli("servers")
+    assert listed.exit_code == 0 and "No server has a library here yet." in listed.stdout
+    purged = cli("purge-server", "²")
+    assert purged.exit_code == 2
+    assert purged.stderr.strip() == "error: '²' is not a Discord server id (a number)"
+    unfollowed = cli("--server", "8", "unfollow", "https://example.com/feed.xml")
+    assert unfollowed.exit_code == 1
+    assert unfollowed.stderr.strip() == (
+        "error: https://example.com/feed.xml is not followed (see the list of feeds)"
+    )
+    assert "No feeds followed" in cli("--server", "8", "feeds").stdout
+    assert sorted(p.name for p in servers.iterdir()) == ["²"]  # nothing made for server 8
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`tradetalk articles | head -1`: the pipe closes before everything is written. No
+    "error: Broken pipe" and no exit 1: quiet, with a shell's status for SIGPIPE (141)."""
+    exe = Path(sys.executable).parent / "tradetalk"
+    env = {**os.environ, "TRADETALK_DATA_DIR": str(tmp_path / "data")}
+    listing = subprocess.Popen(
+        [str(exe), "articles"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.close()  # the reader is gone before the first line is written
+    stderr = listing.stderr.read().decode()
+    assert listing.wait(timeout=240) == 141, stderr
+    assert "error" not in stderr.lower() and "Traceback" not in stderr
+
+
 def test_a_bad_setting_is_one_line(cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADETALK_TOP_K", "0")
     result = cli("ask", "What blocks the deal?")
