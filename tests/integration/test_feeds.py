@@ -12,8 +12,10 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import HashingEncoder
 from feeds_site import CARS, CHEESE, FERRY, LONG_PATH, LUMBER, PANELS, NewsSite, serving
 
+import feeds.poll as poll_module
 from corpus.articles import fetched_article_id
 from corpus.fetch import ArticleFetcher, is_intranet_address
 from feeds.digest import digest_text, pending_digests
@@ -252,6 +254,44 @@ async def test_a_poison_item_is_its_own_error_and_the_round_goes_on(library, clo
     assert site.requests[f"/news/{LONG_PATH}.html"] == 1  # added once, never fetched again
     assert site.requests[f"/news/{CHEESE.slug}.html"] == 1
     assert [f.article_count for f in store.feeds()] == [1, 2]
+
+
+async def test_a_fault_one_item_sets_off_is_that_items_error(
+    make_engine, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faults of ours that one page sets off (injected here: reading the ferry page raises,
+    then the model chokes on the lumber story's text) are that item's error, with the
+    traceback in the log; the round goes on and the rest of its build goes in."""
+
+    class ChokesOnLumber(HashingEncoder):
+        def encode(self, texts, *, batch_size=64):
+            if any("Softwood lumber producers" in t for t in texts):
+                raise RuntimeError("the tokenizer choked")
+            return super().encode(texts, batch_size=batch_size)
+
+    engine = make_engine(ChokesOnLumber())
+    store = FeedStore(engine.settings.data_dir, clock=clock, rng=random.Random(1))
+    real_parse = poll_module.parse_article
+
+    def parse(data, name, **kw):
+        if "Ferry operators" in data.decode():
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_parse(data, name, **kw)
+
+    monkeypatch.setattr(poll_module, "parse_article", parse)
+    async with serving(NewsSite()) as site, fetcher() as f:
+        follow(store, site, "poison.xml", "rss.xml")
+        poller = FeedPoller(store, engine, f, max_items=20, max_feed_bytes=10_000_000)
+        report = await poller.run_round()
+    failed = {item.link.rsplit("/", 1)[1]: reason for item, reason in report.failed}
+    assert failed == {
+        f"{LONG_PATH.rsplit('/', 1)[1]}.html": (
+            "unexpected failure reading or adding it (RecursionError)"
+        ),
+        f"{LUMBER.slug}.html": "unexpected failure reading or adding it (RuntimeError)",
+    }
+    assert titles(engine) == {CHEESE.title, PANELS.title}
+    store.close()
 
 
 async def test_feeds_and_their_items_survive_a_restart(library, clock) -> None:
