@@ -242,7 +242,7 @@ class FeedStore:
             "AND f.channel_id IS NOT NULL)",
             (self.now(),),
         )
-        return bool(row[0][0])
+        return bool(row and row[0][0])  # no store yet: nothing to do
 
     def due(self, *, every: bool = False) -> list[Feed]:
         """Feeds whose next poll time has come (all of them with `every`)."""
