@@ -36,14 +36,21 @@ def _name_like(word: str) -> bool:
     )
 
 
+# Lone surrogates: what Python makes of bytes that are not UTF-8 (a command-line argument, a
+# line of stdin read with "surrogateescape") or what a JSON "\ud800" escape decodes to. They are
+# not text: no tokenizer takes them and no reply can be encoded with them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def check_question(
     question: str, *, max_chars: int, known: Callable[[str], bool] | None = None
 ) -> str:
-    """The question, tidied; or `QuestionError` with a message fit to show the asker.
-    `known(word)` says whether the articles use a word: a word they use, or one spelled as a
-    name ("Schwarzschild", "Mnangagwa"), is never taken for keyboard mashing; whether the
-    articles cover a question about it is for the answer to say."""
-    text = clean_unicode(question or "")
+    """The question, tidied; or `QuestionError` with a message fit to show the asker. Bytes
+    that were not UTF-8 are read as U+FFFD (the replacement character), as a decoder with
+    ``errors="replace"`` reads them. `known(word)` says whether the articles use a word: a word
+    they use, or one spelled as a name ("Schwarzschild", "Mnangagwa"), is never taken for
+    keyboard mashing; whether the articles cover a question about it is for the answer to say."""
+    text = clean_unicode(_SURROGATE.sub("\ufffd", question or ""))
     text = " ".join(text.split())
     if not text:
         raise QuestionError('Please ask a question, e.g. "What blocks the deal?"')
