@@ -187,7 +187,9 @@ def frame_features(
             near = present
         out["args"] = sum(a in near for a in frame.arguments) / len(frame.arguments)
     if frame.asks in (PERSON, DATE, AMOUNT, REASON):
-        anchors = pred or _anchors(stems, rarest)
+        # Bound to the asked event's word; only a question naming no event is anchored on
+        # its rarest term ("who is canada's ambassador": to "ambassador", never to "Canada").
+        anchors = pred if frame.predicate_stem else _anchors(stems, rarest)
         question = frozenset(s for s in (_stem(w) for w in frame.parse.lemmas) if s)
         typed = _typed(parse, frame.asks, question)
         if anchors and typed:
