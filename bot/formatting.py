@@ -19,7 +19,7 @@ from retrieval.records import ArticleInfo
 from tenancy.server_settings import EffectiveSettings, ServerSettings
 from tradetalk.answer import Answer, Citation
 from tradetalk.engine import IngestResult
-from tradetalk.render import sentence_with_dates, shown_library
+from tradetalk.render import paragraph_label, sentence_with_dates, shown_library
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_MAX = 2000
@@ -163,7 +163,7 @@ def _citation_field(
     name = prefix + fit(citation.title, name_max - len(prefix))
     head = outlet_line(citation.source, citation.date, citation.url)
     if citation.paragraphs:  # two quotes from one article: which paragraphs they are
-        head += " · " + ", ".join(f"¶{n}" for n in citation.paragraphs)
+        head += " · " + ", ".join(paragraph_label(n) for n in citation.paragraphs)
     if citation.also_in:
         count = len(citation.also_in)
         head += f" · also in {count} other article{'s' if count != 1 else ''}"

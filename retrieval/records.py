@@ -7,9 +7,11 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+from corpus.parsing import SentenceParse, decode_parses
 from errors import IndexCorrupt
 
 # A segment's records. Rows are the segment's own. A near-duplicate passage names the passage
@@ -26,9 +28,15 @@ CREATE TABLE articles (
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL, paragraph INTEGER NOT NULL,
     part INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
-    sentences TEXT NOT NULL, dup_article TEXT, dup_hash TEXT, dup_ordinal INTEGER
+    sentences TEXT NOT NULL, dup_article TEXT, dup_hash TEXT, dup_ordinal INTEGER,
+    parse BLOB
 );
+CREATE TABLE names (lower TEXT NOT NULL, surface TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (lower, surface));
 """
+# "names": how the articles spell each proper name ("Lighthizer", "WTO"), counted, so a
+# question typed in lower case can be read with the articles' capitals (the parser reads
+# "why did trump jack up tariffs" as a sentence whose verb is "trump").
 
 
 @dataclass(frozen=True)
@@ -64,9 +72,19 @@ class PassageRecord:
     text: str
     sentences: tuple[tuple[int, int], ...]  # offsets into the article text
     dup_of: int  # row of the passage this one near-duplicates, or -1
+    # Its sentences' parses as stored (corpus.parsing.encode_parses), decoded on demand; None
+    # for a passage stored without them.
+    parse: bytes | None = field(default=None, repr=False, compare=False)
 
     def sentence_texts(self) -> list[str]:
         return [self.text[s - self.start : e - self.start] for s, e in self.sentences]
+
+    @cached_property
+    def sentence_parses(self) -> tuple[SentenceParse, ...] | None:
+        """Each sentence's parse, in order; None when the passage has none stored."""
+        if self.parse is None:
+            return None
+        return decode_parses(self.parse, self.sentence_texts())
 
     @property
     def id(self) -> str:
@@ -136,7 +154,7 @@ def write_records(
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (
                     s.record.row,
@@ -150,12 +168,30 @@ def write_records(
                     s.copy_of.article_id if s.copy_of else None,
                     s.copy_of.content_hash if s.copy_of else None,
                     s.copy_of.ordinal if s.copy_of else None,
+                    s.record.parse,
                 )
                 for s in passages
             ),
         )
+        db.executemany(
+            "INSERT INTO names VALUES (?,?,?)",
+            ((k[0], k[1], n) for k, n in _proper_names(passages).items()),
+        )
     # sqlite3's context manager commits but leaves the connection open.
     db.close()
+
+
+def _proper_names(passages: Iterable[StoredPassage]) -> dict[tuple[str, str], int]:
+    """(lower case, spelling) -> count of the proper nouns in the passages' parses."""
+    counts: dict[tuple[str, str], int] = {}
+    for stored in passages:
+        for parse in stored.record.sentence_parses or ():
+            for i, pos in enumerate(parse.pos):
+                word = parse.word(i)
+                if pos == "PROPN" and word[:1].isupper() and word.isalpha():
+                    key = (word.lower(), word)
+                    counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def copy_records(path: Path, sources: list[tuple[Path, list[tuple[int, int]]]]) -> None:
@@ -172,7 +208,7 @@ def copy_records(path: Path, sources: list[tuple[Path, list[tuple[int, int]]]]) 
                 shift = offset - start
                 db.execute(
                     f"INSERT INTO passages SELECT row + ?, article_id, paragraph, part, start, "
-                    f'"end", text, sentences, dup_article, dup_hash, dup_ordinal '
+                    f'"end", text, sentences, dup_article, dup_hash, dup_ordinal, parse '
                     f"FROM s{number}.passages WHERE row >= ? AND row < ? ORDER BY row",
                     (shift, start, stop),
                 )
@@ -184,6 +220,10 @@ def copy_records(path: Path, sources: list[tuple[Path, list[tuple[int, int]]]]) 
                     (shift, start, stop),
                 )
                 offset += stop - start
+            db.execute(
+                f"INSERT INTO names SELECT lower, surface, n FROM s{number}.names WHERE true "
+                f"ON CONFLICT (lower, surface) DO UPDATE SET n = n + excluded.n"
+            )
             db.commit()
             db.execute(f"DETACH DATABASE s{number}")
     db.close()
@@ -228,6 +268,7 @@ def _passage(row: tuple) -> StoredPassage:
         text=row[6],
         sentences=tuple(tuple(s) for s in json.loads(row[7])),
         dup_of=-1,
+        parse=row[11],
     )
     ref = PassageRef(row[8], row[9], row[10]) if row[8] is not None else None
     return StoredPassage(record, ref)
@@ -268,6 +309,21 @@ class RecordStore:
                 f"SELECT * FROM passages WHERE row IN ({marks})", [int(r) for r in rows]
             ).fetchall()
         return {row[0]: _passage(row) for row in found}
+
+    def spellings(self, words: Iterable[str]) -> dict[str, dict[str, int]]:
+        """For each lower-case word, the proper-noun spellings of it in this segment, counted."""
+        words = list(dict.fromkeys(words))
+        if not words:
+            return {}
+        marks = ",".join("?" * len(words))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT lower, surface, n FROM names WHERE lower IN ({marks})", words
+            ).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for lower, surface, n in rows:
+            out.setdefault(lower, {})[surface] = n
+        return out
 
     def iter_passages(self) -> Iterator[StoredPassage]:
         with self._lock:

@@ -39,18 +39,25 @@ class LocalStaging(Staging):
         return paths or [self.library.path_for(article_id)]
 
     def save(self, article: Article, replacing: Sequence[str] = ()) -> SourcedArticle:
+        """Write one article; if that fails, what it touched is put back before the error
+        goes on (the rest of the batch may still be saved)."""
         path = self.library.path_for(article.id)
         # An update replaces every file the old version was read from, so none of them brings
         # the old text back at the next start.
         old_files = self._paths(article.id, replacing) if replacing else []
+        touched = [p for p in {path, *old_files} if p not in self.backups]
         for old in {path, *old_files}:
             self._keep(old)
-        for old in old_files:
-            if old != path:
-                old.unlink(missing_ok=True)
-        saved = self.library.save(article)
-        data = saved.read_bytes()
-        stored = read_article(saved, max_bytes=self.library.max_bytes, stored=True)
+        try:
+            for old in old_files:
+                if old != path:
+                    old.unlink(missing_ok=True)
+            saved = self.library.save(article)
+            data = saved.read_bytes()
+            stored = read_article(saved, max_bytes=self.library.max_bytes, stored=True)
+        except Exception:
+            self._put_back({p: self.backups.pop(p) for p in touched})
+            raise
         return SourcedArticle(f"added/{saved.name}", hashlib.sha256(data).hexdigest(), stored)
 
     def delete(self, article_id: str, keys: Sequence[str]) -> None:
@@ -60,7 +67,11 @@ class LocalStaging(Staging):
             path.unlink(missing_ok=True)
 
     def undo(self) -> None:
-        for path, previous in self.backups.items():
+        self._put_back(self.backups)
+
+    @staticmethod
+    def _put_back(backups: dict[Path, bytes | None]) -> None:
+        for path, previous in backups.items():
             try:
                 if previous is None:
                     path.unlink(missing_ok=True)

@@ -14,13 +14,15 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
-from errors import IndexBusy, TradeTalkError, UnknownServer
+from errors import ConfigError, IndexBusy, TradeTalkError, UnknownServer
 from retrieval.manifest import read_manifest
 from storage import open_store
+from storage.tables import Tables
 from tenancy.layout import (
     library_id,
     library_settings,
@@ -90,10 +92,20 @@ def _counts(settings: Settings, server_id: int) -> tuple[int, int]:
     return _article_count(root), _directory_size(root)
 
 
+def _checked_servers(settings: Settings) -> Iterator[tuple[int, Tables]]:
+    """Every server with its settings' tables; one whose library fails the check (a link out
+    of it) is logged and left out, and the others go on."""
+    for server_id in stored_server_ids(settings):
+        try:
+            yield server_id, tables_of(settings, server_id, "settings")
+        except ConfigError as exc:
+            log.warning("leaving out server %s: %s", server_id, exc)
+
+
 def server_summaries(settings: Settings) -> list[ServerSummary]:
     out = []
-    for server_id in stored_server_ids(settings):
-        left = ServerSettingsStore(tables_of(settings, server_id, "settings")).load().left_at
+    for server_id, tables in _checked_servers(settings):
+        left = ServerSettingsStore(tables).load().left_at
         articles, size = _counts(settings, server_id)
         out.append(
             ServerSummary(
@@ -115,8 +127,8 @@ def expired_servers(settings: Settings, now: dt.datetime | None = None) -> list[
     """Servers the bot left more than the retention period ago."""
     now = now or dt.datetime.now(dt.UTC)
     found = []
-    for server_id in stored_server_ids(settings):
-        left = ServerSettingsStore(tables_of(settings, server_id, "settings")).load().left_at
+    for server_id, tables in _checked_servers(settings):
+        left = ServerSettingsStore(tables).load().left_at
         if left and purge_time(left, settings.retention_days) <= now:
             found.append(server_id)
     return found
@@ -174,4 +186,7 @@ def sweep_leftovers(settings: Settings) -> None:
     root = servers_root(settings.data_dir)
     if root.is_dir():
         for path in root.glob(".purging-*"):
-            shutil.rmtree(path, ignore_errors=True)
+            if path.is_symlink():  # a link renamed away by an older purge: the link alone goes
+                path.unlink()
+            else:
+                shutil.rmtree(path, ignore_errors=True)

@@ -24,6 +24,7 @@ from retrieval.question_analysis import QuestionAnalysis, analyze_question
 from retrieval.records import ArticleInfo
 from retrieval.search import Searcher, SearchResult
 from retrieval.storage import IndexStorage
+from retrieval.tokenize import tokenize
 from storage.base import LibraryStore
 from tradetalk.abstention import AbstentionPolicy
 from tradetalk.answer import Answer, AnswerPolicy, compose_answer
@@ -216,17 +217,23 @@ class Reading:
         """What a checked question asks, read in the context of `previous` when it is a
         follow-up; `years` are the years the articles cover (default: this library's)."""
         years = years if years is not None else self._years()
-        analysis = analyze_question(text, today=self.today(), years=years)
+        spellings = self.index.records.spellings
+        analysis = analyze_question(text, today=self.today(), years=years, spellings=spellings)
         if previous and is_follow_up(text):
             # "and what did Trump say?" after "Who did Freeland meet?": about that meeting.
-            earlier = analyze_question(previous, today=self.today(), years=years)
+            earlier = analyze_question(previous, today=self.today(), years=years, parse=False)
             analysis = analysis.following(earlier)
         return analysis
 
     def check(self, question: str) -> str:
         """The question as it will be searched; raises `QuestionError` for empty, over-long or
         gibberish input."""
-        return check_question(question, max_chars=self.settings.max_question_chars)
+        searcher = Searcher(self.index, self.loaded_encoder)  # knows() needs no model
+        return check_question(
+            question,
+            max_chars=self.settings.max_question_chars,
+            known=lambda word: any(searcher.knows(t) for t in tokenize(word)),
+        )
 
     @property
     def pool_size(self) -> int:

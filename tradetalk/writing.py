@@ -7,6 +7,7 @@ process published it; the build it publishes is swapped in by the reading half
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -46,14 +47,26 @@ class IngestResult:
     duplicate_of: ArticleInfo | None = None
 
 
+# A save failing with one of these fails for every article (the disk or the folder can take
+# nothing); any other failure is the one article's (a folder where its file goes, say).
+DATA_DIR_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+)
+
+
+def storage_error(action: str, exc: OSError) -> StorageError:
+    """One clear line for the admin: disk full, read-only, missing permissions."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(f"could not {action}: no space left on the data disk")
+    return StorageError(f"could not {action} in the data directory: {exc.strerror or exc}")
+
+
 @contextlib.contextmanager
 def storage_errors(action: str) -> Iterator[None]:
-    """Disk full, read-only or missing permissions: one clear line for the admin."""
     try:
         yield
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise StorageError(f"could not {action} in the data directory: {reason}") from exc
+        raise storage_error(action, exc) from exc
 
 
 class Writing:
@@ -274,8 +287,19 @@ class Writing:
                 replacing = (
                     self._sources_of(index, article.id) if article.id in index.articles else []
                 )
-                with storage_errors("save the article"):
+                try:
                     items.append((n, staging.save(article, replacing)))
+                except (OSError, ArticleError) as exc:
+                    if isinstance(exc, OSError) and exc.errno in DATA_DIR_ERRNOS:
+                        raise storage_error("save the article", exc) from exc
+                    # This article's own fault (a folder where its file goes, a file that does
+                    # not read back): it alone is refused (the staging put back what it
+                    # touched), and the rest of the batch goes on.
+                    log.info("could not save article %s", article.id, exc_info=True)
+                    refused = isinstance(exc, OSError)
+                    outcomes[n] = storage_error("save the article", exc) if refused else exc
+            if not items:
+                return
             crashpoints.reached("article-file-written")
             sourced = [item for _, item in items]
             replaced = {item.article.id for item in sourced} & set(index.articles)

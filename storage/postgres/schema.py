@@ -21,8 +21,8 @@ CREATE TABLE IF NOT EXISTS tradetalk.meta (key TEXT PRIMARY KEY, value TEXT NOT 
 """
 
 # One library's tables. Passages carry their vectors (float32, little-endian) and their
-# sentences' vectors; `sentence_data` is free for per-sentence annotation (a parse: entities,
-# roles, lemmas) computed at ingest; `segment_files` carries any other file a segment holds
+# sentences' vectors and their sentences' parses (made once at ingest, kept as records.sqlite
+# keeps them); `segment_files` carries any other file a segment holds
 # (its BM25 postings, and whatever later versions add) byte for byte.
 LIBRARY = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS passages (
     dup_ordinal INTEGER,
     vector BYTEA NOT NULL,
     sentence_vectors BYTEA NOT NULL,
-    sentence_data JSONB,
+    sentence_parse BYTEA,             -- its sentences' parses as records.sqlite keeps them
     PRIMARY KEY (segment, row)
 );
 CREATE TABLE IF NOT EXISTS segment_files (

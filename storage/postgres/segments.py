@@ -23,10 +23,10 @@ from retrieval.segment import BM25_DIR, KNOWN_FILES, Segment, SegmentContent, wr
 
 _PASSAGE_COLUMNS = (
     "segment, row, article_id, paragraph, part, start_offset, end_offset, text, sentences, "
-    "dup_article, dup_hash, dup_ordinal, vector, sentence_vectors"
+    "dup_article, dup_hash, dup_ordinal, vector, sentence_vectors, sentence_parse"
 )
 _TYPES = ["text", "int4", "text", "int4", "int4", "int4", "int4", "text", "text"]
-_TYPES += ["text", "text", "int4", "bytea", "bytea"]
+_TYPES += ["text", "text", "int4", "bytea", "bytea", "bytea"]
 
 
 def _vectors(array: np.ndarray) -> bytes:
@@ -91,6 +91,7 @@ def _upload(conn: Connection, schema: str, segment: Segment, directory: Path) ->
                         ref.ordinal if ref else None,
                         _vectors(segment.passage_vectors[r.row]),
                         _vectors(segment.sentence_vectors[int(ptr[r.row]) : int(ptr[r.row + 1])]),
+                        r.parse,
                     )
                 )
         extra = [
@@ -130,8 +131,8 @@ def download_segment(conn: Connection, schema: str, segment_id: str, segments_di
         cur.execute(
             sql.SQL(
                 "SELECT row, article_id, paragraph, part, start_offset, end_offset, text, "
-                "sentences, dup_article, dup_hash, dup_ordinal, vector, sentence_vectors "
-                "FROM {}.passages WHERE segment = %s ORDER BY row"
+                "sentences, dup_article, dup_hash, dup_ordinal, vector, sentence_vectors, "
+                "sentence_parse FROM {}.passages WHERE segment = %s ORDER BY row"
             ).format(s),
             (segment_id,),
         )
@@ -151,6 +152,7 @@ def download_segment(conn: Connection, schema: str, segment_id: str, segments_di
                 text=row[6],
                 sentences=tuple(tuple(x) for x in row[7]),
                 dup_of=-1,
+                parse=bytes(row[13]) if row[13] is not None else None,
             )
             ref = PassageRef(row[8], row[9], row[10]) if row[8] is not None else None
             passages.append(StoredPassage(record, ref))
