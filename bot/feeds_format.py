@@ -44,12 +44,17 @@ def digest_message(digest: Digest) -> str:
 
 
 def _when(stamp: str | None) -> str:
+    """Discord's timestamp markup: "5 minutes ago" in the reader's time zone (the full time
+    on hover)."""
     if not stamp:
         return "never"
     try:
-        return dt.datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M UTC")
+        moment = dt.datetime.fromisoformat(stamp)
     except ValueError:
         return fit(stamp, 30)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return f"<t:{int(moment.timestamp())}:R>"
 
 
 def feeds_embed(feeds: Sequence[Feed]) -> discord.Embed:

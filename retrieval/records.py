@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus.articles import host_of
+from corpus.outlets import outlet_label
 from errors import IndexCorrupt
 
 # A segment's records. Rows are the segment's own. A near-duplicate passage names the passage
@@ -200,10 +202,15 @@ def _coalesced(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _article(row: tuple) -> StoredArticle:
+    source = row[2]
+    if row[9] and row[10]:
+        # A fetched page's outlet as citations show it now, also in builds stored before
+        # that wording changed (the stored label is derived; host and claim are the facts).
+        source = outlet_label(host_of(row[9]) or "unknown host", row[10])
     info = ArticleInfo(
         id=row[0],
         title=row[1],
-        source=row[2],
+        source=source,
         date=row[3],
         url=row[4],
         content_hash=row[5],
