@@ -64,6 +64,7 @@ STATUSES_FOOTER = "/issue <topic> shows where an issue stands, who wants what, a
 NO_UPDATES = "Nothing new since your last check: no issue gained developments."
 WHATSNEW_FOOTER = "Since your own last /whatsnew · only you see this · /issue <topic> for more"
 WHATSNEW_FIELDS = 20
+WHATSNEW_ROOM_MIN = 250  # characters an issue needs to say anything: fewer issues shown, whole
 NO_DEVELOPMENTS = "No issue gained new developments."
 DEVELOPMENTS_FAILED = "(Could not check the issues for new developments; the log has details.)"
 
@@ -374,48 +375,39 @@ def whatsnew_embed(
     updates: Sequence[IssueUpdate], chosen: Mapping[str, CitedSentence] | None = None
 ) -> discord.Embed:
     """The issues with new developments since this member's last check: per issue, how many
-    new sentences from which outlets, and the one most about it (`chosen`, by issue id;
-    default the newest) quoted whole where the room allows, its article linked."""
+    new sentences, and the one most about it (`chosen`, by issue id; default the newest)
+    quoted whole where the room allows, its article linked."""
     embed = discord.Embed(title="New since your last check", colour=ANSWER_COLOUR)
     embed.set_footer(text=WHATSNEW_FOOTER)
     if not updates:
         embed.description = NO_UPDATES
         return embed
-    shown = list(updates[:WHATSNEW_FIELDS])
-    hidden = updates[len(shown) :]
     embed.description = f"{_plural(len(updates), 'issue')} gained developments."
+    room = EMBED_TOTAL_MAX - SLACK - len(embed.title or "") - len(embed.description)
+    room -= len(WHATSNEW_FOOTER) + len("More issues") + 300  # the list of the issues not shown
+    count = max(1, min(len(updates), WHATSNEW_FIELDS, room // WHATSNEW_ROOM_MIN))
+    shown, hidden = updates[:count], updates[count:]
+    each = room // count
     names, heads, quotes = [], [], []
     for update in shown:
         sentence = (chosen or {}).get(update.issue.id) or update.sentences[-1]
-        count = _plural(len(update.sentences), "new sentence")
-        names.append(fit(f"{update.issue.title} · {count}", 200))
-        heads.append(
-            "— "
-            + masked_link(sentence.title, sentence.url, 300)
-            + f", {fit(sentence.source, 80)}"
-            + (f", {sentence.date}" if sentence.date else "")
-        )
+        count_text = " · " + _plural(len(update.sentences), "new sentence")
+        names.append(fit(update.issue.title, min(200, each // 5) - len(count_text)) + count_text)
+        when = f", {sentence.date}" if sentence.date else ""
+        source = fit(sentence.source, min(80, each // 8))
+        link = masked_link(sentence.title, sentence.url, min(300, each // 3))
+        heads.append(f"— {link}, {source}{when}")
         quotes.append(Quote("> ", sentence.text, "", UPDATE_QUOTE_MAX))
-    more = ""
-    if hidden:
-        more = fit(", ".join(u.issue.title for u in hidden), 900)
-    fixed = (
-        len(embed.title or "")
-        + len(embed.description)
-        + len(WHATSNEW_FOOTER)
-        + sum(map(len, names))
-        + sum(len(h) + 1 for h in heads)
-        + (len("More issues") + len(more) if more else 0)
-    )
-    rooms = shares(
-        [
-            min(q.wanted + q.fixed, FIELD_VALUE_MAX - len(h) - 1)
-            for q, h in zip(quotes, heads, strict=True)
-        ],
-        EMBED_TOTAL_MAX - SLACK - fixed,
-    )
-    for name, head, quote, room in zip(names, heads, quotes, rooms, strict=True):
-        text = quote_lines([quote], room, "sentence") if room >= MIN_QUOTE // 2 else ""
+    more = fit(", ".join(u.issue.title for u in hidden), 290) if hidden else ""
+    used = sum(map(len, names)) + sum(len(h) + 1 for h in heads)
+    wanted = [
+        min(q.wanted + q.fixed, FIELD_VALUE_MAX - len(h) - 1)
+        for q, h in zip(quotes, heads, strict=True)
+    ]
+    for name, head, quote, share in zip(
+        names, heads, quotes, shares(wanted, room - used), strict=True
+    ):
+        text = quote_lines([quote], share, "sentence") if share >= MIN_QUOTE // 2 else ""
         embed.add_field(name=name, value=f"{text}\n{head}" if text else head, inline=False)
     if more:
         embed.add_field(name="More issues", value=more, inline=False)

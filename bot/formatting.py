@@ -125,6 +125,7 @@ def masked_link(text: str, url: str | None, limit: int) -> str:
     """``[text](url)``: the words link to the article without showing its long address; the
     escaped text alone when the link is not a plain http(s) one. At most `limit` characters;
     an address too long for the room drops the link rather than the words."""
+    text = " ".join(text.split())  # link text is one line
     link = safe_url(url)
     if link is None or len(link) + 4 + 8 > limit:
         return fit(text, limit)

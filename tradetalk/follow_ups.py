@@ -77,9 +77,13 @@ class FollowUp:
         return self.previous is not None or bool(self.seen)
 
 
+# Only whether a question names dates matters here (the engine resolves them against its
+# articles); a fixed day and a wide span of years keep this pure.
+_TODAY, _YEARS = dt.date(2000, 1, 1), range(1900, 2101)
+
+
 def _analyse(text: str) -> QuestionAnalysis:
-    # Names and kinds don't depend on dates; a fixed day keeps this pure.
-    return analyze_question(text, today=dt.date(2000, 1, 1))
+    return analyze_question(text, today=_TODAY, years=_YEARS)
 
 
 def _mentions(name: str, text: str) -> bool:
