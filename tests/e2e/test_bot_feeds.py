@@ -43,7 +43,7 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
         assert_no_pings(digest)
         shown = unescape(digest.content)
         assert shown.startswith("**New from the feeds: 2 articles**")
-        assert f"“{CHEESE.title}” — 127.0.0.1 (claims to be from Harbour Times) · 2018-09-20" in (
+        assert f"“{CHEESE.title}” — 127.0.0.1, as Harbour Times · 2018-09-20" in (
             shown
         )
         assert PANELS.title in shown and "Lakeview Courier" in shown
