@@ -201,7 +201,8 @@ def _position_quotes(
         number = f" [{numbers[p.sentence.article_id]}]"
         quoted = where.get(_key(p.sentence), section)
         if quoted != section:
-            quotes.append(Quote("• ", "", _pointer(quoted) + number + speaker, 0))
+            stance = f"{fit(p.stance, 40)} — " if p.stance else ""
+            quotes.append(Quote("• ", "", f"*{stance}quoted under {quoted}*" + number + speaker, 0))
         else:
             quotes.append(Quote("• ", p.sentence.text, number + speaker, POSITION_SENTENCE_MAX))
     return quotes

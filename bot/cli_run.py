@@ -81,7 +81,9 @@ async def serve(
                 raise ConfigError(REJECTED_TOKEN) from None
             except (aiohttp.ClientError, OSError) as exc:
                 raise TradeTalkError(f"cannot reach Discord ({type(exc).__name__})") from exc
-            log.info("loading the articles and the index")
+            logging.getLogger("tradetalk.status").info(
+                "Token accepted; loading the articles and the index…"
+            )
             await asyncio.to_thread(libraries.open)  # servers' libraries load when first asked
             try:
                 await bot.connect()
@@ -107,6 +109,19 @@ def feedback_stores(settings: Settings) -> FeedbackStores:
     return FeedbackStores(path_of)
 
 
+def show_status() -> None:
+    """The few lines a good start prints (connected, where data and logs are, where the
+    commands are, the invite link): the terminal shows only warnings otherwise."""
+    status = logging.getLogger("tradetalk.status")
+    if not any(getattr(h, "_tradetalk_status", False) for h in status.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setLevel(logging.INFO)
+        handler._tradetalk_status = True  # type: ignore[attr-defined]
+        status.addHandler(handler)
+    status.setLevel(logging.INFO)
+
+
 def run_bot(settings: Settings) -> int:
     """Start the bot with ``settings``; the process exit code."""
     try:
@@ -115,6 +130,7 @@ def run_bot(settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     setup_logging(settings.data_dir, settings.log_level)
+    show_status()
     with redacted_logs(bot_token(settings)):  # also over the tracebacks logged below
         try:
             asyncio.run(serve(settings))

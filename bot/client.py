@@ -20,14 +20,18 @@ from bot import command_scopes, replies
 from bot.conversation import ConversationMemory
 from bot.cooldown import QuestionCooldown
 from bot.feedback_stores import FeedbackStores
+from bot.invite import invite_url
 from config.settings import Settings
 from corpus.fetch import ArticleFetcher
 from tenancy import Libraries, retention
 from tenancy.server_settings import EffectiveSettings
 from tradetalk.engine import Engine
 from tradetalk.errors import StartupError, TradeTalkError
+from tradetalk.logs import log_file
 
 log = logging.getLogger(__name__)
+# What a good start says on the terminal too (`tradetalk run` shows this logger's lines).
+status = logging.getLogger("tradetalk.status")
 
 EXTENSIONS = (
     "bot.cogs.ask",
@@ -96,6 +100,7 @@ class TradeTalkBot(commands.AutoShardedBot):
         self.fetcher = fetcher
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.conversations = ConversationMemory()
+        self._announced = False
         # One background merge per library at a time (None: the global library).
         self._merging: dict[int | None, asyncio.Task[None]] = {}
 
@@ -221,6 +226,24 @@ class TradeTalkBot(commands.AutoShardedBot):
         log.info(
             "connected as %s (%s) to %d servers", user, user.id if user else "?", len(self.guilds)
         )
+        if self._announced:  # on_ready comes again after a reconnect: say it once
+            return
+        self._announced = True
+        data_dir = self.settings.data_dir.resolve()
+        status.info("TradeTalk is up: connected as %s to %d server(s).", user, len(self.guilds))
+        status.info("Data: %s (log: %s)", data_dir, log_file(data_dir))
+        status.info("Slash commands: %s.", self._command_scope_text())
+        if self.application_id:
+            status.info("Invite it to a server: %s", invite_url(self.application_id))
+
+    def _command_scope_text(self) -> str:
+        if self.settings.guild_ids:
+            servers = ", ".join(map(str, self.settings.guild_ids))
+            return (
+                f"registered in server(s) {servers} only (TRADETALK_GUILD_IDS); other servers "
+                "that invite the bot get none"
+            )
+        return "registered globally (every server; Discord can take up to an hour to show them)"
 
     # -- who is who ------------------------------------------------------------------------
 

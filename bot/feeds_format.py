@@ -16,8 +16,8 @@ from bot.formatting import (
     CONTENT_MAX,
     fit,
     lines_that_fit,
-    outlet_line,
     safe_url,
+    source_line,
     trim,
 )
 from feeds.digest import Digest
@@ -34,7 +34,7 @@ def digest_message(digest: Digest) -> str:
     header = f"**New from the feeds: {count} article{'s' if count != 1 else ''}**"
     footer = developments_line(digest.updates)
     lines = [
-        f"• “{fit(a.title, TITLE_MAX)}” — {outlet_line(a.source, a.date, a.url)}"
+        "• " + source_line(a.title, a.source, a.date, a.url, title_max=TITLE_MAX)
         for a in digest.articles[:ARTICLES_LISTED]
     ]
     if count > ARTICLES_LISTED:

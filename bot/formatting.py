@@ -498,9 +498,10 @@ def reindexed_text(
         f"{_count(passages, 'passage')} (index {version})."
     )
     if server and shared:
+        verb = "is" if shared == 1 else "are"
         text += (
-            f" The {_count(shared, 'shared article')} of the global library "
-            "are its owner's to reindex (`/global reindex`)."
+            f" The {_count(shared, 'shared article')} of the global library {verb} its "
+            "owner's to reindex (`/global reindex`)."
         )
     return text
 
