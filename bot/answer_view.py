@@ -145,6 +145,9 @@ class PassagesButton(discord.ui.DynamicItem[discord.ui.Button], template=re.esca
             await replies.send(
                 interaction, embed=passages_embed(sources), view=view, ephemeral=True
             )
+            # Links only: nothing to dispatch, and discord.py would otherwise keep a
+            # 15-minute timer for the private message's view.
+            view.stop()
         except Exception as exc:  # a component has no command tree error handler
             await replies.report_failure(interaction, exc)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import random
 import re
 from pathlib import Path
 
@@ -105,8 +106,12 @@ async def test_why_in_a_thread_brings_the_reason_not_the_answer_again(
     said = unescape(why.embeds[0]["description"])
     assert REASON in said and WALKOUT not in said
 
-    # Where the articles give no reason beyond what was just shown, the bot says so instead
-    # of repeating its answer word for word.
+
+async def test_why_with_no_reason_in_the_articles_says_so_instead_of_repeating(
+    fake_discord: FakeDiscord, tradetalk
+) -> None:
+    fake = fake_discord
+    thread = await fake.create_thread(fake.channel_id, "Freeland in Washington")
     await fake.send_message(
         "Who did Freeland meet in Washington?", mentions_bot=True, channel_id=thread
     )
@@ -114,6 +119,8 @@ async def test_why_in_a_thread_brings_the_reason_not_the_answer_again(
     assert FREELAND_QUOTE in unescape(met.embeds[0]["description"])
     await fake.send_message("why?", mentions_bot=True, channel_id=thread)
     nothing_more = await fake.wait_for_message(channel_id=thread)
+    # The bundled article gives no reason beyond what was just shown: it says so, instead of
+    # returning the previous answer word for word.
     assert not nothing_more.embeds
     assert nothing_more.content.startswith("My articles say nothing more on that")
     assert FREELAND_QUOTE not in unescape(nothing_more.content)
@@ -157,16 +164,25 @@ async def test_whatsnew_is_each_members_own_and_quotes_whole_sentences_about_eac
 
 # -- 3. outlets shown plainly -----------------------------------------------------------------------
 
+PAGES = {
+    "/quota": (
+        "Cheese quota to double",
+        "The agriculture ministry said on Thursday that the cheese quota offered to European "
+        "exporters would rise to 18,500 tonnes a year, double the amount agreed in the spring. "
+        "Farm groups warned that the larger quota would cut prices for local producers.",
+    ),
+    "/copy": (
+        "Ports brace for holiday imports",
+        "Port operators in Halifax said they had hired extra crews for the autumn, expecting "
+        "container traffic to climb by a tenth before the holidays. Truckers asked the city to "
+        "open a second gate at the terminal to shorten the queues on the harbour road.",
+    ),
+}
 PAGE = """<html><head><title>{title}</title>
 <meta property="og:site_name" content="Harbour Times">
 <meta property="og:title" content="{title}">
 <meta property="article:published_time" content="2018-09-20">
-</head><body><article><h1>{title}</h1>
-<p>The agriculture ministry said on Thursday that the cheese quota offered to European
-exporters would rise to 18,500 tonnes a year, double the amount agreed in the spring.</p>
-<p>Farm groups warned that the larger quota would cut prices for local producers, while
-importers welcomed the move and said shelves would fill faster before the holidays.</p>
-</article></body></html>"""
+</head><body><article><h1>{title}</h1><p>{text}</p></article></body></html>"""
 
 
 @pytest.fixture
@@ -192,8 +208,8 @@ async def test_a_page_on_its_outlets_own_site_is_cited_under_the_outlets_name(
     fake = fake_discord
 
     async def page(request: web.Request) -> web.Response:
-        title = "Cheese quota to double" if request.path == "/quota" else "Cheese quota copy"
-        return web.Response(text=PAGE.format(title=title), content_type="text/html")
+        title, text = PAGES[request.path]
+        return web.Response(text=PAGE.format(title=title, text=text), content_type="text/html")
 
     app = web.Application()
     app.add_routes([web.get("/quota", page), web.get("/copy", page)])
@@ -435,15 +451,26 @@ async def test_a_good_start_says_where_things_are_and_how_to_invite_the_bot(
 # -- 9. lists that grow -------------------------------------------------------------------------
 
 
+VOCABULARY = (
+    "wheat barley canola oats rye flax lentils peas corn soy rail freight rates farmers board "
+    "province harvest storage elevators trucks ports winter spring summer autumn prices tariffs "
+    "exports imports buyers sellers markets futures contracts shipping delays weather drought "
+    "rain frost yields acres fields machinery fuel fertilizer loans banks credit insurance "
+    "claims subsidies quotas inspections grades moisture protein mills bakers brewers feed "
+    "cattle hogs poultry dairy producers unions workers wages hours safety audits reports "
+    "committee minister deputy council mayor towns villages roads bridges tracks cars "
+    "locomotives crews schedules terminals berths vessels containers bulk carriers routes"
+).split()
+
+
 async def test_sources_pages_through_every_article(fake_discord: FakeDiscord, tradetalk) -> None:
     fake = fake_discord
     engine = library_of(tradetalk, fake.guild_id).engine
     titles = [f"Provincial grain board report number {n} on rail freight rates" for n in range(40)]
     for n, title in enumerate(titles):
-        body = (
-            f"The grain board said in report {n} that rail freight rates for wheat rose again this "
-            "month, and farmers asked Ottawa to review the rules before the harvest."
-        )
+        # Forty different texts (near-copies of one story would be listed once).
+        words = random.Random(n).sample(VOCABULARY, 30)
+        body = f"Report {n} of the grain board says " + " ".join(words) + "."
         data = markdown_article(title, "Prairie Wire", body, url=f"https://example.org/grain/{n}")
         await asyncio.to_thread(engine.ingest_bytes, data, f"grain-{n}.md")
     handle = await fake.send_interaction("sources")
