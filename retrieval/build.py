@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from corpus.articles import Article
+from corpus.parsing import encode_parses, parse_sentences
 from corpus.passages import Passage, split_passages
 from retrieval.dedupe import link_against, link_duplicates
 from retrieval.encoder import Encoder
@@ -70,17 +71,19 @@ class _Embedded:
     passage_vectors: np.ndarray
     sentence_vectors: np.ndarray
     sentence_counts: list[int]
+    parses: list[bytes]  # per passage, its sentences' parses (corpus.parsing.encode_parses)
 
 
 def _embed(items: Sequence[SourcedArticle], encoder: Encoder, progress: Progress | None):
     split: list[tuple[SourcedArticle, list[Passage]]] = [
         (item, split_passages(item.article)) for item in items
     ]
-    passage_texts, sentence_texts, sentence_counts = [], [], []
+    passage_texts, sentence_texts, sentence_counts, raw_sentences = [], [], [], []
     for item, passages in split:
         for passage in passages:
             passage_texts.append(search_text(passage.text, item.article.date))
             sentences = passage.sentence_texts(item.article.text)
+            raw_sentences.extend(sentences)
             sentence_texts.extend(search_text(s, item.article.date) for s in sentences)
             sentence_counts.append(len(sentences))
     # A one-sentence paragraph is its own sentence, and wire copies repeat whole paragraphs:
@@ -101,7 +104,15 @@ def _embed(items: Sequence[SourcedArticle], encoder: Encoder, progress: Progress
     row = {text: n for n, text in enumerate(unique)}
     passage_vectors = vectors[[row[t] for t in passage_texts]].reshape(-1, encoder.dimension)
     sentence_vectors = vectors[[row[t] for t in sentence_texts]].reshape(-1, encoder.dimension)
-    return _Embedded(split, passage_vectors, sentence_vectors, sentence_counts)
+    # Every sentence is parsed once, here, and its parse kept with its passage: answering and
+    # briefings read it instead of parsing again. Repeated sentences (wire copies) once.
+    distinct = list(dict.fromkeys(raw_sentences))
+    parsed = dict(zip(distinct, parse_sentences(distinct), strict=True))
+    parses, cursor = [], 0
+    for count in sentence_counts:
+        parses.append(encode_parses(parsed[s] for s in raw_sentences[cursor : cursor + count]))
+        cursor += count
+    return _Embedded(split, passage_vectors, sentence_vectors, sentence_counts, parses)
 
 
 def _records(embedded: _Embedded, first_row: int):
@@ -110,6 +121,7 @@ def _records(embedded: _Embedded, first_row: int):
     sources: dict[str, list[str]] = {}
     for item, article_passages in embedded.split:
         for passage in article_passages:
+            parse = embedded.parses[len(passages)]
             passages.append(
                 PassageRecord(
                     row=first_row + len(passages),
@@ -121,6 +133,7 @@ def _records(embedded: _Embedded, first_row: int):
                     text=passage.text,
                     sentences=passage.sentences,
                     dup_of=-1,
+                    parse=parse,
                 )
             )
         articles[item.article.id] = article_info(item.article, len(article_passages))

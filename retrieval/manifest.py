@@ -18,7 +18,8 @@ from errors import IndexCorrupt
 # are stored apart, and builds carry a generation number.
 # 6: a build is a list of immutable segments (index/segments/), BM25 keeps raw postings scored
 # with corpus-wide statistics, and a copy names the passage it copies by article, not by row.
-FORMAT_VERSION = 6
+# 7: every passage keeps its sentences' parses (corpus.parsing), made once at ingest.
+FORMAT_VERSION = 7
 MANIFEST_NAME = "manifest.json"
 SEGMENT_MANIFEST = "segment.json"
 

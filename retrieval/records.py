@@ -7,11 +7,13 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from corpus.articles import host_of
 from corpus.outlets import outlet_label
+from corpus.parsing import SentenceParse, decode_parses
 from errors import IndexCorrupt
 
 # A segment's records. Rows are the segment's own. A near-duplicate passage names the passage
@@ -28,7 +30,8 @@ CREATE TABLE articles (
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL, paragraph INTEGER NOT NULL,
     part INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
-    sentences TEXT NOT NULL, dup_article TEXT, dup_hash TEXT, dup_ordinal INTEGER
+    sentences TEXT NOT NULL, dup_article TEXT, dup_hash TEXT, dup_ordinal INTEGER,
+    parse BLOB
 );
 """
 
@@ -66,9 +69,19 @@ class PassageRecord:
     text: str
     sentences: tuple[tuple[int, int], ...]  # offsets into the article text
     dup_of: int  # row of the passage this one near-duplicates, or -1
+    # Its sentences' parses as stored (corpus.parsing.encode_parses), decoded on demand; None
+    # for a passage stored without them.
+    parse: bytes | None = field(default=None, repr=False, compare=False)
 
     def sentence_texts(self) -> list[str]:
         return [self.text[s - self.start : e - self.start] for s, e in self.sentences]
+
+    @cached_property
+    def sentence_parses(self) -> tuple[SentenceParse, ...] | None:
+        """Each sentence's parse, in order; None when the passage has none stored."""
+        if self.parse is None:
+            return None
+        return decode_parses(self.parse, self.sentence_texts())
 
     @property
     def id(self) -> str:
@@ -138,7 +151,7 @@ def write_records(
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (
                     s.record.row,
@@ -152,6 +165,7 @@ def write_records(
                     s.copy_of.article_id if s.copy_of else None,
                     s.copy_of.content_hash if s.copy_of else None,
                     s.copy_of.ordinal if s.copy_of else None,
+                    s.record.parse,
                 )
                 for s in passages
             ),
@@ -174,7 +188,7 @@ def copy_records(path: Path, sources: list[tuple[Path, list[tuple[int, int]]]]) 
                 shift = offset - start
                 db.execute(
                     f"INSERT INTO passages SELECT row + ?, article_id, paragraph, part, start, "
-                    f'"end", text, sentences, dup_article, dup_hash, dup_ordinal '
+                    f'"end", text, sentences, dup_article, dup_hash, dup_ordinal, parse '
                     f"FROM s{number}.passages WHERE row >= ? AND row < ? ORDER BY row",
                     (shift, start, stop),
                 )
@@ -235,6 +249,7 @@ def _passage(row: tuple) -> StoredPassage:
         text=row[6],
         sentences=tuple(tuple(s) for s in json.loads(row[7])),
         dup_of=-1,
+        parse=row[11],
     )
     ref = PassageRef(row[8], row[9], row[10]) if row[8] is not None else None
     return StoredPassage(record, ref)

@@ -67,6 +67,9 @@ class AbstentionPolicy:
     threshold: float | None = None  # probability above which to decline; None: the fitted one
     min_cosine: float = 0.0  # and always when no candidate sentence is this close (a setting)
     enabled: bool = True  # False: answer everything (to measure selection alone)
+    # (coefficients, intercept) of the decline model; None: the fitted ones. The bench passes
+    # models fitted without the set it scores (leave-one-negotiation-out).
+    model: tuple[dict[str, float], float] | None = None
 
 
 @lru_cache(maxsize=1)
@@ -175,9 +178,11 @@ def declined_by_rule(features: dict[str, float], min_cosine: float) -> bool:
     return features["max_cosine"] < min_cosine
 
 
-def unanswerable_probability(features: dict[str, float]) -> float:
-    coefficients, intercept, _ = fitted_model()
-    z = intercept + sum(coefficients[name] * features[name] for name in FEATURES)
+def unanswerable_probability(
+    features: dict[str, float], model: tuple[dict[str, float], float] | None = None
+) -> float:
+    coefficients, intercept = model or fitted_model()[:2]
+    z = intercept + sum(coefficients.get(name, 0.0) * features[name] for name in FEATURES)
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
@@ -209,7 +214,7 @@ def abstention_reason(
     if declined_by_rule(features, policy.min_cosine):
         return f"nothing close to the question (best cosine {features['max_cosine']:.2f})"
     threshold = policy.threshold if policy.threshold is not None else fitted_model()[2]
-    p = unanswerable_probability(features)
+    p = unanswerable_probability(features, policy.model)
     if p > threshold:
         return f"{_why(analysis, result, features)}; p(unanswered) {p:.2f}"
     return ""

@@ -54,7 +54,17 @@ def known_sets() -> list[QuestionSet]:
         articles = questions.parent / "articles"
         if any(articles.glob("*")):
             sets.append(QuestionSet(questions.parent.name, questions, articles))
+        elif bundled_only(questions.parent):
+            sets.append(QuestionSet(questions.parent.name, questions, None))
     return sets
+
+
+def bundled_only(set_dir: Path) -> bool:
+    """A set about the bundled article alone (set.json: {"articles": "bundled"})."""
+    try:
+        return json.loads((set_dir / "set.json").read_text())["articles"] == "bundled"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def engine_for(qs: QuestionSet, encoder, work: Path):
