@@ -136,12 +136,17 @@ async def test_whatsnew_is_each_members_own_and_quotes_whole_sentences_about_eac
     await ingest_file(fake, WIRE_DAIRY)
     other = fake.state.add_user("second-member")
 
-    seen = {}
+    replies = {}
     for member in (fake.member_id, other):
         handle = await fake.send_interaction("whatsnew", user=member)
-        assert (await handle.wait_for(ActionKind.DEFER)).ephemeral
-        news = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+        replies[member] = (handle, await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW))
+    # The second member still gets the news the first one's check saw.
+    second = replies[other][1].text
+    assert not re.search(r"(?i)no issue has new|nothing new", second), second
+    seen = {}
+    for member, (handle, news) in replies.items():
         assert news.ephemeral  # "since your last check" is the member's own
+        assert all(a.ephemeral for a in handle.actions if a.kind == ActionKind.DEFER)
         limits.check_message({"embeds": news.embeds})
         [embed] = news.embeds
         assert embed["title"] == "New since your last check"
