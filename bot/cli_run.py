@@ -109,15 +109,27 @@ def feedback_stores(settings: Settings) -> FeedbackStores:
     return FeedbackStores(path_of)
 
 
+class _Stdout(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is logged (not the one it was made
+    with), so a redirected or replaced stdout never gets a write to a closed stream."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
 def show_status() -> None:
     """The few lines a good start prints (connected, where data and logs are, where the
     commands are, the invite link): the terminal shows only warnings otherwise."""
     status = logging.getLogger("tradetalk.status")
-    if not any(getattr(h, "_tradetalk_status", False) for h in status.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+    if not any(isinstance(h, _Stdout) for h in status.handlers):
+        handler = _Stdout()
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler.setLevel(logging.INFO)
-        handler._tradetalk_status = True  # type: ignore[attr-defined]
         status.addHandler(handler)
     status.setLevel(logging.INFO)
 

@@ -350,7 +350,9 @@ def about_embed(
         "",
         "**How to ask**",
         "• Mention me with a question: `@TradeTalk what is blocking the deal?`",
-        '• Reply to one of my answers to follow up ("and what about dairy?").',
+        '• Reply to one of my answers to follow up ("and what about dairy?"), or press '
+        "**Ask a follow-up** under it for a thread where every message is a question.",
+        "• **Show passages** under an answer shows you the paragraphs it quotes.",
         "• Or use `/ask`. `/sources` lists the articles.",
         "",
         "Answers quote the articles word for word, with numbered sources. If the articles "

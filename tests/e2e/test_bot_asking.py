@@ -96,7 +96,8 @@ async def test_follow_up_in_a_reply_chain_keeps_the_context(
     first, follow_up = "What did Kudlow say?", "and Freeland?"
     freeland = "We had a very productive, constructive conversation"
     alone = await asyncio.to_thread(engine.ask, follow_up)
-    assert freeland not in alone.text  # asked alone it means nothing: the context must tell
+    # Asked alone, it leads with Kudlow's words: only the context makes it Freeland's.
+    assert freeland not in alone.sentences[0].text
 
     await fake.send_message(first, mentions_bot=True)
     answer = await fake.wait_for_message()
@@ -104,7 +105,7 @@ async def test_follow_up_in_a_reply_chain_keeps_the_context(
     await fake.send_message(follow_up, reference_message_id=answer.message_id, reply_ping=False)
     second = await fake.wait_for_message()
     assert second.embeds[0]["title"] == "What did Freeland say?"  # how it was read
-    assert freeland in unescape(second.embeds[0]["description"])
+    assert unescape(second.embeds[0]["description"]).startswith(f"“{freeland}")
 
     # After a restart the bot has forgotten; it reads the reply chain back from Discord.
     tradetalk.conversations.forget_all()
