@@ -10,6 +10,7 @@ Discord's 6,000 characters so that one long sentence can't crowd out the rest.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ SLACK = 20  # characters kept spare under the 6,000 total
 
 NO_POSITION = "*No stated position in the articles.*"
 STANDING = "Where it stands"
+HANDLE_MAX = 60  # the opening words of a timeline sentence quoted above
 NOT_MENTIONED = "No article mentions this issue yet."
 BRIEFING_FOOTER = "Quoted word for word from the articles · /issues list shows every issue"
 STATUSES_FOOTER = "/issue <topic> shows where an issue stands, who wants what, and when"
@@ -191,6 +193,16 @@ def _pointer(section: str) -> str:
     return f"*quoted under {section}*"
 
 
+# A news dateline before the first words: "WASHINGTON (Continental Press) — ".
+_DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{2,40}(?:\([^)]{1,60}\))?\s*[—–-]+\s*")
+
+
+def _handle(text: str, limit: int = HANDLE_MAX) -> str:
+    """The opening words of a sentence quoted above, to recognise it by in the timeline."""
+    words = _DATELINE.sub("", _one_line(text))
+    return "“" + fit(words, limit) + ("”" if len(words) <= limit else "")
+
+
 def _position_quotes(
     briefing: Briefing, party: str, name: str, numbers: dict[str, int], where: dict[Key, str]
 ) -> list[Quote]:
@@ -213,6 +225,7 @@ def _timeline_quotes(
 ) -> list[Quote]:
     """One line per development, lettered as the picture's dots are (A, B, …)."""
     letters = timeline_letters(briefing)
+    names = dict(briefing.parties)
     quotes = []
     for e in briefing.timeline:
         letter = letters.get(entry_key(e))
@@ -221,7 +234,10 @@ def _timeline_quotes(
         number = f" [{numbers[e.sentence.article_id]}]"
         quoted = where.get(_key(e.sentence))
         if quoted:
-            quotes.append(Quote(prefix, "", _pointer(quoted) + number, 0))
+            # Quoted above: who, and its opening words to know it by, not the sentence again.
+            who = ", ".join(fit(names.get(p, p), 40) for p in e.parties)
+            handle = (f"{who}: " if who else "") + _handle(e.sentence.text)
+            quotes.append(Quote(prefix, "", f"{handle} *(above)*{number}", 0))
         else:
             quotes.append(Quote(prefix, e.sentence.text, number, TIMELINE_SENTENCE_MAX))
     return quotes

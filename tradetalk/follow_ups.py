@@ -121,6 +121,7 @@ def read_follow_up(question: str, earlier: Exchange | None) -> FollowUp:
         asked = re.sub(rf"\b{re.escape(held)}\b", slot["rest"], earlier.question, count=1)
         return FollowUp(asked, standing=asked)
     body = _CONNECTIVE.sub("", question).strip() or question
+    body = body[:1].upper() + body[1:]  # a question of its own, as the answer's title shows it
     person = own.speaker or own.subject
     if new_names and _QUESTION_WORD.search(body):
         if person and any(_mentions(n, person) for n in new_names):

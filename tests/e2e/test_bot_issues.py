@@ -78,8 +78,10 @@ async def test_issue_dairy_shows_where_it_stands_positions_and_a_dated_timeline(
     assert shown["Positions: Canada"] == "*No stated position in the articles.*"
     # Lettered as the picture's dots are.
     assert shown["Timeline"].splitlines() == [
-        "**A** · **2018-09-07** · *quoted under Where it stands* [1]",
-        "**B** · **2018-09-11** · *quoted under Positions: U.S.* [1]",
+        "**A** · **2018-09-07** · U.S.: “White House economic adviser Larry Kudlow said on "
+        "Friday … *(above)* [1]",
+        "**B** · **2018-09-11** · U.S.: “They include anti-dumping dispute panels contained "
+        "under … *(above)* [1]",
     ]
     assert timeline_dates(shown["Timeline"]) == ["2018-09-07", "2018-09-11"]
     assert shown["Sources"] == (

@@ -149,17 +149,20 @@ def test_briefing_shows_standing_positions_timeline_and_numbered_sources() -> No
     assert us.name == "Positions: U.S." and canada.name == "Positions: Canada"
     # Each sentence is quoted once: the U.S. position already quoted above points back to it.
     assert us.value.splitlines() == [
-        "• *quoted under Where it stands* [1]",
+        "• *wants — quoted under Where it stands* [1]",
         "• White House economic adviser Larry Kudlow said on Friday that it's “m-i-l-k” that "
         "continues to block a deal. [2] — Larry Kudlow",
     ]
     assert canada.value == "*No stated position in the articles.*"
-    # The timeline is lettered as the picture's dots are, and points back too.
+    # The timeline is lettered as the picture's dots are, and points back too, with the
+    # opening words to know each sentence by.
     assert timeline.description.splitlines() == [
-        "**A** · **2018-09-07** · *quoted under Positions: U.S.* [2]",
-        "**B** · **2018-09-12** · *quoted under Where it stands* [1]",
+        "**A** · **2018-09-07** · “White House economic adviser Larry Kudlow said on Friday … "
+        "*(above)* [2]",
+        "**B** · **2018-09-12** · “Canada's protected dairy sector isn't in the current deal … "
+        "*(above)* [1]",
     ]
-    assert visible(embeds).count("Canada's protected dairy sector") == 1
+    assert visible(embeds).count("dairy sector isn't in the current deal but the U.S. wants") == 1
     # Titles carry the links: no raw addresses.
     assert sources.description.splitlines() == [
         "**[1]** [Talks stall over dairy](https://example.org/2) — BNN Bloomberg, 2018-09-12 "
@@ -192,8 +195,13 @@ def test_a_very_long_sentence_is_cut_between_words_and_stays_verbatim() -> None:
     cut, marker = line.rsplit(" …", 1)
     assert marker.startswith(" [1]"), line[-60:]
     assert LONG_SENTENCE.startswith(cut) and LONG_SENTENCE[len(cut)] == " "
-    assert embeds[0].fields[0].value == "• *quoted under Where it stands* [1] — Robert Lighthizer"
-    assert embeds[1].description == "**A** · **2018-08-20** · *quoted under Where it stands* [1]"
+    assert embeds[0].fields[0].value == (
+        "• *wants — quoted under Where it stands* [1] — Robert Lighthizer"
+    )
+    assert embeds[1].description == (
+        "**A** · **2018-08-20** · “The U.S. wants concessions on dairy and on many other … "
+        "*(above)* [1]"
+    )
 
 
 def test_a_long_sentence_quoted_once_in_the_timeline_stays_a_one_liner() -> None:

@@ -28,10 +28,10 @@ def test_a_question_that_leans_on_nothing_is_asked_as_it_is() -> None:
 
 def test_a_new_speaker_replaces_the_earlier_names_instead_of_leaning_on_them() -> None:
     asked = read_follow_up("and what did Trump say?", MEETING)
-    assert asked.question == "what did Trump say?"
+    assert asked.question == "What did Trump say?"
     # Freeland and Washington would pull the earlier answer back above Trump's own words.
     assert asked.previous is None and asked.seen == ()
-    assert asked.standing == "what did Trump say?"
+    assert asked.standing == "What did Trump say?"
 
 
 def test_a_new_speaker_keeps_the_earlier_dates() -> None:
@@ -48,7 +48,7 @@ def test_a_new_actor_keeps_the_earlier_topic_but_not_its_actors() -> None:
     asked = read_follow_up(
         "and what does Canada want?", Exchange("What does the U.S. want on Chapter 19?")
     )
-    assert asked.question == "what does Canada want?"
+    assert asked.question == "What does Canada want?"
     assert asked.previous is not None
     assert "Chapter 19" in asked.previous and "U.S" not in asked.previous
 
