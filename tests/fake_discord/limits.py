@@ -230,6 +230,11 @@ def check_thread(body: dict[str, Any]) -> None:
     errors = FormErrors()
     if errors.required(("name",), body.get("name")):
         errors.max_length(("name",), str(body["name"]), THREAD_NAME_MAX)
+    slowmode = body.get("rate_limit_per_user")
+    if slowmode is not None and not 0 <= int(slowmode) <= 21_600:
+        errors.add(
+            ("rate_limit_per_user",), "NUMBER_TYPE_MAX", "int value should be between 0 and 21600."
+        )
     duration = body.get("auto_archive_duration")
     if duration is not None and duration not in THREAD_ARCHIVE_DURATIONS:
         errors.add(

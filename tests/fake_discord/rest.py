@@ -268,7 +268,9 @@ class RestApi:
 
     async def start_thread_from_message(self, request: web.Request) -> web.Response:
         """``POST /channels/{channel}/messages/{message}/threads``: a public thread whose id is
-        the message's; THREAD_CREATE is dispatched and the message now shows the thread."""
+        the message's (Discord's "Start Thread from Message"); THREAD_CREATE and MESSAGE_UPDATE
+        are dispatched. Only in a guild text channel, with Create Public Threads, once per
+        message."""
         channel_id = int(request.match_info["channel_id"])
         channel = self.state.channel(channel_id)
         message = self._stored(request)
@@ -309,7 +311,10 @@ class RestApi:
                 request_body=body,
             )
         )
+        # As Discord documents it: a Thread Create, and a Message Update for the starter
+        # message, which now carries the thread.
         await self.fake.echo("THREAD_CREATE", {**thread, "newly_created": True})
+        await self.fake.echo("MESSAGE_UPDATE", message)
         return json_response(thread, status=201)
 
     async def edit_message(self, request: web.Request) -> web.Response:
