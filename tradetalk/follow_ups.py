@@ -72,10 +72,6 @@ class FollowUp:
     own_terms: tuple[str, ...] = ()  # its own focus terms (stems) a repeated sentence may hold
     kind: str = ""
 
-    @property
-    def is_follow_up(self) -> bool:
-        return self.previous is not None or bool(self.seen)
-
 
 # Only whether a question names dates matters here (the engine resolves them against its
 # articles); a fixed day and a wide span of years keep this pure.

@@ -275,7 +275,7 @@ async def test_a_briefing_quotes_each_sentence_once_with_linked_sources(
         "where the U.S. wants concessions",
     ):
         assert shown.count(sentence) == 1, sentence
-    assert "*quoted under " in shown  # later sections point back instead of repeating
+    assert "quoted under Where it stands*" in shown  # later sections point back instead
     sources = unescape(reply.embeds[-1]["description"])
     assert sources.startswith(
         "**[1]** [Trump says NAFTA deal with Canada coming along 'very well'](https://"
