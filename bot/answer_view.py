@@ -21,6 +21,7 @@ from bot.feedback_store import ShownSource
 from bot.voting import VoteButton
 from tradetalk.answer import Answer
 from tradetalk.follow_ups import Exchange
+from tradetalk.render import paragraph_label
 
 if TYPE_CHECKING:
     from bot.client import TradeTalkBot
@@ -88,7 +89,7 @@ def passages_embed(sources: Sequence[ShownSource]) -> discord.Embed:
     and paragraphs, then the passages quoted, sharing the description's room."""
     heads = []
     for s in sources:
-        where = ", ".join(f"¶{n}" for n in s.paragraphs)
+        where = ", ".join(paragraph_label(n) for n in s.paragraphs)
         head = f"**[{s.number}]** " + formatting.source_line(s.title, s.source, s.date, s.url)
         heads.append(head + (f" · {where}" if where else ""))
     heads = [formatting.trim(h, 900) if len(h) > 900 else h for h in heads]

@@ -22,7 +22,7 @@ from tenancy.server_settings import EffectiveSettings, ServerSettings
 from tradetalk.answer import Answer, Citation
 from tradetalk.engine import IngestResult
 from tradetalk.follow_ups import ONLY_REPEATS
-from tradetalk.render import sentence_with_dates, shown_library
+from tradetalk.render import paragraph_label, sentence_with_dates, shown_library
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_MAX = 2000
@@ -191,8 +191,8 @@ def _citation_field(
     when = f", {citation.date}" if citation.date else ""
     name = prefix + fit(citation.source, max(name_max - len(prefix) - len(when), 8)) + when
     notes = []
-    if citation.paragraphs:
-        notes.append(", ".join(f"¶{n}" for n in citation.paragraphs))
+    if citation.paragraphs:  # "¶5", or "headline" for a title quoted
+        notes.append(", ".join(paragraph_label(n) for n in citation.paragraphs))
     if citation.also_in:
         count = len(citation.also_in)
         notes.append(f"also in {count} other article{'s' if count != 1 else ''}")

@@ -45,6 +45,8 @@ class Article:
     fetched_from: str | None = None  # the URL TradeTalk downloaded it from
     claimed_source: str | None = None  # the outlet a fetched page names, if not its host
     claimed_url: str | None = None  # the URL a fetched page declares, if not where it was
+    # False when the title was made up from the file's name: then it is no headline to quote.
+    headline: bool = field(default=True, compare=False)
 
     @property
     def text(self) -> str:
@@ -104,9 +106,15 @@ def content_hash(
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
+# An id is a file name (``<id>.md``): a slug this long keeps it far under the 255 bytes a name
+# may have, whatever the title or URL path (one 300-letter word in a link, a 10,000-letter
+# title). The hash after it is what tells articles apart, so cutting the slug loses nothing.
+MAX_SLUG_CHARS = 80
+
+
 def slugify(text: str, max_words: int = 6) -> str:
     words = re.findall(r"[a-z0-9]+", clean_unicode(text).lower())
-    return "-".join(words[:max_words]) or "article"
+    return "-".join(words[:max_words])[:MAX_SLUG_CHARS].strip("-") or "article"
 
 
 def make_article_id(title: str, date: dt.date | None, url: str | None) -> str:
@@ -180,6 +188,7 @@ def _build(
             title = clean_unicode(first).strip()
             raw_paragraphs = raw_paragraphs[raw_paragraphs.index(first) + 1 :]
     paragraphs = clean_paragraphs(raw_paragraphs, title, str(meta.get("source") or ""))
+    headline = bool(title)
     if not title:
         title = (
             Path(name).stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Untitled"
@@ -225,6 +234,7 @@ def _build(
         fetched_from=fetched_from,
         claimed_source=claimed_source,
         claimed_url=claimed_url,
+        headline=headline,
     )
 
 
@@ -237,9 +247,34 @@ def _looks_like_headline(paragraph: str) -> bool:
     return len(paragraph.split()) <= 16 and not paragraph.rstrip().endswith((".", '"', "”"))
 
 
+# LibYAML's loader when it is built (python-frontmatter's choice too): fast, and it stops deep
+# nesting ("while increasing flow level") where the pure-Python one recurses.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _PlainYAMLHandler(frontmatter.YAMLHandler):
+    """Front matter without anchors and aliases. ``&a [*b, *b, …]`` nested a few levels is a
+    kilobyte that expands to gigabytes once anything reads it (a "billion laughs"); front
+    matter is a few plain fields and never needs them. The document's events are read first
+    (nothing is built from them, so nothing is expanded) and the first anchor or alias
+    refuses it."""
+
+    def load(self, fm: str, **kwargs: object) -> object:
+        for event in yaml.parse(fm, Loader=_YAML_LOADER):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise yaml.YAMLError("YAML anchors and aliases (&name, *name) are not allowed")
+        return yaml.load(fm, Loader=_YAML_LOADER)  # a safe loader: plain data only
+
+
+_YAML = _PlainYAMLHandler()
+
+
 def parse_markdown(text: str, name: str) -> tuple[list[str], dict[str, object]]:
     try:
-        post = frontmatter.loads(text)
+        handler = frontmatter.detect_format(text, frontmatter.handlers)
+        if isinstance(handler, frontmatter.YAMLHandler):
+            handler = _YAML
+        post = frontmatter.loads(text, handler=handler)
     except (yaml.YAMLError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ArticleError(f"{name}: bad front matter ({first})") from exc

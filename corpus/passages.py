@@ -29,8 +29,19 @@ class Passage:
         suffix = f".{self.part + 1}" if self.part else ""
         return f"{self.article_id}#p{self.paragraph}{suffix}"
 
-    def sentence_texts(self, article_text: str) -> list[str]:
-        return [article_text[s:e] for s, e in self.sentences]
+    @property
+    def is_headline(self) -> bool:
+        return self.paragraph == HEADLINE
+
+    def sentence_texts(self, article_text: str | None = None) -> list[str]:
+        """Its sentences' texts (from its own text: a headline is not in the article's)."""
+        return [self.text[s - self.start : e - self.start] for s, e in self.sentences]
+
+
+# The headline is a passage of its own, numbered 0 (paragraphs count from 1), so it can be
+# searched, quoted and cited as the headline ("Prime minister to step down on 7 June" may be
+# all an article says of that). Its offsets are within the title, not the article's text.
+HEADLINE = 0
 
 
 # List items are sentences of their own: a line break (lists keep one item per line, see
@@ -118,6 +129,9 @@ def _group_sentences(
 
 def split_passages(article: Article, max_words: int = MAX_PASSAGE_WORDS) -> list[Passage]:
     passages: list[Passage] = []
+    title = article.title.strip()
+    if article.headline and title and len(title.split()) <= max_words:
+        passages.append(Passage(article.id, HEADLINE, 0, 0, len(title), title, ((0, len(title)),)))
     offset = 0
     for number, paragraph in enumerate(article.paragraphs, start=1):
         spans = _split_long_sentences(sentence_spans(paragraph), paragraph, max_words)

@@ -73,7 +73,8 @@ def report_text(report: RoundReport) -> str:
         listed = f" ({outcome.listed} new)" if outcome.listed else ""
         lines.append(f"{outcome.status}{listed}: {outcome.url}{detail}")
     for _, article in report.ingested:
-        lines.append(f"added: {article.id} — {article.title}")
+        copy = f" (near-duplicate of {article.duplicate_of})" if article.duplicate_of else ""
+        lines.append(f"added: {article.id} — {article.title}{copy}")
     for item, reason in report.skipped:
         lines.append(f"skipped: {item.link} ({reason})")
     for item, reason in report.failed:

@@ -1,8 +1,9 @@
 """One round of polling: every feed that is due is fetched (a conditional GET) and parsed; the
 items it lists for the first time are recorded; then up to the per-round cap of each feed's
 waiting items are claimed, their pages fetched with the article fetcher (size cap, timeout,
-private addresses refused, every redirect checked) and read (trafilatura), copies of what the
-library has are skipped, and the rest are ingested together: one build for the round.
+private addresses refused, every redirect checked) and read (trafilatura), pages the library
+has are skipped, and the rest are ingested together: one build for the round (a copy of an
+article under another link is kept and linked as one, as `ingest` does).
 
 A round holds ``DATA_DIR/feeds.lock`` (flock), so the bot's loop and a cron `tradetalk poll`
 never run one at the same time; whatever a round that died left claimed is settled first
@@ -23,8 +24,8 @@ import feedparser
 
 from corpus.articles import Article, parse_article
 from corpus.fetch import ArticleFetcher
-from errors import FeedError, TradeTalkError
-from feeds.known import LibraryView, same_text
+from errors import FeedError, StorageError, TradeTalkError
+from feeds.known import LibraryView
 from feeds.store import Feed, FeedEntry, FeedStore, Item
 from retrieval import crashpoints
 from retrieval.records import ArticleInfo
@@ -163,7 +164,7 @@ class FeedPoller:
             if claimed:
                 crashpoints.reached("feed-items-claimed")
                 candidates += await self._read_pages(claimed, report)
-        accepted = await asyncio.to_thread(self._new_ones, candidates, library, report)
+        accepted = await asyncio.to_thread(self._new_ones, candidates, report)
         if accepted:
             await self._ingest(accepted, report)
         return report
@@ -227,9 +228,8 @@ class FeedPoller:
                         defaults={"title": item.title, "date": item.published},
                         fetched_from=page.url,
                     )
-                except TradeTalkError as exc:
-                    await asyncio.to_thread(self.store.failed_item, item, str(exc))
-                    report.failed.append((item, str(exc)))
+                except Exception as exc:
+                    await self._item_failed(item, exc, report)
                     return None
                 return item, article
 
@@ -237,33 +237,48 @@ class FeedPoller:
         return [f for f in found if f is not None]
 
     def _new_ones(
-        self, candidates: list[tuple[Item, Article]], library: LibraryView, report: RoundReport
+        self, candidates: list[tuple[Item, Article]], report: RoundReport
     ) -> list[tuple[Item, Article]]:
-        """Candidates the library lacks; the rest are skipped (a copy of one article from a
-        round before, or of another candidate of this round)."""
+        """Candidates the library lacks; a page it has (the same id: the same link, or the
+        link it redirected to) is skipped. A page with the same text as an article of the
+        library under another link is kept, and the build links it as a copy, as `ingest`
+        does: a false match must never lose an article."""
         accepted: list[tuple[Item, Article]] = []
         with self.engine.leased() as index:
-            library = LibraryView(index)
             for item, article in candidates:
-                reason = None
                 if article.id in index.articles or any(a.id == article.id for _, a in accepted):
                     reason = "already in the library (the same page)"
-                elif (copy := library.copy_of(article)) is not None:
-                    reason = f"the same text as “{copy.title}” ({copy.id})"
-                else:
-                    twin = next((a for _, a in accepted if same_text(a.text, article.text)), None)
-                    if twin is not None:
-                        reason = f"the same text as “{twin.title}” in this round"
-                if reason is None:
-                    accepted.append((item, article))
-                else:
                     self.store.skipped(item, reason)
                     report.skipped.append((item, reason))
+                else:
+                    accepted.append((item, article))
         return accepted
+
+    async def _item_failed(self, item: Item, error: BaseException, report: RoundReport) -> None:
+        """One item's failure: recorded as its error (tried again in a later round, up to
+        `feeds.store.MAX_ATTEMPTS`); the round goes on with the others."""
+        if isinstance(error, TradeTalkError):
+            reason = str(error)
+        else:  # a fault of ours that this item's page set off: the log has the traceback
+            log.error("feed item %s failed", item.link, exc_info=error)
+            reason = f"unexpected failure reading or adding it ({type(error).__name__})"
+        await asyncio.to_thread(self.store.failed_item, item, reason)
+        report.failed.append((item, reason))
 
     async def _ingest(self, accepted: list[tuple[Item, Article]], report: RoundReport) -> None:
         articles = [article for _, article in accepted]
-        outcomes = await asyncio.to_thread(self.engine.ingest_articles, articles, wait=True)
+        try:
+            outcomes = await asyncio.to_thread(self.engine.ingest_articles, articles, wait=True)
+        except StorageError as exc:  # the data dir takes nothing: the same for every item
+            outcomes = [exc] * len(accepted)
+        except Exception as exc:
+            if len(accepted) == 1:
+                outcomes = [exc]
+            else:
+                # One article broke the round's build: add them one by one, so that one is
+                # its item's error and the others go in.
+                log.warning("a round's build failed (%s); adding its articles one by one", exc)
+                outcomes = [await self._ingest_one(article) for article in articles]
         crashpoints.reached("feed-items-ingested")
         done: list[tuple[Item, str]] = []
         for (item, _), outcome in zip(accepted, outcomes, strict=True):
@@ -271,6 +286,12 @@ class FeedPoller:
                 done.append((item, outcome.article.id))
                 report.ingested.append((item, outcome.article))
             else:
-                await asyncio.to_thread(self.store.failed_item, item, str(outcome))
-                report.failed.append((item, str(outcome)))
+                await self._item_failed(item, outcome, report)
         await asyncio.to_thread(self.store.ingested, done)
+
+    async def _ingest_one(self, article: Article) -> IngestResult | Exception:
+        try:
+            (outcome,) = await asyncio.to_thread(self.engine.ingest_articles, [article], wait=True)
+        except Exception as exc:
+            return exc
+        return outcome

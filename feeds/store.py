@@ -3,12 +3,13 @@ SQLite (``DATA_DIR/feeds.sqlite3``), so it all survives restarts.
 
 An item goes ``pending`` (listed by its feed, not yet taken) -> ``claimed`` (taken by a round,
 committed before its page is fetched) -> ``ingested`` (with the article id, once the build
-holding it is published) or ``skipped`` (already in the library: the same link, or the same
-text under another link) or back to ``pending`` after a failure, until it has failed
-`MAX_ATTEMPTS` times (``failed``). An item found ``claimed`` when a round starts belongs to a
-round that died (rounds hold a lock, see `poll.py`): it is ``ingested`` if the library has its
-page, else ``pending`` again. So a kill at any moment neither loses an item nor ingests one
-twice.
+holding it is published) or ``skipped`` (already in the library: the same link; the same text
+under another link is ingested and linked as a copy) or back to ``pending`` after a failure,
+until it has failed `MAX_ATTEMPTS` times (``failed``). An item found ``claimed`` when a round
+starts belongs to a round that died (rounds hold a lock, see `poll.py`): it is ``ingested`` if
+the library has its page, else ``pending`` again, or ``failed`` once `MAX_ATTEMPTS` rounds died
+holding it (a page that kills the process must not kill every round after). So a kill at any
+moment neither loses an item nor ingests one twice.
 
 Calls are short and synchronous; the bot makes them from worker threads, like engine calls.
 One library's store: a library per Discord server gets a store per server."""
@@ -31,6 +32,7 @@ MAX_ATTEMPTS = 3
 MAX_BACKOFF_SECONDS = 6 * 3600
 JITTER = 0.1  # each next poll moves by up to ±10%, so feeds followed together spread out
 MAX_ERROR_CHARS = 300
+DIED = f"every round that took it stopped before it was added ({MAX_ATTEMPTS} times)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -175,6 +177,8 @@ class FeedStore:
 
     def _read(self, sql: str, args: Sequence = ()) -> list[tuple]:
         with self._lock:
+            if self._db is None and not self.path.exists():
+                return []  # nothing followed here: reading creates nothing (nor its folder)
             return self._conn().execute(sql, args).fetchall()
 
     # -- feeds ------------------------------------------------------------------------------
@@ -238,7 +242,7 @@ class FeedStore:
             "AND f.channel_id IS NOT NULL)",
             (self.now(),),
         )
-        return bool(row[0][0])
+        return bool(row and row[0][0])  # no store yet: nothing to do
 
     def due(self, *, every: bool = False) -> list[Feed]:
         """Feeds whose next poll time has come (all of them with `every`)."""
@@ -417,12 +421,19 @@ class FeedStore:
         found = [(item, where[item.id]) for item in items if where[item.id]]
         self.ingested(found)  # type: ignore[arg-type]
         back = [item for item in items if not where[item.id]]
+        # An item whose every round died (a page that kills the process) is given up after
+        # `MAX_ATTEMPTS`, as a failing one is, instead of killing every round after.
         with self._lock:
             db = self._conn()
             with db:
                 db.executemany(
                     "UPDATE items SET state = 'pending' WHERE id = ? AND state = 'claimed'",
-                    [(item.id,) for item in back],
+                    [(item.id,) for item in back if item.attempts < MAX_ATTEMPTS],
+                )
+                db.executemany(
+                    "UPDATE items SET state = 'failed', reason = ?, done_at = ? WHERE id = ? "
+                    "AND state = 'claimed'",
+                    [(DIED, _iso(self.now()), i.id) for i in back if i.attempts >= MAX_ATTEMPTS],
                 )
         return len(found), len(back)
 

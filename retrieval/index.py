@@ -333,6 +333,18 @@ class SegmentedRecords:
                 out[int(row)] = index._served_record(item, int(row))
         return out
 
+    def spellings(self, words: Iterable[str]) -> dict[str, str]:
+        """For each lower-case word the articles use as a proper noun, its most common
+        spelling ("trump" -> "Trump", "wto" -> "WTO")."""
+        words = list(words)
+        counts: dict[str, dict[str, int]] = {}
+        for part in self._index._parts:
+            for lower, found in part.segment.records.spellings(words).items():
+                mine = counts.setdefault(lower, {})
+                for surface, n in found.items():
+                    mine[surface] = mine.get(surface, 0) + n
+        return {lower: max(found, key=found.get) for lower, found in counts.items()}
+
     def iter_passages(self) -> Iterator[PassageRecord]:
         index = self._index
         for part in index._parts:

@@ -44,7 +44,7 @@ from retrieval.segment import (
     finish_segment,
     new_segment_id,
 )
-from retrieval.storage import IndexStorage, _fsync_dir
+from retrieval.storage import IndexStorage, _fsync_dir, no_space_error, out_of_space
 
 MERGE_FACTOR = 3
 SMALLEST_TIER = 256  # passages
@@ -152,8 +152,11 @@ def write_merged(storage: IndexStorage, index: PassageIndex, start: int, stop: i
             directory, _Summary(total, sentence_total, articles, kind, dimension, sources)
         )
         manifest, digest = read_segment_manifest(directory)
-    except BaseException:
+    except BaseException as exc:
+        full = out_of_space(exc, directory)  # asked before the partial files go
         shutil.rmtree(directory, ignore_errors=True)
+        if full:
+            raise no_space_error(exc, directory) from exc
         raise
     crashpoints.reached("merge-written")
     return MergedSegment(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from corpus.dates import date_mentions
 from corpus.normalize import clean_unicode
+from retrieval.question_frame import QuestionFrame, read_frame
 from retrieval.tokenize import tokenize
 
 # -- kinds ------------------------------------------------------------------------------------
@@ -135,6 +137,7 @@ class QuestionAnalysis:
     scope: DateScope | None
     order: str | None  # NEWEST, OLDEST or None
     context_focus: tuple[str, ...] = ()  # a follow-up's: the focus of the question before it
+    frame: QuestionFrame | None = None  # what its parse says it asks (None: not parsed)
 
     def following(self, earlier: QuestionAnalysis) -> QuestionAnalysis:
         """This follow-up read in the context of the question before it: its own focus, then
@@ -243,10 +246,16 @@ def _counted(text: str) -> str | None:
 
 
 def analyze_question(
-    question: str, *, today: dt.date | None = None, years: range | None = None
+    question: str,
+    *,
+    today: dt.date | None = None,
+    years: range | None = None,
+    spellings: Callable[[Iterable[str]], dict[str, str]] | None = None,
+    parse: bool = True,
 ) -> QuestionAnalysis:
     """Read `question`; `years` are the years the articles cover (for "in March" without a
-    year), `today` anchors "last week"."""
+    year), `today` anchors "last week", `spellings` gives the articles' capitals of proper
+    names (for the parse of a question typed in lower case)."""
     text = _tidy(question)
     kind = question_kind(text)
     scope = _scope(text, today or dt.date.today(), years)
@@ -273,4 +282,18 @@ def analyze_question(
     said = _SAID.search(text)
     speaker = said.group("who").strip() if said else None
     counted = _counted(text) if kind == HOW_MUCH else None
-    return QuestionAnalysis(text, kind, focus, names, subject, speaker, counted, scope, order)
+    frame = (
+        read_frame(
+            core,
+            kind,
+            subject=subject,
+            speaker=speaker,
+            counted=counted,
+            spellings=spellings,
+        )
+        if parse
+        else None
+    )
+    return QuestionAnalysis(
+        text, kind, focus, names, subject, speaker, counted, scope, order, frame=frame
+    )

@@ -33,7 +33,12 @@ CREATE TABLE passages (
     sentences TEXT NOT NULL, dup_article TEXT, dup_hash TEXT, dup_ordinal INTEGER,
     parse BLOB
 );
+CREATE TABLE names (lower TEXT NOT NULL, surface TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (lower, surface));
 """
+# "names": how the articles spell each proper name ("Lighthizer", "WTO"), counted, so a
+# question typed in lower case can be read with the articles' capitals (the parser reads
+# "why did trump jack up tariffs" as a sentence whose verb is "trump").
 
 
 @dataclass(frozen=True)
@@ -170,8 +175,25 @@ def write_records(
                 for s in passages
             ),
         )
+        db.executemany(
+            "INSERT INTO names VALUES (?,?,?)",
+            ((k[0], k[1], n) for k, n in _proper_names(passages).items()),
+        )
     # sqlite3's context manager commits but leaves the connection open.
     db.close()
+
+
+def _proper_names(passages: Iterable[StoredPassage]) -> dict[tuple[str, str], int]:
+    """(lower case, spelling) -> count of the proper nouns in the passages' parses."""
+    counts: dict[tuple[str, str], int] = {}
+    for stored in passages:
+        for parse in stored.record.sentence_parses or ():
+            for i, pos in enumerate(parse.pos):
+                word = parse.word(i)
+                if pos == "PROPN" and word[:1].isupper() and word.isalpha():
+                    key = (word.lower(), word)
+                    counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def copy_records(path: Path, sources: list[tuple[Path, list[tuple[int, int]]]]) -> None:
@@ -200,6 +222,10 @@ def copy_records(path: Path, sources: list[tuple[Path, list[tuple[int, int]]]]) 
                     (shift, start, stop),
                 )
                 offset += stop - start
+            db.execute(
+                f"INSERT INTO names SELECT lower, surface, n FROM s{number}.names WHERE true "
+                f"ON CONFLICT (lower, surface) DO UPDATE SET n = n + excluded.n"
+            )
             db.commit()
             db.execute(f"DETACH DATABASE s{number}")
     db.close()
@@ -290,6 +316,21 @@ class RecordStore:
                 f"SELECT * FROM passages WHERE row IN ({marks})", [int(r) for r in rows]
             ).fetchall()
         return {row[0]: _passage(row) for row in found}
+
+    def spellings(self, words: Iterable[str]) -> dict[str, dict[str, int]]:
+        """For each lower-case word, the proper-noun spellings of it in this segment, counted."""
+        words = list(dict.fromkeys(words))
+        if not words:
+            return {}
+        marks = ",".join("?" * len(words))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT lower, surface, n FROM names WHERE lower IN ({marks})", words
+            ).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for lower, surface, n in rows:
+            out.setdefault(lower, {})[surface] = n
+        return out
 
     def iter_passages(self) -> Iterator[StoredPassage]:
         with self._lock:

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import logging
 import os
 import re
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -62,6 +64,36 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# Less free space than this when a write fails: the disk filled up under it.
+LOW_SPACE_BYTES = 1 << 20
+
+
+def out_of_space(exc: BaseException, directory: Path) -> bool:
+    """Did a write into `directory` fail because the disk is full? `ENOSPC` says so, and so
+    does SQLite's SQLITE_FULL; but NumPy's short write ("384000 requested and 178144
+    written") and FAISS's write check lose the errno, so for any failed write the disk is asked
+    how much room is left, at once, before the partial files are deleted."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    if not isinstance(exc, OSError | RuntimeError | sqlite3.Error):
+        return False
+    try:
+        found = os.statvfs(directory if directory.exists() else directory.parent)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < LOW_SPACE_BYTES
+
+
+def no_space_error(exc: BaseException, directory: Path) -> OSError:
+    """What a write that ran out of disk raises: an `OSError` with `ENOSPC`, whatever the
+    library that wrote said, so every caller reports it the same way."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return exc
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(directory))
 
 
 def generation_of(name: str) -> int:
@@ -184,8 +216,11 @@ class IndexStorage:
             write_segment(tmp, content, index_kind=index_kind)
             os.rename(tmp, final)
             _fsync_dir(self.segments)
-        except BaseException:
+        except BaseException as exc:
+            full = out_of_space(exc, tmp)  # asked before the partial files go
             shutil.rmtree(tmp, ignore_errors=True)
+            if full:
+                raise no_space_error(exc, tmp) from exc
             raise
         crashpoints.reached("segment-written")
         return read_segment_manifest(final)

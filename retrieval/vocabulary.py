@@ -14,8 +14,10 @@ from functools import lru_cache
 from retrieval.tokenize import tokenize
 
 # One line a party: the names a reader uses for it (country, demonym, capital, short forms).
+# Every other country comes from `countryinfo`'s gazetteer (`_gazetteer_lines`); these lines
+# come first and hold what it lacks (blocs, short forms, seats of government).
 _PARTIES = """
-united states|us|usa|america|american|americans|washington|u.s.|ustr
+united states|us|usa|america|american|americans|washington|u.s.|ustr|dc|d.c.
 china|chinese|beijing|prc|sino
 canada|canadian|canadians|ottawa
 mexico|mexican|mexicans
@@ -68,6 +70,7 @@ potus|president
 govt|government
 gov|government
 admin|administration
+wh|white house
 dept|department
 ag|agriculture
 agri|agricultural
@@ -93,10 +96,50 @@ def _phrase(text: str) -> Phrase:
 
 
 @lru_cache(maxsize=1)
+def _party_lines() -> tuple[tuple[str, ...], ...]:
+    """Each party's names, the hand-written lines first, then the gazetteer's countries (most
+    populous first); a name already given to a party is not given to another ("Chinese" is
+    China's, not Hong Kong's)."""
+    lines = [tuple(line.split("|")) for line in _PARTIES.strip().splitlines()]
+    taken = {name for line in lines for name in line}
+    by_first = {line[0]: n for n, line in enumerate(lines)}
+    for names in _gazetteer_lines():
+        fresh = tuple(n for n in names if n not in taken)
+        if names[0] in by_first:  # a hand-written party: the gazetteer adds its other names
+            n = by_first[names[0]]
+            lines[n] = lines[n] + fresh
+        elif fresh and fresh[0] == names[0]:
+            lines.append(fresh)
+        taken.update(fresh)
+    return tuple(lines)
+
+
+def _gazetteer_lines() -> list[tuple[str, ...]]:
+    """Country, demonym (and its plural), capital and long forms, lower case, from
+    `countryinfo`'s data (ISO codes and names in other scripts left out)."""
+    from countryinfo.countryinfo import load_countries
+
+    countries = load_countries()["countries"].values()
+    out = []
+    for c in sorted(countries, key=lambda c: -(c.get("population") or 0)):
+        names = [c.get("name") or ""]
+        demonym = (c.get("demonym") or "").strip()
+        if demonym:
+            names += [demonym, demonym + "s"]
+        capital = c.get("capital") or ""
+        names += capital if isinstance(capital, list) else [capital]
+        names += [a for a in c.get("altSpellings") or () if len(a) > 3 and "," not in a]
+        clean = [n.lower() for n in names if isinstance(n, str) and n.isascii() and len(n) > 2]
+        if clean:
+            out.append(tuple(dict.fromkeys(clean)))
+    return out
+
+
+@lru_cache(maxsize=1)
 def _equivalents() -> dict[str, frozenset[Phrase]]:
     """Stem -> the phrases (as stems) that name the same thing."""
     table: dict[str, set[Phrase]] = {}
-    for line in _PARTIES.strip().splitlines():
+    for line in map("|".join, _party_lines()):
         phrases = {p for p in map(_phrase, line.split("|")) if p}
         for phrase in phrases:
             if len(phrase) == 1:  # a question word is one token; "new zealand" is its own group
@@ -158,4 +201,4 @@ def plain_words(question: str) -> str:
 def party_names() -> tuple[tuple[str, ...], ...]:
     """Each party's names, lower-case, the country's own name first ("china", "chinese",
     "beijing", ...): what `briefings.parties` looks for in a library's articles."""
-    return tuple(tuple(line.split("|")) for line in _PARTIES.strip().splitlines())
+    return _party_lines()

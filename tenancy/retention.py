@@ -14,13 +14,14 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
-from errors import IndexBusy, TradeTalkError, UnknownServer
+from errors import ConfigError, IndexBusy, TradeTalkError, UnknownServer
 from retrieval.manifest import read_manifest
-from tenancy.layout import server_ids, server_paths, servers_root
+from tenancy.layout import LibraryPaths, server_ids, server_paths, servers_root
 from tenancy.server_settings import ServerSettingsStore
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,19 @@ def purge_time(left_at: str, retention_days: float) -> dt.datetime:
     return dt.datetime.fromisoformat(left_at) + dt.timedelta(days=retention_days)
 
 
+def _checked_servers(settings: Settings) -> Iterator[tuple[int, LibraryPaths]]:
+    """Every server's paths; one whose library fails the check (a link out of it) is logged
+    and left out, and the others go on."""
+    for server_id in server_ids(settings.data_dir):
+        try:
+            yield server_id, server_paths(settings.data_dir, server_id)
+        except ConfigError as exc:
+            log.warning("leaving out server %s: %s", server_id, exc)
+
+
 def server_summaries(settings: Settings) -> list[ServerSummary]:
     out = []
-    for server_id in server_ids(settings.data_dir):
-        paths = server_paths(settings.data_dir, server_id)
+    for server_id, paths in _checked_servers(settings):
         left = ServerSettingsStore(paths.settings).load().left_at
         out.append(
             ServerSummary(
@@ -86,10 +96,8 @@ def expired_servers(settings: Settings, now: dt.datetime | None = None) -> list[
     """Servers the bot left more than the retention period ago."""
     now = now or dt.datetime.now(dt.UTC)
     found = []
-    for server_id in server_ids(settings.data_dir):
-        left = (
-            ServerSettingsStore(server_paths(settings.data_dir, server_id).settings).load().left_at
-        )
+    for server_id, paths in _checked_servers(settings):
+        left = ServerSettingsStore(paths.settings).load().left_at
         if left and purge_time(left, settings.retention_days) <= now:
             found.append(server_id)
     return found
@@ -132,4 +140,7 @@ def sweep_leftovers(settings: Settings) -> None:
     root = servers_root(settings.data_dir)
     if root.is_dir():
         for path in root.glob(".purging-*"):
-            shutil.rmtree(path, ignore_errors=True)
+            if path.is_symlink():  # a link renamed away by an older purge: the link alone goes
+                path.unlink()
+            else:
+                shutil.rmtree(path, ignore_errors=True)

@@ -1,7 +1,8 @@
 """A local news site for the feed tests: article pages and feeds (RSS 2.0, Atom, RDF) written
 here, served on 127.0.0.1 by aiohttp, with the awkward cases a real site has: conditional GETs
 (304), a malformed feed, a feed of 10,000 items, a slow server, an item whose link redirects
-to a private address, and a feed that lists one story twice under two URLs.
+to a private address, a feed that lists one story twice under two URLs, and a feed with an
+item whose link path is one 300-letter word.
 
 Every article is written for these tests (a made-up round of talks), in plain words."""
 
@@ -103,7 +104,22 @@ LUMBER = Story(
         "resumed since the spring.",
     ),
 )
+FERRY = Story(
+    "ferry-inspections",
+    "Ferry operators ask for joint customs checks on the lakes",
+    "Portside Ledger",
+    "2018-09-24",
+    (
+        "Ferry operators on the Great Lakes asked both governments on Monday to let customs "
+        "officers from either country inspect cargo at the port of departure.",
+        "The operators said trucks now wait up to three hours at each landing, and that a "
+        "single joint inspection would cut crossing times by half.",
+        "Officials in Ottawa said the request would be studied once the wider trade talks end.",
+    ),
+)
 STORIES = {s.slug: s for s in (CHEESE, PANELS, CARS, LUMBER)}
+# A link whose path is one long word: the article's id (and file name) must still fit.
+LONG_PATH = "a/" + "a" * 300
 # The cheese story again under another address (an outlet re-posting it, a feed listing it twice).
 REPOSTED = "cheese-quota-updated"
 
@@ -236,6 +252,8 @@ class NewsSite:
             "twice.xml": lambda: self.rss([CHEESE, (REPOSTED, CHEESE), LUMBER]),
             "private.xml": lambda: self.rss([CARS, ("to-private", PANELS)]),
             "big.xml": self.big,
+            # One item whose link is one 300-letter word, and one ordinary story.
+            "poison.xml": lambda: self.rss([(LONG_PATH, FERRY), LUMBER]),
         }
         for name, make in feeds.items():
             app.router.add_get(f"/{name}", self._feed(make))
@@ -243,6 +261,7 @@ class NewsSite:
         app.router.add_get("/slow.xml", self._slow)
         app.router.add_get("/news/to-private.html", self._to_private)
         app.router.add_get("/news/{slug}.html", self._page)
+        app.router.add_get(f"/news/{LONG_PATH}.html", self._long_path)
         return app
 
     @web.middleware
@@ -284,6 +303,9 @@ class NewsSite:
     async def _to_private(self, request: web.Request) -> web.Response:
         # The page "moved" to an address inside the network (the cloud metadata service).
         raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+
+    async def _long_path(self, request: web.Request) -> web.Response:
+        return web.Response(text=FERRY.html(), content_type="text/html")
 
     async def _page(self, request: web.Request) -> web.Response:
         slug = request.match_info["slug"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from retrieval.question_analysis import QuestionAnalysis
+from retrieval.question_frame import AMOUNT, DATE, PERSON, REASON, ROLE, WORDS, QuestionFrame
 from retrieval.search import SearchResult
 from retrieval.text import term_set
 from retrieval.tokenize import tokenize
@@ -59,6 +60,12 @@ FEATURES = (
     "typed_focus_missing",  # ... and no top candidate holds the type with the rarest term
     "speaker_missing",  # "what did X say?", and no top candidate has X saying anything
     "count_missing",  # "how many X?", and no top candidate gives a figure in a passage about X
+    # From the parse (tradetalk.answer_checks), over the top candidates:
+    "bound_missing",  # a who/when/how-much/why question, and none has the asked thing bound
+    "pred_missing",  # the question names an event, and none has its word
+    "args_top",  # the largest share of the event's participants one of them holds
+    "role_missing",  # "who is X?", and none gives X's role
+    "words_missing",  # "what did X say?", and none has X as the one speaking
 )
 
 
@@ -166,6 +173,32 @@ def abstention_features(
         ),
         "speaker_missing": float(
             analysis.speaker is not None and not any(speaks(analysis.speaker, c.text) for c in top)
+        ),
+        **_frame_evidence(analysis.frame, top),
+    }
+
+
+def _frame_evidence(frame: QuestionFrame | None, top: list[Candidate]) -> dict[str, float]:
+    if frame is None:
+        return {
+            "bound_missing": 0.0,
+            "pred_missing": 0.0,
+            "args_top": 1.0,
+            "role_missing": 0.0,
+            "words_missing": 0.0,
+        }
+    typed = frame.asks in (PERSON, DATE, AMOUNT, REASON)
+    return {
+        "bound_missing": float(typed and not any(c.features["bound"] for c in top)),
+        "pred_missing": float(
+            frame.predicate is not None and not any(c.features["pred"] for c in top)
+        ),
+        "args_top": max((c.features["args"] for c in top), default=0.0) if frame.arguments else 1.0,
+        "role_missing": float(
+            frame.asks == ROLE and not any(c.features["role_parse"] for c in top)
+        ),
+        "words_missing": float(
+            frame.asks == WORDS and not any(c.features["speaks_parse"] for c in top)
         ),
     }
 

@@ -5,7 +5,9 @@ other engine call. Refused admin attempts are recorded too."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -56,13 +58,27 @@ class AuditLog:
             outcome=outcome,
             detail=detail[:500],
         )
-        with self._lock, self._connect() as db:
-            db.execute(
-                "INSERT INTO audit (at, actor, action, target, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (entry.at, entry.actor, entry.action, entry.target, entry.outcome, entry.detail),
-            )
-        db.close()
+        try:
+            with self._lock, contextlib.closing(self._connect()) as db, db:
+                db.execute(
+                    "INSERT INTO audit (at, actor, action, target, outcome, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.at,
+                        entry.actor,
+                        entry.action,
+                        entry.target,
+                        entry.outcome,
+                        entry.detail,
+                    ),
+                )
+        except sqlite3.Error as exc:
+            # To its callers (who log it and go on) a log that can't be written is an I/O
+            # error, whatever SQLite calls it: "database or disk is full" on a full disk must
+            # not replace the error the admin is being told.
+            full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            code = errno.ENOSPC if full else errno.EIO
+            raise OSError(code, f"could not write the audit log: {exc}", str(self.path)) from exc
         return entry
 
     def recent(self, limit: int = 20) -> list[AuditEntry]:

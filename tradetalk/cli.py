@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,8 +91,15 @@ def failures() -> Iterator[None]:
     """One clear line on stderr and a non-zero exit; the traceback goes to the log file."""
     try:
         yield
+        sys.stdout.flush()  # a reader that went away shows here, where it is handled
     except (typer.Exit, typer.Abort):
         raise
+    except BrokenPipeError:
+        # `tradetalk articles | head -1`: the reader has what it wanted. Nothing to say; the
+        # exit status is a shell's for a writer ended by SIGPIPE (128 + 13), and stdout goes
+        # to /dev/null so the flush at exit can't fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None
     except TradeTalkError as exc:
         log.info("command failed: %s", exc, exc_info=True)
         err.print(f"error: {exc}", markup=False)
@@ -227,8 +235,10 @@ def ask(
                         out.print(f"\n#{hit.rank} ({hit.score:.2f}) {hit.record.id}", style="dim")
                         out.print(hit.record.text, markup=False)
             return
-        for line in sys.stdin:
-            text = line.rstrip("\n")
+        # Bytes, decoded here: a line that is not UTF-8 is read with U+FFFD for its bad bytes
+        # (a strict decoder would end the whole batch at that line).
+        for raw in sys.stdin.buffer:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not text.strip():
                 continue
             reply = reply_json(partial(libs.ask, sid), text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import logging
 import threading
@@ -39,6 +40,7 @@ from retrieval.question_analysis import QuestionAnalysis, analyze_question
 from retrieval.records import ArticleInfo
 from retrieval.search import Searcher, SearchResult
 from retrieval.storage import IndexStorage
+from retrieval.tokenize import tokenize
 from tradetalk.abstention import AbstentionPolicy
 from tradetalk.answer import Answer, AnswerPolicy, compose_answer
 from tradetalk.errors import (
@@ -67,14 +69,26 @@ class IngestResult:
     duplicate_of: ArticleInfo | None = None
 
 
+# A save failing with one of these fails for every article (the disk or the folder can take
+# nothing); any other failure is the one article's (a folder where its file goes, say).
+DATA_DIR_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+)
+
+
+def storage_error(action: str, exc: OSError) -> StorageError:
+    """One clear line for the admin: disk full, read-only, missing permissions."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(f"could not {action}: no space left on the data disk")
+    return StorageError(f"could not {action} in the data directory: {exc.strerror or exc}")
+
+
 @contextlib.contextmanager
 def storage_errors(action: str) -> Iterator[None]:
-    """Disk full, read-only or missing permissions: one clear line for the admin."""
     try:
         yield
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise StorageError(f"could not {action} in the data directory: {reason}") from exc
+        raise storage_error(action, exc) from exc
 
 
 def years_of(articles: Iterable[ArticleInfo], today: dt.date) -> range:
@@ -408,17 +422,23 @@ class Engine:
         """What a checked question asks, read in the context of `previous` when it is a
         follow-up; `years` are the years the articles cover (default: this library's)."""
         years = years if years is not None else self._years()
-        analysis = analyze_question(text, today=self.today(), years=years)
+        spellings = self.index.records.spellings
+        analysis = analyze_question(text, today=self.today(), years=years, spellings=spellings)
         if previous and is_follow_up(text):
             # "and what did Trump say?" after "Who did Freeland meet?": about that meeting.
-            earlier = analyze_question(previous, today=self.today(), years=years)
+            earlier = analyze_question(previous, today=self.today(), years=years, parse=False)
             analysis = analysis.following(earlier)
         return analysis
 
     def check(self, question: str) -> str:
         """The question as it will be searched; raises `QuestionError` for empty, over-long or
         gibberish input."""
-        return check_question(question, max_chars=self.settings.max_question_chars)
+        searcher = Searcher(self.index, self.loaded_encoder)  # knows() needs no model
+        return check_question(
+            question,
+            max_chars=self.settings.max_question_chars,
+            known=lambda word: any(searcher.knows(t) for t in tokenize(word)),
+        )
 
     @property
     def pool_size(self) -> int:
@@ -596,22 +616,23 @@ class Engine:
         items: list[tuple[int, SourcedArticle]] = []
         try:
             for n, article in todo:
-                path = self.library.path_for(article.id)
-                # An update replaces every file the old version was read from, so none of
-                # them brings the old text back at the next start.
-                old_files = (
-                    self._files_of(index, article.id) if article.id in index.articles else []
-                )
-                for old in {path, *old_files}:
-                    backups.setdefault(old, old.read_bytes() if old.exists() else None)
-                with storage_errors("save the article"):
-                    for old in old_files:
-                        if old != path:
-                            old.unlink(missing_ok=True)
-                    saved = self.library.save(article)
-                sha = hashlib.sha256(saved.read_bytes()).hexdigest()
-                stored = read_article(saved, max_bytes=self.settings.max_article_bytes, stored=True)
-                items.append((n, SourcedArticle(f"added/{saved.name}", sha, stored)))
+                own: dict[Path, bytes | None] = {}
+                try:
+                    items.append((n, self._save(index, article, own)))
+                except (OSError, ArticleError) as exc:
+                    if isinstance(exc, OSError) and exc.errno in DATA_DIR_ERRNOS:
+                        backups = own | backups
+                        raise storage_error("save the article", exc) from exc
+                    # This article's own fault (a folder where its file goes, a file that does
+                    # not read back): it alone is refused, and the rest of the batch goes on.
+                    log.info("could not save article %s", article.id, exc_info=True)
+                    self._restore(own)
+                    refused = isinstance(exc, OSError)
+                    outcomes[n] = storage_error("save the article", exc) if refused else exc
+                    continue
+                backups = own | backups
+            if not items:
+                return
             crashpoints.reached("article-file-written")
             sourced = [item for _, item in items]
             replaced = {item.article.id for item in sourced} & set(index.articles)
@@ -627,6 +648,25 @@ class Engine:
             info = new_index.articles[item.article.id]
             status = "updated" if item.article.id in index.articles else "added"
             outcomes[n] = IngestResult(status, info, self._duplicate_of(info))
+
+    def _save(
+        self, index: PassageIndex, article: Article, backups: dict[Path, bytes | None]
+    ) -> SourcedArticle:
+        """Write one article's file (noting in `backups` what it replaces) and read it back as
+        the index will. Raises `OSError` or `ArticleError`."""
+        path = self.library.path_for(article.id)
+        # An update replaces every file the old version was read from, so none of them brings
+        # the old text back at the next start.
+        old_files = self._files_of(index, article.id) if article.id in index.articles else []
+        for old in {path, *old_files}:
+            backups.setdefault(old, old.read_bytes() if old.exists() else None)
+        for old in old_files:
+            if old != path:
+                old.unlink(missing_ok=True)
+        saved = self.library.save(article)
+        sha = hashlib.sha256(saved.read_bytes()).hexdigest()
+        stored = read_article(saved, max_bytes=self.settings.max_article_bytes, stored=True)
+        return SourcedArticle(f"added/{saved.name}", sha, stored)
 
     @staticmethod
     def _restore(backups: dict[Path, bytes | None]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from corpus.normalize import clean_unicode
 from tradetalk.errors import QuestionError
@@ -25,9 +26,31 @@ def _wordlike(word: str) -> bool:
     )
 
 
-def check_question(question: str, *, max_chars: int) -> str:
-    """The question, tidied; or `QuestionError` with a message fit to show the asker."""
-    text = clean_unicode(question or "")
+def _name_like(word: str) -> bool:
+    """Spelled as a name: a capital, then lower case, with a vowel ("Brzezinski")."""
+    return (
+        len(word) > 1
+        and word[0].isupper()
+        and word[1:].islower()
+        and bool(re.search(r"[aeiouy]", word.lower()))
+    )
+
+
+# Lone surrogates: what Python makes of bytes that are not UTF-8 (a command-line argument, a
+# line of stdin read with "surrogateescape") or what a JSON "\ud800" escape decodes to. They are
+# not text: no tokenizer takes them and no reply can be encoded with them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_question(
+    question: str, *, max_chars: int, known: Callable[[str], bool] | None = None
+) -> str:
+    """The question, tidied; or `QuestionError` with a message fit to show the asker. Bytes
+    that were not UTF-8 are read as U+FFFD (the replacement character), as a decoder with
+    ``errors="replace"`` reads them. `known(word)` says whether the articles use a word: a word
+    they use, or one spelled as a name ("Schwarzschild", "Mnangagwa"), is never taken for
+    keyboard mashing; whether the articles cover a question about it is for the answer to say."""
+    text = clean_unicode(_SURROGATE.sub("\ufffd", question or ""))
     text = " ".join(text.split())
     if not text:
         raise QuestionError('Please ask a question, e.g. "What blocks the deal?"')
@@ -39,7 +62,11 @@ def check_question(question: str, *, max_chars: int) -> str:
     numbers = re.findall(r"\d+", text)
     if not words:
         raise QuestionError("I couldn't find any words in that question; please ask in words.")
-    sensible = [w for w in words if _wordlike(w)]
+    sensible = [
+        w
+        for w in words
+        if _wordlike(w) or _name_like(w) or (known is not None and known(w.lower()))
+    ]
     if 2 * (len(sensible) + len(numbers)) <= len(words) + len(numbers):
         raise QuestionError("I couldn't make sense of that question; could you rephrase it?")
     return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from corpus.passages import HEADLINE
 from tradetalk.answer import Answer, AnswerSentence, Citation
 from tradetalk.errors import QuestionError
 
@@ -100,6 +101,11 @@ def sentence_with_dates(sentence: AnswerSentence) -> str:
     return "".join(out) + text[cursor:]
 
 
+def paragraph_label(number: int) -> str:
+    """How a citation names where a quote is: "¶3", or "headline" for the title."""
+    return "headline" if number == HEADLINE else f"¶{number}"
+
+
 def source_line(
     number: int,
     title: str,
@@ -112,7 +118,7 @@ def source_line(
     parts = [f"“{title}”", source]
     if date:
         parts.append(date)
-    parts += [f"¶{n}" for n in paragraphs]
+    parts += [paragraph_label(n) for n in paragraphs]
     line = f"[{number}] " + ", ".join(parts)
     return f"{line} <{url}>" if url else line
 

@@ -24,10 +24,13 @@ import numpy as np
 
 from corpus.cleaning import is_furniture
 from corpus.dates import date_mentions
+from corpus.passages import HEADLINE
 from retrieval.question_analysis import OLDEST, QuestionAnalysis
 from retrieval.search import PassageHit, SearchResult
 from retrieval.text import term_set
 from retrieval.vocabulary import covers, equivalents
+from tradetalk.answer_checks import FEATURES as CHECKS
+from tradetalk.answer_checks import frame_features
 from tradetalk.answer_types import gives_role, holds_answer_type, needs_answer_type, speaks
 
 WEIGHTS_FILE = Path(__file__).with_name("answer_weights.json")
@@ -49,11 +52,17 @@ FEATURES = (
     "role",  # "who is X?": says what X is
     "speaker",  # "what did X say?": X says something in it
     "lede",  # in the article's first two paragraphs
+    "headline",  # the article's headline
     "quote",  # opens with a quotation mark
     "asks",  # is itself a question
     "broad_length",  # length, for a broad question (what happened, the issues, the story)
     "broad_lede",  # lede, for a broad question
     "broad_short",  # short, for a broad question
+    # The parse checks (tradetalk.answer_checks): the question's event word is in it; what is
+    # asked (a date, a figure, a name, a reason) is within a few links of it; the event's
+    # participants; X's role in an apposition or title; X the subject of a verb of saying;
+    # the figure attached to the counted thing.
+    *CHECKS,
 )
 _QUOTE_OPEN = re.compile(r"^\W{0,2}[\"“‘']")
 
@@ -221,10 +230,12 @@ def candidate_features(
     when = analysis.kind == "when"
     shares = focus_shares(analysis, result.token_weights)
     rows = []
+    frame = analysis.frame
     for hit in result.hits:
         article = hit.article
         context_terms = term_set(hit.record.text, article.date, article.title)
         context = focus_coverage(shares, context_terms)
+        parses = hit.record.sentence_parses if frame is not None else None
         for i, sentence in enumerate(hit.sentences):
             text = sentence.text
             if _furniture(text):
@@ -233,7 +244,7 @@ def candidate_features(
             scope = in_scope(analysis, text, article.date)
             short = float(len(present) < 4)
             length = min(len(text.split()) / 40, 1.0)
-            lede = float(hit.record.paragraph <= 2)
+            lede = float(1 <= hit.record.paragraph <= 2)
             rows.append(
                 (
                     hit,
@@ -261,11 +272,13 @@ def candidate_features(
                         ),
                         "speaker": float(bool(analysis.speaker) and speaks(analysis.speaker, text)),
                         "lede": lede,
+                        "headline": float(hit.record.paragraph == HEADLINE),
                         "quote": float(bool(_QUOTE_OPEN.match(text))),
                         "asks": float(text.rstrip("\"”’' ").endswith("?")),
                         "broad_length": broad * length,
                         "broad_lede": broad * lede,
                         "broad_short": broad * short,
+                        **frame_features(frame, parses[i] if parses else None, rarest),
                     },
                 )
             )

@@ -76,6 +76,22 @@ async def test_bad_attachment_is_refused_with_the_reason(
     assert reply.ephemeral and "unsupported file type" in reply.content
 
 
+async def test_an_attachment_with_a_10000_letter_title_is_added(
+    fake_discord: FakeDiscord, tradetalk
+) -> None:
+    """Its id once passed the 255 bytes a file name may have: the admin got a bare "Something
+    went wrong" and nothing was added."""
+    fake = fake_discord
+    body = "Negotiators from both countries met again on Friday to talk about dairy quotas.\n"
+    text = f"---\ntitle: {'T' * 10_000}\ndate: 2018-09-09\n---\n\n{body}"
+    upload = Upload("long-title.md", text.encode(), "text/markdown")
+    handle = await fake.send_interaction("ingest", user=fake.admin_id, attachments={"file": upload})
+    reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+    assert reply.content.startswith("Added “TTTT"), reply.content
+    [added] = library_of(tradetalk, fake.guild_id).engine.articles()
+    assert added.id.startswith("2018-09-09-tttt") and len(f"{added.id}.md") < 120
+
+
 async def test_non_admin_is_refused_and_nothing_changes(
     fake_discord: FakeDiscord, tradetalk, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -4,11 +4,15 @@ feed served locally, its new items become answerable and a digest goes to the ch
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 from fake_discord import ActionKind, FakeDiscord
-from feeds_site import CHEESE, PANELS, NewsSite, serving
+from feeds_site import CHEESE, FERRY, LONG_PATH, LUMBER, PANELS, NewsSite, serving
+
+from corpus.articles import fetched_article_id
+from feeds.store import FeedStore
 
 from .bot_harness import LoopWatch, assert_no_pings, library_of
 
@@ -93,6 +97,62 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
         assert not [a for a in bot.engine.articles() if not a.bundled]
         assert (own.root / "feeds.sqlite3").is_file()
         assert not (bot.settings.data_dir / "feeds.sqlite3").exists()
+
+
+async def test_the_bots_loop_meets_poison_items_and_the_round_goes_on(
+    fake_discord: FakeDiscord, start_bot
+) -> None:
+    """The bot's own loop, two feeds of one server: one lists an item whose link is one
+    300-letter word (every round of the library used to fail on it, "File name too long", and
+    the other feed's items never went in) and an item whose article file can't be written (a
+    folder in its place). The first is added under a short id, the second is that item's
+    error, retried and given up; everything else goes in and is announced and answerable."""
+    fake = fake_discord
+    news = fake.channels["trade-news"]
+    async with (
+        serving(NewsSite()) as site,
+        start_bot(allow_private_urls=True, feed_check_seconds=0.2) as bot,
+    ):
+        lumber = site.url(f"news/{LUMBER.slug}.html")
+        articles = bot.settings.data_dir / "servers" / str(fake.guild_id) / "articles"
+        (articles / f"{fetched_article_id(lumber)}.md").mkdir(parents=True)
+        watch = await LoopWatch().start()
+        try:
+            for feed in ("poison.xml", "rss.xml"):
+                handle = await fake.send_interaction(
+                    "follow", {"url": site.url(feed), "channel": news}, user=fake.admin_id
+                )
+                reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+                assert reply.content.startswith("Following <"), reply.content
+            announced = ""
+            while not all(t in announced for t in (FERRY.title, CHEESE.title, PANELS.title)):
+                digest = await fake.wait_for_message(channel_id=news, timeout=SLOW)
+                announced += unescape(digest.content)
+        finally:
+            stalled = await watch.stop()
+        assert LUMBER.title not in announced
+        assert stalled < 1.0
+
+        own = library_of(bot, fake.guild_id)
+        ferry = next(a for a in own.engine.articles() if a.title == FERRY.title)
+        assert ferry.fetched_from == site.url(f"news/{LONG_PATH}.html") and len(ferry.id) < 120
+        asked = await fake.send_interaction(
+            "ask",
+            {"question": "How long do trucks wait at each ferry landing?"},
+            user=fake.member_id,
+        )
+        assert "three hours" in (await asked.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).text
+
+        store = FeedStore(own.root)
+        for _ in range(200):  # the lumber item is retried in the next rounds, then given up
+            [item] = [i for i in store.items() if i.link == lumber]
+            if item.state == "failed":
+                break
+            await asyncio.sleep(0.1)
+        assert (item.state, item.attempts) == ("failed", 3)
+        assert {i.state for i in store.items() if i.link != lumber} == {"ingested"}
+        assert site.requests[f"/news/{LONG_PATH}.html"] == 1
+        store.close()
 
 
 async def test_a_link_that_is_not_a_feed_is_refused_with_the_reason(

@@ -896,7 +896,7 @@ async def test_a_data_dir_that_cannot_be_written_is_a_clear_private_error(
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(index_module.np, "save", disk_full)
-        expected = "could not write the index in the data directory: No space left on device"
+        expected = "could not write the index: no space left on the data disk"
     snapshot = (engine.index.version, engine.articles())
     handle = await fake.send_interaction(
         "ingest", user=fake.admin_id, attachments={"file": article_upload()}

@@ -467,3 +467,22 @@ async def test_settings_admin_roles_hold_in_their_server_only(
             "settings", {"admin_roles": f"<@&{editors}>"}, user=b.admin_id, channel_id=b.channel_id
         )
         assert "is not a role of this server" in (await other.reply()).text
+
+
+async def test_everyone_can_never_be_an_admin_role(fake_discord: FakeDiscord, servers) -> None:
+    """@everyone's role id is the server's own id. Named as an admin role it would make every
+    member an admin; `/settings` refuses it, however it is written, and a plain member stays
+    refused."""
+    fake = fake_discord
+    async with servers() as (_bot, a, _b):
+        for written in (f"<@&{a.id}>", str(a.id)):
+            handle = await fake.send_interaction(
+                "settings", {"admin_roles": written}, user=a.admin_id, channel_id=a.channel_id
+            )
+            assert f"{a.id} is not a role of this server" in (await handle.reply()).text
+        member = await fake.send_interaction(
+            "audit", user=a.member_id, channel_id=a.channel_id, bypass_permissions=True
+        )
+        assert "Only server admins" in (await member.reply()).content
+        shown = await fake.send_interaction("settings", user=a.admin_id, channel_id=a.channel_id)
+        assert f"<@&{a.id}>" not in (await shown.wait_for(ActionKind.FOLLOWUP)).text

@@ -13,6 +13,7 @@ import pytest
 from conftest import ARTICLES
 from typer.testing import CliRunner
 
+from corpus.articles import read_article
 from tradetalk.cli import app
 
 pytestmark = pytest.mark.model
@@ -94,6 +95,66 @@ def test_ingest_a_folder(cli) -> None:
     assert "near-duplicate of" in result.output
 
 
+def test_a_batch_adds_each_file_it_can_and_reports_each_one_it_cannot(cli, tmp_path: Path) -> None:
+    """Three articles, one with a 10,000-letter title (its id once passed the 255 bytes a file
+    name may have: "unexpected I/O error" and none added) and one whose file can't be saved
+    (a folder where it goes): four added, one line for the fifth, exit 1."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for path in sorted(ARTICLES.glob("*.md"))[:3]:
+        (batch / path.name).write_bytes(path.read_bytes())
+    body = "Negotiators from both countries met again on Friday to talk about dairy quotas.\n"
+    (batch / "long.md").write_text(f"---\ntitle: {'T' * 10_000}\ndate: 2018-09-09\n---\n\n{body}")
+    blocked = batch / "z-blocked.md"
+    blocked.write_text(f"---\ntitle: Blocked story\n---\n\n{body}Officials said so.\n")
+    blocked_id = read_article(blocked, max_bytes=100_000).id
+    (tmp_path / "data" / "articles" / f"{blocked_id}.md").mkdir(parents=True)
+    result = cli("ingest", str(batch))
+    assert result.exit_code == 1, result.output
+    added = [line for line in result.stdout.splitlines() if line.startswith("added: ")]
+    assert len(added) == 4
+    long_id = next(line.split()[1] for line in added if "TTTT" in line)
+    assert long_id.startswith("2018-09-09-tttt") and len(long_id) < 120
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: {blocked}: could not save the article in the data directory: Is a directory"
+    ]
+    assert "Traceback" not in result.stderr
+    listed = cli("articles").stdout
+    assert long_id in listed and blocked_id not in listed
+
+
+@pytest.mark.parametrize("errors", ["surrogateescape", "strict"])
+def test_lines_that_are_not_utf8_are_answered_and_the_batch_goes_on(
+    tmp_path: Path, errors: str
+) -> None:
+    """`ask --json -` with a line that is not UTF-8, under a locale that reads stdin leniently
+    and under one that reads it strictly; and the same bytes as an argument."""
+    exe = Path(sys.executable).parent / "tradetalk"
+    env = {
+        **os.environ,
+        "TRADETALK_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONIOENCODING": f"utf-8:{errors}",
+    }
+    lines = b"what blocks the deal?\ncaf\xe9 tariffs?\nwhat about autos?\n"
+    run = subprocess.run(
+        [str(exe), "ask", "--json", "-"], input=lines, capture_output=True, env=env, timeout=240
+    )
+    assert run.returncode == 0, run.stderr
+    replies = [json.loads(line) for line in run.stdout.decode().splitlines()]
+    assert [r["question"] for r in replies] == [
+        "what blocks the deal?",
+        "caf\ufffd tariffs?",
+        "what about autos?",
+    ]
+    assert all(r["answer"] for r in replies) and not replies[0]["abstained"]
+    one = subprocess.run(
+        [str(exe), "ask", "--json", b"caf\xe9 tariffs?"], capture_output=True, env=env, timeout=240
+    )
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout)["question"] == "caf\ufffd tariffs?"
+
+
 @pytest.mark.parametrize(
     ("setup", "args", "message"),
     [
@@ -122,6 +183,41 @@ def test_failures_are_one_line_and_non_zero(cli, setup, args, message) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert "Traceback" not in result.output
+
+
+def test_small_mistakes_are_one_line_and_make_nothing(cli, tmp_path: Path) -> None:
+    """A folder ``servers/²`` (a digit to `str.isdigit`, no int) made `tradetalk servers` fail
+    ("unexpected failure"), and so did ``purge-server ²``; a failed ``--server 8 unfollow``
+    created ``servers/8``."""
+    servers = tmp_path / "data" / "servers"
+    (servers / "²").mkdir(parents=True)
+    listed = cli("servers")
+    assert listed.exit_code == 0 and "No server has a library here yet." in listed.stdout
+    purged = cli("purge-server", "²")
+    assert purged.exit_code == 2
+    assert purged.stderr.strip() == "error: '²' is not a Discord server id (a number)"
+    unfollowed = cli("--server", "8", "unfollow", "https://example.com/feed.xml")
+    assert unfollowed.exit_code == 1
+    assert unfollowed.stderr.strip() == (
+        "error: https://example.com/feed.xml is not followed (see the list of feeds)"
+    )
+    assert "No feeds followed" in cli("--server", "8", "feeds").stdout
+    assert sorted(p.name for p in servers.iterdir()) == ["²"]  # nothing made for server 8
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`tradetalk articles | head -1`: the pipe closes before everything is written. No
+    "error: Broken pipe" and no exit 1: quiet, with a shell's status for SIGPIPE (141)."""
+    exe = Path(sys.executable).parent / "tradetalk"
+    env = {**os.environ, "TRADETALK_DATA_DIR": str(tmp_path / "data")}
+    listing = subprocess.Popen(
+        [str(exe), "articles"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.close()  # the reader is gone before the first line is written
+    stderr = listing.stderr.read().decode()
+    assert listing.wait(timeout=240) == 141, stderr
+    assert "error" not in stderr.lower() and "Traceback" not in stderr
 
 
 def test_a_bad_setting_is_one_line(cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,10 @@ lost, nothing half-written is used. The writer runs in a real subprocess that is
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,11 +157,175 @@ def test_disk_full_while_writing_the_index(data_dir: Path, monkeypatch: pytest.M
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_module.np, "save", disk_full)
-    with pytest.raises(StorageError, match="No space left on device"):
+    with pytest.raises(StorageError, match="no space left on the data disk"):
         engine.ingest_path(OTHER)
     assert sorted(p.name for p in (data_dir / "articles").iterdir()) == before
     for folder in (engine.storage.builds, engine.storage.segments):
         assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
+
+
+# A writer on a disk that really is full: a small tmpfs, mounted in a user and mount namespace
+# of its own (`unshare`, no root needed), filled to leave `free_kb`.
+FULL_DISK = textwrap.dedent(
+    """
+    import json, os, shutil, sys
+    from pathlib import Path
+    sys.path[:0] = [{root!r}, {tests!r}]
+    from conftest import HashingEncoder
+    from config.settings import Settings
+    from errors import TradeTalkError
+    from tradetalk.engine import Engine
+
+    mount, source, free_kb, action, article = sys.argv[1:6]
+    data = Path(mount) / "data"
+    shutil.copytree(source, data, symlinks=True)
+    room = os.statvfs(mount)
+    fd = os.open(Path(mount) / "filler", os.O_CREAT | os.O_WRONLY)
+    os.posix_fallocate(fd, 0, room.f_bavail * room.f_frsize - int(free_kb) * 1024)
+    os.close(fd)
+
+    def state():
+        files = sorted(p.name for p in (data / "articles").glob("*"))
+        index = data / "index"
+        left = [p.name for d in ("builds", "segments") for p in (index / d).glob(".*")]
+        return os.readlink(index / "current"), files, left
+
+    engine = Engine(Settings(data_dir=data), encoder=HashingEncoder())
+    engine.open()
+    before, served = state(), sorted(engine.index.articles)
+    try:
+        if action == "ingest":
+            engine.ingest_bytes(Path(article).read_bytes(), "report.md")
+        else:
+            engine.rebuild()
+        message = None
+    except TradeTalkError as exc:
+        message = str(exc)
+    engine.close()
+    again = Engine(Settings(data_dir=data), encoder=HashingEncoder())
+    again.open()
+    print(json.dumps(dict(
+        message=message, before=before, after=state(), served=served,
+        reopened=sorted(again.index.articles),
+    )))
+    """
+)
+
+
+def on_a_small_disk(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    """Run `script` (``sys.argv[1]`` the mount point, then `args`) in a user and mount
+    namespace of its own with a 16 MB tmpfs mounted: a disk the test can fill for real without
+    root. Skips where user namespaces are refused."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) to mount a small tmpfs")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    run = subprocess.run(
+        [
+            "unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+            'mount -t tmpfs -o size=16m tmpfs "$1" && shift && exec "$@"', "sh",
+            str(mount), sys.executable, "-c", script, str(mount), *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )  # fmt: skip
+    if run.returncode != 0 and "Traceback" not in run.stderr:  # unshare or mount refused
+        pytest.skip(f"cannot mount a tmpfs in a user namespace here: {run.stderr.strip()}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+AUDIT_ON_A_FULL_DISK = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    sys.path[:0] = [{root!r}]
+    from tradetalk.audit import AuditLog
+
+    mount = Path(sys.argv[1])
+    log = AuditLog(mount / "audit.sqlite")
+    log.record("cli:admin", "ingest", "a", "ok")
+    room = os.statvfs(mount)
+    fd = os.open(mount / "filler", os.O_CREAT | os.O_WRONLY)
+    os.posix_fallocate(fd, 0, room.f_bavail * room.f_frsize)
+    os.close(fd)
+    try:
+        log.record("cli:admin", "ingest", "b", "failed", "no space left " * 30)
+    except OSError as exc:
+        print("OSError", exc.errno)
+    """
+)
+
+
+def test_an_audit_log_on_a_full_disk_fails_as_an_io_error(tmp_path: Path) -> None:
+    """Its callers (the bot's `audited`, the CLI's `audit`) log an `OSError` and go on; SQLite's
+    own "database or disk is full" used to escape them and replace the error the admin was
+    being told (the bot said "Something went wrong")."""
+    run = on_a_small_disk(tmp_path, AUDIT_ON_A_FULL_DISK.format(root=str(ROOT)))
+    assert run.stdout.split() == ["OSError", str(errno.ENOSPC)]
+
+
+def _long_report(path: Path) -> Path:
+    """A 430 KB article of 1,000 paragraphs: its segment (vectors, FAISS index, records) takes
+    a few MB, so each of the writers can be the one that meets the full disk."""
+    import random
+
+    words = "negotiators tariff dairy quota panel lumber steel autos officials offer".split()
+    rng = random.Random(7)
+    paragraphs = [
+        " ".join(" ".join(rng.choices(words, k=12)).capitalize() + "." for _ in range(5))
+        for _ in range(1000)
+    ]
+    head = "---\ntitle: A long report on the talks\nsource: Wire\ndate: 2018-09-05\n---\n\n"
+    path.write_text(head + "\n\n".join(paragraphs) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("action", "free_kb"),
+    [
+        pytest.param("ingest", 200, id="ingest-article-file"),
+        pytest.param("ingest", 600, id="ingest-faiss-index"),
+        pytest.param("ingest", 800, id="ingest-numpy-vectors"),
+        pytest.param("ingest", 1800, id="ingest-numpy-sentence-vectors"),
+        pytest.param("ingest", 2700, id="ingest-sqlite-records"),
+        pytest.param("rebuild", 150, id="rebuild-faiss-index"),
+        pytest.param("rebuild", 1000, id="rebuild-numpy-vectors"),
+        pytest.param("rebuild", 2000, id="rebuild-sqlite-records"),
+    ],
+)
+def test_a_really_full_disk_says_so_and_changes_nothing(
+    tmp_path: Path, action: str, free_kb: int
+) -> None:
+    """With 0.2-2.7 MB free, the write fails in whichever writer meets the full disk (the
+    article file, FAISS, NumPy, SQLite: three of them lose the errno) and the admin reads one
+    line saying so, never "unexpected failure" or "384000 requested and 178144 written";
+    nothing changed, nothing half-written left."""
+    article = _long_report(tmp_path / "report.md")
+    source = tmp_path / "source"
+    engine = Engine(Settings(data_dir=source), encoder=HashingEncoder())
+    engine.open()
+    if action == "rebuild":  # a library that holds the report: the rebuild rewrites it all
+        engine.ingest_path(article)
+    engine.close()
+    run = on_a_small_disk(
+        tmp_path,
+        FULL_DISK.format(root=str(ROOT), tests=str(ROOT / "tests")),
+        str(source),
+        str(free_kb),
+        action,
+        str(article),
+    )
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert outcome["message"] in (
+        "could not save the article: no space left on the data disk",
+        "could not write the index: no space left on the data disk",
+    ), outcome["message"]
+    assert outcome["after"] == outcome["before"]  # the same build and files, no leftovers
+    assert outcome["before"][2] == []
+    assert outcome["reopened"] == outcome["served"]
 
 
 def test_concurrent_writers_are_serialised(data_dir: Path) -> None:

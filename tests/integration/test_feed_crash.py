@@ -4,8 +4,10 @@ and none whose article was already published is fetched or ingested again."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -17,7 +19,7 @@ from feeds_site import CARS, CHEESE, PANELS, NewsSite, serving_in_thread
 
 from config.settings import Settings
 from corpus.articles import fetched_article_id
-from feeds.store import FeedStore
+from feeds.store import DIED, MAX_ATTEMPTS, FeedStore
 from retrieval import crashpoints
 from tradetalk.engine import Engine
 
@@ -132,3 +134,28 @@ def test_a_round_killed_at_any_step_loses_nothing_and_ingests_nothing_twice(
         assert recovered == 0 and back >= 1
         assert "ingested 3" in after.stdout
     store.close()
+
+
+def test_an_item_whose_every_round_dies_is_given_up(tmp_path: Path) -> None:
+    """A page that kills the process each time it is taken (here: a kill right after the
+    claim) must not kill every round after: after `MAX_ATTEMPTS` dead rounds its items are
+    given up, with the reason, and the next round finishes."""
+    data = tmp_path / "data"
+    Engine(Settings(data_dir=data), encoder=HashingEncoder()).open()
+    with serving_in_thread(NewsSite()) as site:
+        store = FeedStore(data)
+        store.follow(site.url("rss.xml"), added_by="test", interval_s=600)
+        store.close()
+        for _ in range(MAX_ATTEMPTS):
+            killed = run_round(data, "feed-items-claimed")
+            assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        after = run_round(data, None)
+        assert after.returncode == 0, after.stderr[-3000:]
+    assert "finished" in after.stdout and "ingested 0" in after.stdout
+    store = FeedStore(data)
+    items = store.items()
+    assert len(items) == 2
+    assert {(i.state, i.attempts) for i in items} == {("failed", MAX_ATTEMPTS)}
+    store.close()
+    with contextlib.closing(sqlite3.connect(store.path)) as db:
+        assert {r for (r,) in db.execute("SELECT reason FROM items")} == {DIED}

@@ -12,8 +12,10 @@ import random
 from pathlib import Path
 
 import pytest
-from feeds_site import CARS, CHEESE, LUMBER, PANELS, NewsSite, serving
+from conftest import HashingEncoder
+from feeds_site import CARS, CHEESE, FERRY, LONG_PATH, LUMBER, PANELS, NewsSite, serving
 
+import feeds.poll as poll_module
 from corpus.articles import fetched_article_id
 from corpus.fetch import ArticleFetcher, is_intranet_address
 from feeds.digest import digest_text, pending_digests
@@ -196,22 +198,100 @@ async def test_an_item_that_redirects_to_a_private_address_is_refused(library) -
     assert stored.state == "pending" and stored.attempts == 1
 
 
-async def test_a_story_listed_again_under_another_url_is_skipped(library, clock) -> None:
+async def test_a_story_listed_again_under_another_url_is_kept_and_linked(library, clock) -> None:
+    """The same text under another link is kept and linked as a copy, as `tradetalk ingest`
+    keeps two outlets' copies: skipping it lost the article for good whenever the match was
+    wrong. Only the same page (the same link) is skipped."""
     engine, store, poller = library
     async with serving(NewsSite()) as site, fetcher() as f:
         follow(store, site, "twice.xml")
         report = await poller(f).run_round()
-        assert sorted(titles(engine)) == sorted({CHEESE.title, LUMBER.title})
-        [(item, reason)] = report.skipped
-        assert item.link == site.url("news/cheese-quota-updated.html")
-        assert reason.startswith("the same text as")
-        # In a later round, against the library: the copy at a new address is known too.
+        assert not report.skipped and len(report.ingested) == 3
+        copies = [a for a in engine.articles() if a.title == CHEESE.title]
+        assert len(copies) == 2
+        assert {a.fetched_from for a in copies} == {
+            site.url("news/cheese-quota.html"),
+            site.url("news/cheese-quota-updated.html"),
+        }
+        first, second = copies
+        assert {first.duplicate_of, second.duplicate_of} - {None} in ({first.id}, {second.id})
+        # In a later round the known link is skipped when listed, never fetched again.
         follow(store, site, "rss.xml")  # lists the cheese story (known link) and the panels
         later = await poller(f).run_round()
+        answer = engine.ask("How many tonnes of cheese would the latest offer let in duty free?")
     assert [i.link for i, _ in later.ingested] == [site.url("news/dispute-panels.html")]
     cheese_items = [i for i in store.items() if i.key in ("cheese-quota", "cheese-quota-updated")]
-    assert sorted(i.state for i in cheese_items) == ["ingested", "skipped", "skipped"]
-    assert sum(a.title == CHEESE.title for a in engine.articles()) == 1
+    assert sorted(i.state for i in cheese_items) == ["ingested", "ingested", "skipped"]
+    assert site.requests["/news/cheese-quota.html"] == 1
+    # The answer cites the story once, whichever copy it quotes.
+    assert len({c.article_id for c in answer.citations} & {a.id for a in copies}) == 1
+
+
+async def test_a_poison_item_is_its_own_error_and_the_round_goes_on(library, clock) -> None:
+    """An item whose link is one 300-letter word (its id once passed the 255 bytes a file name
+    may have, and every round of the library failed) and an item whose article file can't be
+    written (a folder in its place): the first is added under a short id, the second is that
+    item's error, retried, then given up; every other item of both feeds goes in, once."""
+    engine, store, poller = library
+    async with serving(NewsSite()) as site, fetcher() as f:
+        lumber = site.url(f"news/{LUMBER.slug}.html")
+        (engine.settings.articles_dir / f"{fetched_article_id(lumber)}.md").mkdir(parents=True)
+        follow(store, site, "poison.xml", "rss.xml")
+        first = await poller(f).run_round()
+        assert titles(engine) == {FERRY.title, CHEESE.title, PANELS.title}
+        [(item, reason)] = first.failed
+        assert item.link == lumber and reason.startswith("could not save the article")
+        ferry = next(a for a in engine.articles() if a.title == FERRY.title)
+        assert ferry.fetched_from == site.url(f"news/{LONG_PATH}.html")
+        assert len(f"{ferry.id}.md") < 120 and ferry.id == fetched_article_id(ferry.fetched_from)
+        for _ in range(2):
+            clock.now += INTERVAL * 4
+            later = await poller(f).run_round()
+            assert [i.link for i, _ in later.failed] == [lumber] and not later.ingested
+    states = {i.link: (i.state, i.attempts) for i in store.items()}
+    assert states[lumber] == ("failed", 3)  # given up after its third try
+    assert {s for link, s in states.items() if link != lumber} == {("ingested", 1)}
+    assert site.requests[f"/news/{LONG_PATH}.html"] == 1  # added once, never fetched again
+    assert site.requests[f"/news/{CHEESE.slug}.html"] == 1
+    assert [f.article_count for f in store.feeds()] == [1, 2]
+
+
+async def test_a_fault_one_item_sets_off_is_that_items_error(
+    make_engine, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faults of ours that one page sets off (injected here: reading the ferry page raises,
+    then the model chokes on the lumber story's text) are that item's error, with the
+    traceback in the log; the round goes on and the rest of its build goes in."""
+
+    class ChokesOnLumber(HashingEncoder):
+        def encode(self, texts, *, batch_size=64):
+            if any("Softwood lumber producers" in t for t in texts):
+                raise RuntimeError("the tokenizer choked")
+            return super().encode(texts, batch_size=batch_size)
+
+    engine = make_engine(ChokesOnLumber())
+    store = FeedStore(engine.settings.data_dir, clock=clock, rng=random.Random(1))
+    real_parse = poll_module.parse_article
+
+    def parse(data, name, **kw):
+        if "Ferry operators" in data.decode():
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_parse(data, name, **kw)
+
+    monkeypatch.setattr(poll_module, "parse_article", parse)
+    async with serving(NewsSite()) as site, fetcher() as f:
+        follow(store, site, "poison.xml", "rss.xml")
+        poller = FeedPoller(store, engine, f, max_items=20, max_feed_bytes=10_000_000)
+        report = await poller.run_round()
+    failed = {item.link.rsplit("/", 1)[1]: reason for item, reason in report.failed}
+    assert failed == {
+        f"{LONG_PATH.rsplit('/', 1)[1]}.html": (
+            "unexpected failure reading or adding it (RecursionError)"
+        ),
+        f"{LUMBER.slug}.html": "unexpected failure reading or adding it (RuntimeError)",
+    }
+    assert titles(engine) == {CHEESE.title, PANELS.title}
+    store.close()
 
 
 async def test_feeds_and_their_items_survive_a_restart(library, clock) -> None:

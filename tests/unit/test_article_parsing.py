@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.articles import make_article_id, parse_article, read_article
+from corpus.articles import fetched_article_id, make_article_id, parse_article, read_article
 from corpus.library import BUNDLED_DIR
 from tradetalk.errors import ArticleError
 
@@ -24,6 +24,7 @@ Advertisement
 
 Negotiators will meet again next week in Washington to try to close the gap.
 """
+BODY = b"Canada and the United States remained apart on dairy on Wednesday, officials said."
 
 
 def parse(data: bytes, name: str = "a.md", **kw):
@@ -148,3 +149,51 @@ def test_the_same_html_page_parses_twice_in_one_process() -> None:
         b"</article></body></html>"
     )
     assert parse(html, "a.html").paragraphs == parse(html, "b.html").paragraphs
+
+
+def _alias_bomb(depth: int) -> bytes:
+    """Front matter whose title is an alias of a list of aliases ... `depth` deep: a few
+    hundred bytes that expand to 9**depth items once read (a "billion laughs")."""
+    lines = ["---", "a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, depth + 1):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    lines += [f"title: *a{depth}", "---", "", "Negotiators met again on Friday. " * 3]
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        # The issue's bomb is 8 deep (2.4 GB, then MemoryError); 5 deep (59,049 items) shows the
+        # refusal without letting a regression of this test eat gigabytes.
+        (_alias_bomb(5), "a0"),
+        (b"---\nsource: &s Wire\ntitle: *s\n---\n\n" + b"Negotiators met on Friday. " * 3, "s"),
+        (b"---\nbase: &b {source: W}\nmore:\n  <<: *b\n---\n\n" + b"Talks went on. " * 5, "b"),
+    ],
+)
+def test_yaml_anchors_and_aliases_in_front_matter_are_refused(data: bytes, where: str) -> None:
+    """Refused while the YAML is composed, before anything is expanded."""
+    with pytest.raises(ArticleError) as caught:
+        parse(data, "bomb.md")
+    message = str(caught.value)
+    assert message.startswith("bomb.md: bad front matter (YAML anchors and aliases")
+    assert "\n" not in message
+
+
+def test_an_overlong_title_or_link_gives_an_id_that_fits_a_file_name() -> None:
+    """The id is the article's file name: it stays short whatever the title or link path, and
+    keeps the hash that tells articles apart."""
+    long_title = parse(b"---\ntitle: " + b"T" * 10_000 + b"\ndate: 2018-09-09\n---\n\n" + BODY)
+    other = parse(b"---\ntitle: " + b"T" * 9_999 + b"\ndate: 2018-09-09\n---\n\n" + BODY)
+    link = "http://127.0.0.1:8080/a/" + "a" * 300
+    fetched = parse_article(
+        b"<html><body><article><p>" + BODY + b"</p></article></body></html>",
+        "page.html",
+        max_bytes=100_000,
+        fetched_from=link,
+    )
+    for article in (long_title, other, fetched):
+        assert len(f"{article.id}.md".encode()) <= 120, article.id
+    assert long_title.id.startswith("2018-09-09-tttttttt") and long_title.id != other.id
+    assert fetched.id == fetched_article_id(link)
+    assert fetched.id != fetched_article_id(link + "a")

@@ -116,7 +116,26 @@ def test_a_full_disk_while_writing_is_one_clear_error(make_engine, hashing_encod
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(segment_module, "write_records", disk_full)
-    with pytest.raises(StorageError, match="No space left"):
+    with pytest.raises(StorageError, match="no space left on the data disk"):
         engine.ingest_articles(articles())
     assert engine.index.directory == before
     assert not list(engine.settings.articles_dir.glob("*.md"))
+
+
+def test_an_article_whose_file_cannot_be_saved_is_refused_alone(
+    make_engine, hashing_encoder
+) -> None:
+    """One article's own fault (here a folder where its file goes) refuses that article, with
+    its reason; the rest of the batch goes in, in one build."""
+    engine = make_engine(hashing_encoder)
+    batch = articles()
+    blocked = engine.settings.articles_dir / f"{batch[1].id}.md"
+    blocked.mkdir(parents=True)
+    outcomes = engine.ingest_articles(batch)
+    assert isinstance(outcomes[1], StorageError)
+    assert str(outcomes[1]) == "could not save the article in the data directory: Is a directory"
+    assert [o.status for n, o in enumerate(outcomes) if n != 1] == ["added"] * (len(FILES) - 1)
+    assert batch[1].id not in engine.index.articles and blocked.is_dir()
+    assert sorted(p.name for p in engine.settings.articles_dir.glob("*.md") if p.is_file()) == (
+        sorted(f"{a.id}.md" for n, a in enumerate(batch) if n != 1)
+    )

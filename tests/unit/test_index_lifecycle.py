@@ -134,7 +134,7 @@ def test_a_crash_mid_build_leaves_the_previous_index_serving(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(segment_module, "write_records", disk_full)
-    with pytest.raises(StorageError, match="No space left"):
+    with pytest.raises(StorageError, match="no space left on the data disk"):
         engine.ingest_path(OTHER)
     assert engine.index.directory == before
     assert [a.id for a in engine.articles()] == [

@@ -19,9 +19,18 @@ def article(body: str):
     return parse_article(data, "a.md", max_bytes=1_000_000)
 
 
+def body(a):
+    """The passages of the article's paragraphs (its headline, passage 0, left out)."""
+    return [p for p in split_passages(a) if not p.is_headline]
+
+
 def test_offsets_quote_the_article_exactly() -> None:
     a = article("First paragraph is here now.\n\nSecond one, with U.S. in it. And more.\n\n" + LONG)
-    for passage in split_passages(a):
+    headline, *body = split_passages(a)
+    # The headline is a passage of its own, quoting the title (not the article's text).
+    assert headline.is_headline and headline.text == a.title == headline.sentence_texts()[0]
+    for passage in body:
+        assert not passage.is_headline
         assert a.text[passage.start : passage.end] == passage.text
         for start, end in passage.sentences:
             assert passage.start <= start < end <= passage.end
@@ -30,7 +39,7 @@ def test_offsets_quote_the_article_exactly() -> None:
 
 def test_long_paragraph_is_split_at_sentence_boundaries() -> None:
     a = article(LONG)
-    passages = split_passages(a)
+    passages = body(a)
     assert len(passages) > 1
     assert all(len(p.text.split()) <= MAX_PASSAGE_WORDS for p in passages)
     assert all(p.paragraph == 1 for p in passages)
@@ -70,7 +79,7 @@ def test_weekdays_resolve_to_the_most_recent_day_on_or_before_publication() -> N
 def test_a_run_on_sentence_longer_than_a_passage_is_cut_between_words() -> None:
     run_on = " ".join(f"word{i}" for i in range(700)) + "."
     a = article(run_on)
-    passages = split_passages(a)
+    passages = body(a)
     assert len(passages) == -(-700 // MAX_PASSAGE_WORDS)
     assert all(len(p.text.split()) <= MAX_PASSAGE_WORDS for p in passages)
     assert " ".join(p.text for p in passages) == run_on
@@ -83,7 +92,7 @@ def test_list_items_are_sentences_of_their_own() -> None:
         "Late issues • Steel: duties stay. • Term: sixteen years.\n\n"
         "WASHINGTON • The two sides met again on Monday."
     )
-    sentences = [s for p in split_passages(a) for s in p.sentence_texts(a.text)]
+    sentences = [s for p in body(a) for s in p.sentence_texts(a.text)]
     assert sentences == [
         "The issues still open:",
         "Dairy: Ottawa offers quotas.",

@@ -33,6 +33,14 @@ def test_real_questions_pass(question: str) -> None:
     assert check_question(question, max_chars=1000) == question
 
 
+@pytest.mark.parametrize("question", ["Schwarzschild?", "Brzezinski", "who's Mkhwbne"])
+def test_a_name_is_not_gibberish(question: str) -> None:
+    # A name spelled as one, or a word the articles use, is a question to answer (or to say
+    # the articles don't cover), never "I couldn't make sense of that".
+    known = {"mkhwbne"}.__contains__
+    assert check_question(question, max_chars=1000, known=known) == question
+
+
 def test_follow_up_detection() -> None:
     assert is_follow_up("and what about dairy?")
     assert is_follow_up("why did they refuse?")

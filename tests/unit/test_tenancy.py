@@ -15,7 +15,7 @@ from errors import ConfigError, SettingError, UnknownServer
 from retrieval.multi_search import LibraryResult, merge_results
 from tenancy import Libraries
 from tenancy.layout import check_server_id, server_ids, server_paths
-from tenancy.retention import expired_servers, purge_server, server_summaries
+from tenancy.retention import expired_servers, purge_server, server_summaries, sweep_leftovers
 from tenancy.server_settings import ServerSettings, ServerSettingsStore, validated
 
 NORTHERN = ARTICLES / "2018-09-01-northern-ledger-week-ends-without-deal.md"
@@ -31,7 +31,9 @@ def libraries(tmp_path: Path) -> Libraries:
     libs.close()
 
 
-@pytest.mark.parametrize("bad", ["../etc", "-1", "0", -5, 0, 1 << 64, "1/2", True, 1.5, ""])
+@pytest.mark.parametrize(
+    "bad", ["../etc", "-1", "0", -5, 0, 1 << 64, "1/2", True, 1.5, "", "²", "٣", "1²"]
+)
 def test_only_discord_ids_name_a_server_directory(bad: object) -> None:
     with pytest.raises(ConfigError):
         check_server_id(bad)
@@ -157,3 +159,55 @@ def test_retention_purges_only_servers_left_long_enough(libraries: Libraries) ->
     # A server invited back before its time is not purged.
     libraries.joined(2)
     assert expired_servers(settings, dt.datetime.now(dt.UTC) + dt.timedelta(days=60)) == []
+
+
+def test_a_folder_whose_name_is_not_an_id_is_no_server(libraries: Libraries) -> None:
+    """ "²" is a digit to `str.isdigit` but no int: a folder named so made `server_ids` raise,
+    and with it `tradetalk servers`, the retention sweep and feed polling. "٣" is an int (3)
+    but not the name of server 3's folder."""
+    settings = libraries.settings
+    libraries.ingest_bytes(5, CAPITAL.read_bytes(), CAPITAL.name)
+    root = settings.data_dir / "servers"
+    for name in ("²", "٣", "007", "18446744073709551616", "notes"):
+        (root / name).mkdir()
+    assert server_ids(settings.data_dir) == [5]
+    assert [s.server_id for s in server_summaries(settings)] == [5]
+    assert expired_servers(settings) == []
+
+
+def test_a_library_that_links_out_of_itself_is_refused(libraries: Libraries) -> None:
+    """``servers/333 -> 111`` made 333's purge rename the link away and leave it for ever (and
+    could have purged 111's data); ``servers/444/articles -> ../../articles`` let 444's admin
+    remove a global article. Paths are resolved, and a library that leaves itself is refused;
+    the other servers carry on."""
+    settings = libraries.settings
+    data = settings.data_dir
+    libraries.ingest_bytes(None, NORTHERN.read_bytes(), NORTHERN.name)
+    [global_article] = [a for a in libraries.own_articles(None) if not a.bundled]
+    libraries.ingest_bytes(111, CAPITAL.read_bytes(), CAPITAL.name)
+    (data / "servers" / "333").symlink_to("111")
+    (data / "servers" / "444").mkdir()
+    (data / "servers" / "444" / "articles").symlink_to(Path("..", "..", "articles"))
+    for server in (333, 444):
+        with pytest.raises(ConfigError, match=f"server {server}'s library .*refusing"):
+            libraries.remove(server, global_article.id)
+        with pytest.raises(ConfigError, match=f"server {server}'s library"):
+            purge_server(settings, server)
+    assert global_article.id in {a.id for a in libraries.own_articles(None)}
+    assert (data / "articles" / f"{global_article.id}.md").exists()
+    assert [p.name for p in (data / "servers").iterdir() if p.name.startswith(".")] == []
+    assert server_ids(data) == [111, 444]  # the link is no server; 444 is, and fails the check
+    assert [s.server_id for s in server_summaries(settings)] == [111]
+    assert len(libraries.own_articles(111)) == 1
+    # A link inside a library that stays inside it is its own business.
+    (data / "servers" / "111" / "latest").symlink_to("articles")
+    assert server_paths(data, 111).root == data / "servers" / "111"
+
+
+def test_a_leftover_link_of_an_old_purge_is_swept(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    servers = settings.data_dir / "servers"
+    (servers / "111").mkdir(parents=True)
+    (servers / ".purging-333-0a1b2c3d").symlink_to("111")
+    sweep_leftovers(settings)
+    assert [p.name for p in servers.iterdir()] == ["111"]
