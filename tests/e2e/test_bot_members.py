@@ -11,6 +11,7 @@ import io
 import logging
 import random
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -153,8 +154,9 @@ async def test_whatsnew_is_each_members_own_and_quotes_whole_sentences_about_eac
         seen[member] = {f["name"]: unescape(f["value"]) for f in embed["fields"]}
     # One member's check used up nothing for the other.
     assert seen[fake.member_id] == seen[other] and len(seen[other]) == 2
-    dairy = seen[other]["Dairy and supply management · 2 new sentences"]
-    autos = seen[other]["Auto tariffs (Section 232) · 2 new sentences"]
+    by_issue = {name.split(" · ")[0]: value for name, value in seen[other].items()}
+    dairy = by_issue["Dairy and supply management"]
+    autos = by_issue["Auto tariffs (Section 232)"]
     # Each issue quotes a whole sentence about that issue, its article linked.
     for value, words in ((dairy, ("dairy", "supply management")), (autos, ("auto", "car"))):
         quote, source = value.split("\n")
@@ -327,7 +329,8 @@ async def test_the_timeline_picture_reads_at_discords_size_and_matches_the_text(
     assert sum(corner) / 3 < 80  # a dark card: no white box in Discord's dark theme
     timeline = unescape(next(e for e in reply.embeds if e["title"] == "Timeline")["description"])
     letters = re.findall(r"^\*\*([A-Z])\*\* · \*\*(\d{4}-\d\d-\d\d)\*\*", timeline, re.M)
-    assert [letter for letter, _ in letters] == list("ABCD"[: len(letters)]) and len(letters) >= 3
+    assert [letter for letter, _ in letters] == list(string.ascii_uppercase[: len(letters)])
+    assert len(letters) >= 3
     # The picture's words (its alt text): the count it states is what it draws, and its
     # lettered dots are the text's lettered lines (letters: never confused with sources [1]).
     described = attachment["description"]
@@ -471,11 +474,11 @@ VOCABULARY = (
 async def test_sources_pages_through_every_article(fake_discord: FakeDiscord, tradetalk) -> None:
     fake = fake_discord
     engine = library_of(tradetalk, fake.guild_id).engine
-    titles = [f"Provincial grain board report number {n} on rail freight rates" for n in range(40)]
-    for n, title in enumerate(titles):
-        # Forty different texts (near-copies of one story would be listed once).
-        words = random.Random(n).sample(VOCABULARY, 30)
-        body = f"Report {n} of the grain board says " + " ".join(words) + "."
+    # Forty different articles (near-copies of one story would be listed once).
+    picks = [random.Random(n).sample(VOCABULARY, 66) for n in range(40)]
+    titles = [f"Report {n}: " + " ".join(words[:6]).capitalize() for n, words in enumerate(picks)]
+    for n, (title, words) in enumerate(zip(titles, picks, strict=True)):
+        body = ". ".join(" ".join(words[i : i + 12]).capitalize() for i in range(6, 66, 12)) + "."
         data = markdown_article(title, "Prairie Wire", body, url=f"https://example.org/grain/{n}")
         await asyncio.to_thread(engine.ingest_bytes, data, f"grain-{n}.md")
     handle = await fake.send_interaction("sources")
