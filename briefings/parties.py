@@ -59,8 +59,7 @@ def _surface_pattern(name: str) -> str:
         letters = name.replace(".", "").upper()
         dotted = r"\.?".join(re.escape(c) for c in letters) + r"\.?"
         return rf"{re.escape(letters)}|{dotted}"
-    # Every character escaped: the gazetteer's names hold brackets ("cocos (keeling) islands").
-    return r"\s+".join(re.escape(w[:1].upper() + w[1:]) for w in name.split())
+    return r"\s+".join(re.escape(w[:1].upper()) + re.escape(w[1:]) for w in name.split())
 
 
 def _key(surface: str) -> str:
