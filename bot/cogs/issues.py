@@ -19,10 +19,11 @@ from discord.ext import commands
 
 from bot import briefing_format, replies
 from bot.formatting import CHOICES_MAX
+from bot.issues import most_relevant
 from bot.permissions import admin_only
 from bot.proposal_review import ProposalButton, release, review_message
 from briefings import Briefing, IssueBriefings, since_last_check
-from briefings.chart import timeline_png
+from briefings.chart import timeline_description, timeline_png
 from tradetalk.errors import TradeTalkError, UnknownIssue
 
 if TYPE_CHECKING:
@@ -42,7 +43,10 @@ def _picture(briefing: Briefing) -> tuple[discord.File | None, str | None]:
         log.exception("could not draw the timeline of %s", briefing.issue.id)
         return None, None
     name = f"timeline-{briefing.issue.id}.png"
-    return discord.File(io.BytesIO(data), filename=name), f"attachment://{name}"
+    picture = discord.File(
+        io.BytesIO(data), filename=name, description=timeline_description(briefing)
+    )
+    return picture, f"attachment://{name}"
 
 
 class Issues(commands.Cog):
@@ -69,17 +73,20 @@ class Issues(commands.Cog):
     )
     @app_commands.describe(topic="The issue, e.g. dairy, milk, ch 19 (start typing to pick one)")
     async def issue(self, interaction: discord.Interaction, topic: str) -> None:
-        # At once: the first briefing on a new index scans it, well past Discord's 3 seconds.
-        await replies.defer(interaction)  # if too late, the reply goes to the channel
         briefings = await self.briefings(interaction)
         try:
-            briefing = await asyncio.to_thread(briefings.briefing, topic)
+            # The catalogue alone (no index scan): an unknown topic is told privately at once,
+            # before a public "thinking…" that would then vanish.
+            issue = await asyncio.to_thread(briefings.resolve, topic)
         except UnknownIssue:
             similar = await asyncio.to_thread(lambda: briefings.catalogue().similar(topic))
             await replies.send(
                 interaction, briefing_format.unknown_issue_text(topic, similar), ephemeral=True
             )
             return
+        # Then at once: the first briefing on a new index scans it, well past 3 seconds.
+        await replies.defer(interaction)  # if too late, the reply goes to the channel
+        briefing = await asyncio.to_thread(briefings.briefing, issue.id)
         picture, url = await asyncio.to_thread(_picture, briefing)
         await replies.send(
             interaction, embeds=briefing_format.briefing_embeds(briefing, url), file=picture
@@ -118,12 +125,20 @@ class Issues(commands.Cog):
         release(view)
 
     @app_commands.command(
-        name="whatsnew", description="Which issues gained new developments since the last check"
+        name="whatsnew", description="Which issues gained new developments since your last check"
     )
     async def whatsnew(self, interaction: discord.Interaction) -> None:
-        await replies.defer(interaction)
-        updates = await asyncio.to_thread(since_last_check, await self.briefings(interaction))
-        await replies.send(interaction, briefing_format.whatsnew_text(updates))
+        # Each member's own news since their own last check: private, and it uses up nothing
+        # for anyone else.
+        if not await replies.defer(interaction, ephemeral=True):
+            return
+        briefings = await self.briefings(interaction)
+        updates = await asyncio.to_thread(since_last_check, briefings, interaction.user.id)
+        chosen = await asyncio.to_thread(
+            lambda: {u.issue.id: most_relevant(briefings, u) for u in updates}
+        )
+        embed = briefing_format.whatsnew_embed(updates, chosen)
+        await replies.send(interaction, embed=embed, ephemeral=True)
 
 
 async def setup(bot: TradeTalkBot) -> None:
