@@ -106,13 +106,15 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
 
 
 async def test_the_bots_loop_meets_poison_items_and_the_round_goes_on(
-    fake_discord: FakeDiscord, start_bot
+    fake_discord: FakeDiscord, start_bot, store_kind: str
 ) -> None:
     """The bot's own loop, two feeds of one server: one lists an item whose link is one
     300-letter word (every round of the library used to fail on it, "File name too long", and
     the other feed's items never went in) and an item whose article file can't be written (a
     folder in its place). The first is added under a short id, the second is that item's
-    error, retried and given up; everything else goes in and is announced and answerable."""
+    error, retried and given up; everything else goes in and is announced and answerable.
+    (On PostgreSQL an article is no file, so there only the long link is poison.)"""
+    on_disk = store_kind == "local"
     fake = fake_discord
     news = fake.channels["trade-news"]
     async with (
@@ -121,7 +123,8 @@ async def test_the_bots_loop_meets_poison_items_and_the_round_goes_on(
     ):
         lumber = site.url(f"news/{LUMBER.slug}.html")
         articles = bot.settings.data_dir / "servers" / str(fake.guild_id) / "articles"
-        (articles / f"{fetched_article_id(lumber)}.md").mkdir(parents=True)
+        if on_disk:
+            (articles / f"{fetched_article_id(lumber)}.md").mkdir(parents=True)
         watch = await LoopWatch().start()
         try:
             for feed in ("poison.xml", "rss.xml"):
@@ -136,7 +139,7 @@ async def test_the_bots_loop_meets_poison_items_and_the_round_goes_on(
                 announced += unescape(digest.content)
         finally:
             stalled = await watch.stop()
-        assert LUMBER.title not in announced
+        assert (LUMBER.title in announced) is not on_disk
         assert stalled < 1.0
 
         own = library_of(bot, fake.guild_id)
@@ -150,13 +153,16 @@ async def test_the_bots_loop_meets_poison_items_and_the_round_goes_on(
         assert "three hours" in (await asked.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).text
 
         store = feed_store_of(bot.settings, fake.guild_id)
-        for _ in range(200):  # the lumber item is retried in the next rounds, then given up
-            [item] = [i for i in store.items() if i.link == lumber]
-            if item.state == "failed":
-                break
-            await asyncio.sleep(0.1)
-        assert (item.state, item.attempts) == ("failed", 3)
-        assert {i.state for i in store.items() if i.link != lumber} == {"ingested"}
+        if on_disk:
+            for _ in range(200):  # the lumber item is retried in the next rounds, then given up
+                [item] = [i for i in store.items() if i.link == lumber]
+                if item.state == "failed":
+                    break
+                await asyncio.sleep(0.1)
+            assert (item.state, item.attempts) == ("failed", 3)
+        assert {i.state for i in store.items() if on_disk is False or i.link != lumber} == {
+            "ingested"
+        }
         assert site.requests[f"/news/{LONG_PATH}.html"] == 1
         store.close()
 

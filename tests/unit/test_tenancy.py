@@ -164,6 +164,7 @@ def test_retention_purges_only_servers_left_long_enough(libraries: Libraries) ->
     assert expired_servers(settings, dt.datetime.now(dt.UTC) + dt.timedelta(days=60)) == []
 
 
+@pytest.mark.parametrize("store_kind", ["local"], indirect=True)  # server folders: local only
 def test_a_folder_whose_name_is_not_an_id_is_no_server(libraries: Libraries) -> None:
     """ "²" is a digit to `str.isdigit` but no int: a folder named so made `server_ids` raise,
     and with it `tradetalk servers`, the retention sweep and feed polling. "٣" is an int (3)
@@ -178,6 +179,7 @@ def test_a_folder_whose_name_is_not_an_id_is_no_server(libraries: Libraries) -> 
     assert expired_servers(settings) == []
 
 
+@pytest.mark.parametrize("store_kind", ["local"], indirect=True)  # server folders: local only
 def test_a_library_that_links_out_of_itself_is_refused(libraries: Libraries) -> None:
     """``servers/333 -> 111`` made 333's purge rename the link away and leave it for ever (and
     could have purged 111's data); ``servers/444/articles -> ../../articles`` let 444's admin
