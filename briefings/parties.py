@@ -59,7 +59,7 @@ def _surface_pattern(name: str) -> str:
         letters = name.replace(".", "").upper()
         dotted = r"\.?".join(re.escape(c) for c in letters) + r"\.?"
         return rf"{re.escape(letters)}|{dotted}"
-    return r"\s+".join(w[:1].upper() + re.escape(w[1:]) for w in name.split())
+    return r"\s+".join(re.escape(w[:1].upper()) + re.escape(w[1:]) for w in name.split())
 
 
 def _key(surface: str) -> str:

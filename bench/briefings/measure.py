@@ -46,7 +46,7 @@ from retrieval.tokenize import tokenize
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SETS = ("us-china", "cptpp")
+SETS = ("us-china", "cptpp", "iran-nuclear", "us-taliban", "eu-mercosur")
 
 
 def default_articles_root() -> Path:
@@ -118,6 +118,24 @@ def recollect(articles_dir: Path, label: dict) -> str:
     raise LookupError(f"{label['file']}: no paragraph {label['paragraph']} sentence")
 
 
+def _key(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def party_of_label(label: str, parties: dict) -> str | None:
+    """The found party a labelled holder names: the labels were written before TradeTalk ran,
+    in a reader's words ("us", "european-union", "afghan government"), so a label names the
+    party whose id, display name or one of whose names it is (case, spaces and punctuation
+    ignored); None when no party found has that name."""
+    key = _key(label)
+    for field in ("id", "name", "aliases"):
+        for party_id, party in parties.items():
+            names = {"id": [party_id], "name": [party.name], "aliases": list(party.aliases)}
+            if any(_key(n) == key for n in names[field]):
+                return party_id
+    return None
+
+
 def score_attribution(reader: StanceReader, parties: dict, labels: list[dict], texts: list[str]):
     holder_ok = speaker_ok = speaker_n = 0
     rows = []
@@ -126,6 +144,10 @@ def score_attribution(reader: StanceReader, parties: dict, labels: list[dict], t
         got = stances[0].party if stances else None
         got_speaker = stances[0].speaker if stances else None
         want = label["holder"]
+        if isinstance(want, list):
+            want = [party_of_label(w, parties) or f"?{w}" for w in want]
+        elif want is not None:
+            want = party_of_label(want, parties) or f"?{want}"
         ok = got in want if isinstance(want, list) else got == want
         holder_ok += ok
         s_ok = None
