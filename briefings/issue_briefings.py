@@ -29,7 +29,7 @@ from briefings.catalogue import Catalogue, Issue, catalogue_paths, load_catalogu
 from briefings.discovery import Proposal, propose_issues
 from briefings.library_text import LibrarySentence, library_sentences
 from briefings.matching import IssueMatcher, IssueSentence, issue_text
-from briefings.parties import PartyFinder
+from briefings.parties import LibraryParse, find_parties
 from briefings.store import IssueStore
 from retrieval.encoder import Encoder
 from retrieval.records import ArticleInfo
@@ -205,10 +205,11 @@ class IssueBriefings:
         if self._scan is None or self._scan.key != key:
             model_id = index.manifest.model_id
             library = library_sentences(index)
-            found = PartyFinder().find(
-                ((s.text, s.article_id) for s in library),
+            found = find_parties(
+                (LibraryParse(s.text, s.article_id, s.parse) for s in library),
                 catalogue.parties,
                 catalogue.not_parties,
+                outlets={a.source for a in index.articles.values()},
             )
             catalogue = catalogue.with_parties(found)
             previous = self._scan

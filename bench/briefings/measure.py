@@ -136,11 +136,20 @@ def party_of_label(label: str, parties: dict) -> str | None:
     return None
 
 
-def score_attribution(reader: StanceReader, parties: dict, labels: list[dict], texts: list[str]):
+def score_attribution(
+    reader: StanceReader,
+    parties: dict,
+    labels: list[dict],
+    texts: list[str],
+    parses: dict | None = None,
+):
+    """`parses`: sentence text -> (its parse, the parses before it in its passage), as the
+    index keeps them."""
     holder_ok = speaker_ok = speaker_n = 0
     rows = []
     for label, text in zip(labels, texts, strict=True):
-        stances = reader.stances(text)
+        parse, before = (parses or {}).get(text, (None, ()))
+        stances = reader.stances(text, parse, before)
         got = stances[0].party if stances else None
         got_speaker = stances[0].speaker if stances else None
         want = label["holder"]
@@ -198,7 +207,14 @@ def measure_set(name: str, articles_root: Path, show: bool) -> dict:
             if line.strip()
         ]
         texts = [recollect(articles, label) for label in labels]
-        attribution = score_attribution(StanceReader(parties), parties, labels, texts)
+        parses = {}
+        for record in engine.index.records.iter_passages():
+            sentence_parses = record.sentence_parses or ()
+            for n, (text, parse) in enumerate(
+                zip(record.sentence_texts(), sentence_parses, strict=False)
+            ):
+                parses.setdefault(text, (parse, sentence_parses[:n]))
+        attribution = score_attribution(StanceReader(parties), parties, labels, texts, parses)
         engine.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
