@@ -27,7 +27,7 @@ from briefings.briefing import (
 )
 from briefings.catalogue import Catalogue, Issue, catalogue_paths, load_catalogue, name_key
 from briefings.discovery import Proposal, propose_issues
-from briefings.library_text import LibrarySentence, library_sentences
+from briefings.library_text import LibrarySentence, library_sentences, sentence_matrix
 from briefings.matching import IssueMatcher, IssueSentence, issue_text
 from briefings.parties import LibraryParse, find_parties
 from briefings.store import IssueStore
@@ -111,12 +111,15 @@ class IssueBriefings:
         with self._lock:
             scan = self._current()
             if scan.proposals is None:
+                with self.engine.leased() as index:
+                    vectors = sentence_matrix(index, scan.library)
                 scan.proposals = propose_issues(
                     scan.library,
                     scan.catalogue.parties,
                     known=scan.catalogue.issues,
                     dismissed=scan.catalogue.dismissed,
                     outlets={a.source for a in self.engine.index.articles.values()},
+                    vectors=vectors,
                 )
             return scan.proposals
 

@@ -27,7 +27,7 @@ GENERIC = frozenset(
     ministries commission council presidency office department delegation delegations team
     negotiators negotiator officials official authorities leadership regime bloc group
     movement side camp coalition alliance states countries nations members economies
-    lawmakers mps diplomats embassy military forces people leaders leader spokesman
+    lawmakers mps diplomats embassy military forces people leaders leader spokesman treasury
     spokeswoman spokesperson foreign trade affairs economic economy state""".split()
 )
 # Seats of government the gazetteer lacks (it has capitals): general knowledge.
@@ -164,6 +164,9 @@ def read_name(parse: SentenceParse, start: int, end: int, label: str) -> list[Na
         return [NameSpan(start, end, head, "person", name, name, label)] if name else []
     if label not in PARTY_LABELS:
         return []
+    if _titled_person(parse, tokens, head):
+        name = _POSSESSIVE.sub("", text)
+        return [NameSpan(start, end, head, "person", name, name, PERSON)]
     # "EU-Mercosur", "U.S.-Taliban": two sides named in one word.
     parts = re.split(r"\s*[-–—/]\s*", text)
     if (
@@ -191,7 +194,10 @@ def read_name(parse: SentenceParse, start: int, end: int, label: str) -> list[Na
             continue
         rest = [w.lower() for w in words[cut:]]
         core = rest[: rest.index("of")] if "of" in rest else rest
-        if all(w in GENERIC or w in TITLES for w in core):
+        # "Afghanistan's High Council": the rest is the country's own.
+        after = tokens[cut - 1] + 1
+        owned = after < end and parse.deps[after] == "case"
+        if owned or all(w in GENERIC or w in TITLES for w in core):
             return [NameSpan(start, end, head, "country", str(number), _surface(text), label)]
         name = " ".join(words[cut:])
         return [NameSpan(start, end, head, "group", _norm(name), _surface(name), label)]
@@ -202,6 +208,19 @@ def read_name(parse: SentenceParse, start: int, end: int, label: str) -> list[Na
     if all(w in GENERIC or w in TITLES for w in core):
         return [NameSpan(start, end, head, "institution", key, _surface(text), label)]
     return [NameSpan(start, end, head, "group", key, _surface(text), label)]
+
+
+def _titled_person(parse: SentenceParse, tokens: list[int], head: int) -> bool:
+    """A name the tagger took for an organisation that a title says is a person: "spokesman
+    Sediq Sediqqi" (two or three capitalised words, none a country's name)."""
+    if not 2 <= len(tokens) <= 3 or not all(parse.word(i)[:1].isupper() for i in tokens):
+        return False
+    if any(country_of(parse.word(i)) is not None for i in tokens):
+        return False
+    return any(
+        parse.deps[k] in ("compound", "amod") and k not in tokens and _norm(parse.word(k)) in TITLES
+        for k in parse.children[head]
+    )
 
 
 def _surface(text: str) -> str:

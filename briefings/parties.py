@@ -317,6 +317,7 @@ def _officials(
     """Full names of each party's officials."""
     votes = tally.votes
     plain: list[tuple[LibraryParse, set[str], set[str]]] = []  # for the co-occurrence pass
+    undecided: list[tuple[SentenceParse, str, int, dict[int, str], set[str] | None]] = []
     for sentence, names, party_at, person_at in read:
         parse = sentence.parse
         assert parse is not None
@@ -330,18 +331,37 @@ def _officials(
             if not person or person in persons_here:
                 continue
             persons_here.add(person)
-            near = phrase_parties(parse, name.head, at)
+            near = phrase_parties(parse, name.head, at) or _its(parse, name.head, at)
             if near:
                 votes[person][near[0][1]] += 1.5
-            elif _titled(parse, name):
-                for key in named:  # "Prime Minister Jacinda Ardern": the sentence's parties
-                    votes[person][key] += 0.5
+            else:
+                title_named = named if _titled(parse, name) else None
+                undecided.append((parse, person, name.head, person_at, title_named))
         plain.append((sentence, named, persons_here))
     # Every sentence naming a person tips the balance a little towards the parties it names.
     for _sentence, named, persons_here in plain:
         for person in persons_here:
             for key in named:
                 votes[person][key] += 0.25
+    # "Macron's Prime Minister Michel Barnier": the party of the person their title names.
+    first = {p: c.most_common(1)[0][0] for p, c in votes.items() if c}
+    for parse, person, head, person_at, title_named in undecided:
+        others = {i: first[q] for i, q in person_at.items() if q != person and q in first}
+        near = phrase_parties(parse, head, others)
+        if not near:
+            # "Prime Minister Jacinda Ardern and Trade Minister David Parker said": people
+            # named together speak for the same party.
+            partners = [
+                others[k]
+                for k in (*parse.children[head], parse.heads[head])
+                if k in others and (parse.deps[k] == "conj" or parse.deps[head] == "conj")
+            ]
+            near = [(1, partners[0])] if partners else []
+        if near:
+            votes[person][near[0][1]] += 1.0
+        elif title_named:  # "Prime Minister Jacinda Ardern": the sentence's parties
+            for key in title_named:
+                votes[person][key] += 0.5
     people: dict[str, list[str]] = defaultdict(list)
     for person, counted in votes.items():
         ranked = counted.most_common(2)
@@ -354,6 +374,20 @@ def _officials(
     return people
 
 
+def _its(parse: SentenceParse, head: int, at: Mapping[int, str]) -> list[tuple[int, str]]:
+    """ "with its new Prime Minister Jacinda Ardern": the party "its" stands for, the one the
+    sentence named last before it."""
+    for kid in parse.children[head]:
+        for token in (kid, *parse.children[kid]):
+            if parse.deps[token] == "poss" and parse.word(token).lower() in ("its", "their"):
+                before = [i for i in at if i < token and not _object(parse, i)] or [
+                    i for i in at if i < token
+                ]
+                if before:
+                    return [(2, at[max(before)])]
+    return []
+
+
 def _object(parse: SentenceParse, i: int) -> bool:
     """Is token `i` (or the phrase it modifies) an object: "to Iran", "hit China"?"""
     for _ in range(4):
@@ -361,7 +395,10 @@ def _object(parse: SentenceParse, i: int) -> bool:
         if dep in ("dobj", "dative", "iobj", "attr"):
             return True
         if dep == "pobj":
-            return parse.lemmas[parse.heads[i]].lower() != "of"
+            if parse.lemmas[parse.heads[i]].lower() != "of":
+                return True
+            i = parse.heads[parse.heads[i]]  # "the exception of Singapore": as its noun is
+            continue
         if dep not in ("compound", "amod", "poss", "nmod", "conj", "appos"):
             return False
         if parse.heads[i] == i:
@@ -393,6 +430,12 @@ def _merge(
         bare[key].extend(s for s in tally.institutions[inst] if s[:1].isupper())
     out = dict(known)
     taken = {a: pid for pid, p in known.items() for a in (*p.aliases, *p.people)}
+    # A name two people share ("Baradar", "Silva") is the one named most's.
+    person_of_alias: dict[str, str] = {}
+    everyone = [p for key in parties for p in people.get(key, ())]
+    for person in sorted(everyone, key=lambda p: (-sum(tally.votes[p].values()), p)):
+        for alias in person_aliases(person, tally):
+            person_of_alias.setdefault(alias, person)
     order = sorted(parties, key=lambda k: (-len(tally.articles[k]), k))
     for key in order:
         party_id, name = parties[key]
@@ -407,6 +450,8 @@ def _merge(
         officials = []
         for person in people.get(key, ()):
             for alias in person_aliases(person, tally):
+                if person_of_alias.get(alias) != person:
+                    continue
                 if taken.setdefault(alias, party_id) == party_id:
                     officials.append(alias)
         if base is None:

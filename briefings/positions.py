@@ -65,7 +65,7 @@ SAYING = (
 # Nouns that name a stance: "Washington's demands", "China's offer", "Lighthizer's priority".
 STANCE_NOUNS = frozenset(
     """demand proposal offer insistence refusal opposition position request plan pledge
-    commitment threat bid push priority objection stance condition objective goal aim wish
+    commitment bid push priority objection stance condition objective goal aim wish
     desire veto""".split()
 )
 MODALS = frozenset("will would must shall 'll wo ca cannot".split())
@@ -140,6 +140,7 @@ class _Named:
 class _Report:
     verb: int  # the verb of saying (token)
     sayer: int  # who says it (token)
+    named: bool  # the sayer is a person the sentence names
     party: str | None
     speaker: str | None
     surface: str
@@ -211,7 +212,9 @@ class StanceReader:
             if subject is None:
                 continue
             report = _enclosing(reports, v)
-            if kind == "modal" and report is not None:
+            if report is not None and report.party is None and report.named:
+                continue  # what a consultant or a lobbyist says a party did is their view
+            if kind == "modal" and report is not None and (report.party or report.named):
                 continue  # what someone says a party will do is their report, not its stance
             holder = self._holder(parse, subject, named, report, before)
             if holder is None:
@@ -251,7 +254,7 @@ class StanceReader:
                 if not s.relative and report.content[0] <= s.start < report.content[1]
             ]
             if report.party is None:
-                if inside or not _speaks_for(parse, report.sayer):
+                if inside or report.named or not _speaks_for(parse, report.sayer):
                     continue  # "a report said", "traders said": no one's statement
                 # "Merkel has doubts ..., her spokesman said", "Brian Stanley said the Irish
                 # parliament has spoken": said by someone of no party found, it is the stance
@@ -263,6 +266,12 @@ class StanceReader:
                 speaker = speaker or _entity_person(parse, report.sayer, named)
             else:
                 party, speaker, surface = report.party, report.speaker, report.surface
+                if speaker is None:
+                    # "“(Macron) has very firmly reiterated ...,” a French presidential
+                    # adviser told reporters": the person of that party the report is about.
+                    about = self._content_subject(parse, report, named, before)
+                    if about is not None and about[0] == party:
+                        speaker = about[1]
             found.append(
                 (
                     (0, _depth(parse, report.verb), parse.starts[report.verb]),
@@ -294,10 +303,15 @@ class StanceReader:
             sayer = None
             if _predicate(parse, v) == "say":
                 sayer = _quoted_as_saying(parse, v)
-                if sayer is None:
-                    subject = _subject(parse, v)
-                    sayer = subject
-                content = _said(parse, v)
+                if sayer is not None:  # what is quoted is what the quoting verb governs
+                    quote = parse.heads[parse.heads[v]]
+                    skip = set(parse.subtree(sayer)) | set(parse.subtree(parse.heads[v]))
+                    subject = _subject(parse, quote)
+                    skip |= set(parse.subtree(subject)) if subject is not None else set()
+                    content = [t for t in parse.subtree(quote) if t not in skip and t != quote]
+                else:
+                    sayer = _subject(parse, v)
+                    content = _said(parse, v)
             elif parse.lemmas[v].lower() == "accord" and parse.word(v).lower() == "according":
                 to = next((k for k in parse.children[v] if parse.lemmas[k].lower() == "to"), None)
                 sayer = (
@@ -317,7 +331,12 @@ class StanceReader:
                 (holder[0], holder[1], holder[2]) if holder else (None, None, parse.word(sayer))
             )
             chars = (parse.starts[min(content)], parse.ends[max(content)])
-            out.append(_Report(v, sayer, party, speaker, surface, chars, frozenset(content)))
+            named_person = _entity_person(parse, sayer, named) is not None or (
+                sayer in named and named[sayer].person is not None
+            )
+            out.append(
+                _Report(v, sayer, named_person, party, speaker, surface, chars, frozenset(content))
+            )
         return out
 
     def _nominal(self, parse, n, named, reports) -> Stance | None:
@@ -409,6 +428,8 @@ class StanceReader:
 
     def _pronoun(self, parse, token, word, report, before, named):
         start = parse.starts[token]
+        if word not in _FIRST_PERSON and word not in _THIRD_PERSON:
+            return None  # "it", "this", "one": rarely a party
         if word in _FIRST_PERSON:
             if report is not None and report.party is not None:
                 return report.party, report.speaker, report.surface, start
@@ -537,9 +558,11 @@ def _subject(parse: SentenceParse, v: int, depth: int = 0) -> int | None:
     """The token that is the subject of verb `v`: its own, the agent of a passive ("imposed
     by the U.S."), or its governing verb's."""
     kids = parse.children[v]
-    for kid in kids:
-        if parse.deps[kid] in ("nsubj", "csubj"):
-            return kid
+    subjects = [k for k in kids if parse.deps[k] in ("nsubj", "csubj")]
+    if subjects:
+        # Two subjects is a misparse ("DUBAI (Reuters) - Iranian President Hassan Rouhani
+        # said"): the one nearest the verb.
+        return min(subjects, key=lambda k: abs(k - v))
     for kid in kids:
         if parse.deps[kid] == "agent":
             pobj = next((k for k in parse.children[kid] if parse.deps[k] == "pobj"), None)
@@ -557,6 +580,12 @@ def _subject(parse: SentenceParse, v: int, depth: int = 0) -> int | None:
     if head != v and parse.deps[v] in _SHARES_SUBJECT and depth < 4:
         if parse.deps[v] == "advcl" and not parse.word(v).lower().endswith("ing"):
             return None  # "after X left": a clause of its own
+        if parse.deps[v] == "conj" and not any(
+            parse.deps[k] == "cc" and head < k < v for k in parse.children[head]
+        ):
+            return (
+                None  # a conjunct with no "and"/"but" before it is a misparse, not "X did A and B"
+            )
         if parse.deps[v] == "pcomp" and parse.pos[head] == "ADP" and parse.heads[head] != head:
             head = parse.heads[head]  # "dealt a blow ... by demanding a veto"
         return _subject(parse, head, depth + 1)
@@ -569,6 +598,11 @@ def _said(parse: SentenceParse, v: int) -> list[int]:
     for kid in parse.children[v]:
         if parse.deps[kid] in ("ccomp", "parataxis"):
             return parse.subtree(kid)
+    if parse.deps[v] == "parataxis" and parse.heads[v] != v:
+        # "It is conceivable ..., Department spokesman Jeff Rathke said": what the verb of
+        # saying interrupts is what was said.
+        mine = set(parse.subtree(v))
+        return [t for t in parse.subtree(parse.heads[v]) if t not in mine]
     subject = _subject(parse, v)
     skip = set(parse.subtree(subject)) if subject is not None else set()
     skip.add(v)

@@ -60,8 +60,10 @@ def test_an_officials_report_about_canada_is_canadas_stance_not_trumps(reader):
         ("“We will keep working on the pact,” Abe said.", "japan", "Abe"),
         ("“We will keep working on the pact,” said Japanese Prime Minister Abe.", "japan", "Abe"),
         ("Vice Premier Liu said his side would settle the quarrel calmly.", "china", "Liu"),
-        # A report by one party's official about what another party does.
-        ("Freeland said Washington rejected the offer on Friday.", "us", None),
+        # A party's official reporting what another party did states their own party's
+        # position (the development sets' readers labelled it so: "Zarif said the US and the EU
+        # had agreed to cease sanctions" is Iran's); the act reported comes second.
+        ("Freeland said Washington rejected the offer on Friday.", "canada", "Freeland"),
         # Nobody of a party said anything: no stance.
         ("The ruling matters a lot, said the chair of a farm lobby.", None, None),
     ],
