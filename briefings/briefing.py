@@ -17,6 +17,7 @@ STANDING_SENTENCES = 2
 STANDING_MARGIN = 0.1  # a second sentence must be nearly as relevant as the first
 POSITIONS_PER_PARTY = 4  # the most recent ones
 TIMELINE_ENTRIES = 12  # the most relevant developments, shown oldest first
+CURATED, PROPOSED, ON_DEMAND = "curated", "proposed", "on-demand"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ class Briefing:
     article_count: int  # articles quoted or copied in the briefing
     index_version: str
     developments: tuple[TimelineEntry, ...] = ()  # every development, oldest first (the picture)
+    # CURATED: an issue of the catalogue; PROPOSED: one discovery proposes, not yet accepted;
+    # ON_DEMAND: built on the spot from a topic a member typed.
+    kind: str = "curated"
+
+    @property
+    def curated(self) -> bool:
+        return self.kind == CURATED
 
     @property
     def mentioned(self) -> bool:
@@ -212,7 +220,11 @@ def _timeline(groups: list[SentenceGroup], limit: int | None = TIMELINE_ENTRIES)
 
 
 def compose_briefing(
-    issue: Issue, catalogue: Catalogue, items: list[IssueSentence], index_version: str
+    issue: Issue,
+    catalogue: Catalogue,
+    items: list[IssueSentence],
+    index_version: str,
+    kind: str = CURATED,
 ) -> Briefing:
     """The briefing on `issue` from the sentences about it (`IssueMatcher.scan`)."""
     groups = group_copies(items)
@@ -230,6 +242,7 @@ def compose_briefing(
         article_count=len(articles),
         index_version=index_version,
         developments=tuple(_timeline(groups, limit=None)),
+        kind=kind,
     )
 
 
