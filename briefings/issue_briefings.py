@@ -172,7 +172,7 @@ class IssueBriefings:
 
     @property
     def store(self) -> IssueStore:
-        return IssueStore(self.data_dir)
+        return IssueStore(self.data_dir, with_packaged=self._holds_bundled())
 
     # -- discovery ---------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from briefings.catalogue import Party
 from briefings.names import (
@@ -227,6 +227,10 @@ def find_parties(
                 for i in range(name.start, name.end):
                     person_at[i] = person
                 continue
+            if name.kind == "person" and " " not in name.key and name.key[:1].isupper():
+                # One word tagged as a person that is nobody's name here: the small model
+                # tags "Mercosur" so now and then; it may be an organisation.
+                name = replace(name, kind="group", key=name.key.lower())
             key = _party_key(name)
             if name.kind == "institution":
                 tally.institutions[name.key][name.surface] += 1

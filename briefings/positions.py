@@ -208,6 +208,10 @@ class StanceReader:
             kind = _predicate(parse, v)
             if kind is None or kind == "say":
                 continue
+            if _conditional(parse, v):
+                continue  # "If Ottawa agrees to more access, ..." states no position
+            if parse.deps[v] == "xcomp" and _predicate(parse, parse.heads[v]) is not None:
+                continue  # "threatened to apply": one stance, the governing verb's
             subject = _subject(parse, v)
             if subject is None:
                 continue
@@ -631,6 +635,24 @@ def _quoted_as_saying(parse: SentenceParse, v: int) -> int | None:
     return next((k for k in parse.children[quote] if parse.deps[k] == "dobj"), None)
 
 
+_CONDITIONS = frozenset(("if", "unless", "whether", "should"))
+
+
+def _conditional(parse: SentenceParse, v: int) -> bool:
+    """Is verb `v` in a condition ("if Ottawa agrees", "unless Beijing gives way")?"""
+    i = v
+    for _ in range(3):
+        if any(
+            parse.deps[k] == "mark" and parse.word(k).lower() in _CONDITIONS
+            for k in parse.children[i]
+        ):
+            return True
+        if parse.deps[i] not in ("xcomp", "conj") or parse.heads[i] == i:
+            return False
+        i = parse.heads[i]
+    return False
+
+
 def _enclosing(reports: Iterable[_Report], v: int) -> _Report | None:
     inside = [r for r in reports if v in r.tokens]
     return min(inside, key=lambda r: len(r.tokens)) if inside else None
@@ -662,6 +684,19 @@ def _antecedent(parse: SentenceParse, v: int) -> tuple[int, int] | None:
     noun = parse.heads[i]
     if noun == i:
         return None
+    # "Chapter 19 of the current deal, which the U.S. wants to remove": the clause is about the
+    # whole phrase, which the parser may hang on its last noun; "the panels ..., a mechanism
+    # the U.S. had sought to eliminate": an apposition stands for the phrase it renames.
+    for _ in range(4):
+        if parse.deps[noun] == "pobj" and parse.lemmas[parse.heads[noun]].lower() == "of":
+            up = parse.heads[parse.heads[noun]]
+        elif parse.deps[noun] == "appos":
+            up = parse.heads[noun]
+        else:
+            break
+        if up == noun or parse.pos[up] not in ("NOUN", "PROPN"):
+            break
+        noun = up
     clause = set(parse.subtree(i))
     tokens = [t for t in parse.subtree(noun) if t not in clause]
     return (parse.starts[min(tokens)], parse.ends[max(tokens)]) if tokens else None

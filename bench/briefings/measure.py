@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
+import statistics
 import sys
 import tempfile
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +218,7 @@ def measure_set(name: str, articles_root: Path, show: bool) -> dict:
             ):
                 parses.setdefault(text, (parse, sentence_parses[:n]))
         attribution = score_attribution(StanceReader(parties), parties, labels, texts, parses)
+        speed = time_on_demand(engine, briefings, load_expected(set_dir), articles_root / name)
         engine.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -238,7 +242,68 @@ def measure_set(name: str, articles_root: Path, show: bool) -> dict:
                     f"  want {label['holder']}/{label.get('speaker')} got {got}/{speaker}: "
                     f"{text[:150]}"
                 )
-    return {"discovery": discovery, "attribution": attribution}
+    print(
+        f"on demand: {speed['topics']} expected issues briefed as typed topics, median "
+        f"{speed['median_ms']:.0f} ms, slowest {speed['max_ms']:.0f} ms ({speed['empty']} with "
+        f"no article); answer p50 {speed['answer_p50_ms']:.0f} ms over {speed['questions']} "
+        f"questions; on-demand median / answer p50 = {speed['ratio']:.2f}"
+    )
+    if show:
+        for topic, ms, kind, count in speed["rows"]:
+            print(f"  {topic!r}: {ms:.0f} ms, {kind}, {count} articles")
+    return {"discovery": discovery, "attribution": attribution, "speed": speed}
+
+
+def typed_topic(expected: Expected) -> str:
+    """What a member would type for an expected issue: its name before any explanation
+    ("Tariff escalation (Section 301 ...)" -> "Tariff escalation")."""
+    return re.split(r"\s*[(:]", expected.name, maxsplit=1)[0].strip()
+
+
+def time_on_demand(engine, briefings, expected: list[Expected], set_root: Path) -> dict:
+    """Seconds for an on-demand briefing on each expected issue typed as a topic (the scan,
+    the model and the parser already loaded, as in a running bot), and the answer p50 of the
+    same library in the same run (the set's first 40 questions)."""
+    from corpus.parsing import parse_one
+    from tradetalk.errors import UnknownIssue
+
+    briefings.parties()  # the scan of this build, which any briefing shares
+    engine.encoder.encode(["warm up"])
+    parse_one("warm up")
+    rows = []
+    for item in expected:
+        topic = typed_topic(item)
+        start = time.perf_counter()
+        try:
+            briefing = briefings.briefing(topic)
+            kind, count = briefing.kind, briefing.article_count
+        except UnknownIssue:
+            kind, count = "no article", 0
+        rows.append((topic, 1000 * (time.perf_counter() - start), kind, count))
+    questions = []
+    path = set_root / "questions.jsonl"
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines()[:40]:
+            if line.strip():
+                questions.append(json.loads(line)["question"])
+    answer_ms = []
+    for question in questions:
+        start = time.perf_counter()
+        engine.ask(question)
+        answer_ms.append(1000 * (time.perf_counter() - start))
+    times = [ms for _, ms, _, _ in rows]
+    p50 = statistics.median(answer_ms) if answer_ms else float("nan")
+    median = statistics.median(times) if times else float("nan")
+    return {
+        "topics": len(rows),
+        "median_ms": median,
+        "max_ms": max(times, default=float("nan")),
+        "empty": sum(1 for r in rows if r[2] == "no article"),
+        "answer_p50_ms": p50,
+        "questions": len(answer_ms),
+        "ratio": median / p50 if answer_ms else float("nan"),
+        "rows": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
