@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from corpus.parsing import SentenceParse
+from corpus.passages import HEADLINE
 from retrieval.index import PassageIndex
 
 
@@ -31,8 +32,8 @@ def library_sentences(index: PassageIndex) -> list[LibrarySentence]:
     out: list[LibrarySentence] = []
     ptr = index.sentence_ptr
     for record in index.records.iter_passages():
-        if record.dup_of >= 0:
-            continue
+        if record.dup_of >= 0 or record.paragraph == HEADLINE:
+            continue  # a copy, or a headline (it announces the story its paragraphs tell)
         article = index.articles[record.article_id]
         if article.duplicate_of is not None:
             continue

@@ -17,6 +17,7 @@ import numpy as np
 from briefings.catalogue import Catalogue, Issue
 from briefings.positions import Mention, Stance, StanceReader, aside_span, stance_issues
 from corpus.parsing import SentenceParse
+from corpus.passages import HEADLINE
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo
 from retrieval.tokenize import tokenize
@@ -148,6 +149,8 @@ class IssueMatcher:
         ptr = index.sentence_ptr
         earlier, self._verdicts = self._verdicts, {}
         for record in index.records.iter_passages():
+            if record.paragraph == HEADLINE:
+                continue  # a headline announces the story; briefings quote what it tells
             article = index.articles[record.article_id]
             for number, text in enumerate(record.sentence_texts()):
                 key = (text, article.date)

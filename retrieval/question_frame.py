@@ -93,17 +93,20 @@ SUPPORT = frozenset("take make give have get hold".split())
 NOT_ARGUMENTS = frozenset("many much more most few less least lot lots all any some".split())
 
 
-def _eventful(parse: SentenceParse, i: int) -> bool:
+def _eventful(parse: SentenceParse, i: int, skip: frozenset[int] = frozenset()) -> bool:
     lemma = parse.lemmas[i].lower()
     word = parse.word(i)
+    if i in skip or not word.isalpha():
+        return False
     # A capitalised word inside the question is a name, whatever the tagger says ("why did
     # Trump jack up tariffs" is tagged with "Trump" as its verb).
     named = i > 0 and word[:1].isupper()
     return parse.pos[i] in ("VERB", "NOUN") and lemma not in LIGHT and lemma not in WH and not named
 
 
-def _predicate(parse: SentenceParse) -> int | None:
-    """The token of the event the question is about."""
+def _predicate(parse: SentenceParse, skip: frozenset[int] = frozenset()) -> int | None:
+    """The token of the event the question is about (never one of `skip`: the counted noun
+    of "how many women were on the team" is what is counted, not an event)."""
     roots = parse.roots
     if not roots:
         return None
@@ -113,7 +116,7 @@ def _predicate(parse: SentenceParse) -> int | None:
         seen.add(head)
         lemma = parse.lemmas[head].lower()
         kids = parse.children[head]
-        if _eventful(parse, head):
+        if _eventful(parse, head, skip):
             return head
         if lemma in SUPPORT:
             obj = next(
@@ -140,17 +143,18 @@ def _predicate(parse: SentenceParse) -> int | None:
         head = nxt
     # A parse that went astray: the first verb that can carry the event.
     return next(
-        (i for i in range(len(parse)) if parse.pos[i] == "VERB" and _eventful(parse, i)), None
+        (i for i in range(len(parse)) if parse.pos[i] == "VERB" and _eventful(parse, i, skip)),
+        None,
     )
 
 
-def _counted(parse: SentenceParse) -> str | None:
-    """ "how many MPs …": the stem of the noun "many" or "much" qualifies."""
+def _counted_token(parse: SentenceParse) -> int | None:
+    """The noun "many" or "much" qualifies ("how many MPs …")."""
     for i in range(len(parse)):
         if parse.lemmas[i].lower() in ("many", "much") and parse.deps[i] == "amod":
             head = parse.heads[i]
             if parse.pos[head] in ("NOUN", "PROPN"):
-                return _stem(parse.word(head))
+                return head
     return None
 
 
@@ -171,6 +175,13 @@ def _arguments(parse: SentenceParse, predicate: int | None) -> list[str]:
     return out
 
 
+def _names_someone(subject: str) -> bool:
+    """ "who is X?" about a name ("Liu He", "craig allen"), not a description of a post
+    ("canada's foreign minister": that asks who holds it)."""
+    words = re.findall(r"[A-Za-z][\w'-]*", subject)
+    return 0 < len(words) <= 4 and not any(w.lower().rstrip("s") in ROLE_WORDS for w in words)
+
+
 def read_frame(
     question: str,
     kind: str,
@@ -183,7 +194,8 @@ def read_frame(
     """The frame of `question`, whose `kind` (who, when, …) the regular rules of
     `retrieval.question_analysis` have read."""
     parse = parse_one(truecase(question, spellings))
-    predicate = _predicate(parse)
+    counted_at = _counted_token(parse) if kind == "how-much" else None
+    predicate = _predicate(parse, frozenset({counted_at} if counted_at is not None else ()))
     lemma = parse.lemmas[predicate].lower() if predicate is not None else None
     particle = None
     if predicate is not None:
@@ -193,7 +205,7 @@ def read_frame(
         )
     if speaker:
         asks, about = WORDS, speaker
-    elif subject:
+    elif subject and _names_someone(subject):
         asks, about = ROLE, subject
     else:
         asks = {
@@ -203,8 +215,6 @@ def read_frame(
             "why": REASON,
         }.get(kind, EVENT)
         about = None
-    if lemma in SAYING and asks == EVENT:
-        asks = WORDS
     return QuestionFrame(
         parse=parse,
         asks=asks,
@@ -212,6 +222,6 @@ def read_frame(
         predicate_stem=_stem(parse.word(predicate)) if predicate is not None else None,
         particle=particle,
         arguments=tuple(_arguments(parse, predicate)),
-        counted=counted or (_counted(parse) if kind == "how-much" else None),
+        counted=counted or (_stem(parse.word(counted_at)) if counted_at is not None else None),
         subject=about,
     )

@@ -114,6 +114,11 @@ def _party_lines() -> tuple[tuple[str, ...], ...]:
     return tuple(lines)
 
 
+# A name as text spells it: letters, spaces, dots, hyphens, apostrophes (no brackets or
+# commas: "Korea (Republic of)" is a catalogue's, not a writer's).
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z .'-]*")
+
+
 def _gazetteer_lines() -> list[tuple[str, ...]]:
     """Country, demonym (and its plural), capital and long forms, lower case, from
     `countryinfo`'s data (ISO codes and names in other scripts left out)."""

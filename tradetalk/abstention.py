@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from retrieval.question_analysis import QuestionAnalysis
-from retrieval.question_frame import AMOUNT, DATE, PERSON, REASON, ROLE, WORDS, QuestionFrame
+from retrieval.question_frame import (
+    AMOUNT,
+    DATE,
+    EVENT,
+    PERSON,
+    REASON,
+    ROLE,
+    WORDS,
+    QuestionFrame,
+)
 from retrieval.search import SearchResult
 from retrieval.text import term_set
 from retrieval.tokenize import tokenize
@@ -54,7 +63,8 @@ FEATURES = (
     "rarest_top",  # the rarest focus term is in one of the top candidates
     "unknown",  # share (IDF-weighted) of the focus no article contains
     "unknown_name",  # a capitalised name or a figure no article contains
-    "unknown_thing",  # a word no article contains that can only be a noun, or no dictionary has
+    "unknown_thing",  # a word no article contains that the dictionary knows only as a noun
+    "unknown_word",  # a word no article contains that no dictionary has (a name, mostly)
     "type_missing",  # a who/when/how-much/why question, and no top candidate holds the type
     "scope_missing",  # a dated question, and no top candidate is of those dates
     "typed_focus_missing",  # ... and no top candidate holds the type with the rarest term
@@ -66,6 +76,11 @@ FEATURES = (
     "args_top",  # the largest share of the event's participants one of them holds
     "role_missing",  # "who is X?", and none gives X's role
     "words_missing",  # "what did X say?", and none has X as the one speaking
+    # None passes every check that applies to the question, by what it asks: X's words or
+    # role (the cleanest checks), a name/date/figure/reason, or an event.
+    "unsatisfied_about",
+    "unsatisfied_typed",
+    "unsatisfied_event",
 )
 
 
@@ -115,10 +130,18 @@ def _surface_words(question: str) -> dict[str, str]:
     return words
 
 
-def unknown_things(analysis: QuestionAnalysis, result: SearchResult) -> list[str]:
+# "couldn't", "doesnt", "what's": the question's grammar, never a thing it names.
+_CONTRACTION = re.compile(r"(?:n'?t|'s|'re|'ll|'d|'ve|'m)$", re.I)
+
+
+def unknown_things(
+    analysis: QuestionAnalysis, result: SearchResult, *, in_dictionary: bool | None = None
+) -> list[str]:
     """Unknown focus words that name a thing: a word the dictionary knows only as a noun
-    ("whiskey", "rollbacks") or not at all ("Ecuador"). An unknown verb ("jack up", "ditch")
-    is usually a paraphrase of one the articles use, so it says little."""
+    ("whiskey", "rollbacks") or not at all ("Ecuador", "Amano"). An unknown verb ("jack up",
+    "ditch") is usually a paraphrase of one the articles use, so it says little. With
+    `in_dictionary` True only the dictionary's nouns ("diplomat", "ceremony": often another
+    word for something the articles say), with False only words it lacks (names, mostly)."""
     from lemminflect import getAllLemmas  # its lexicon loads on first use
 
     found = []
@@ -126,8 +149,12 @@ def unknown_things(analysis: QuestionAnalysis, result: SearchResult) -> list[str
         if any(ch.isdigit() for ch in stem):
             continue  # a figure or a label ("g20"): spelled too many ways to judge
         word = _surface_words(analysis.question).get(stem, stem)
+        if _CONTRACTION.search(word):
+            continue
         lemmas = getAllLemmas(word.lower())
-        if not lemmas or not {"VERB", "ADJ", "ADV"} & set(lemmas):
+        if lemmas and {"VERB", "ADJ", "ADV"} & set(lemmas):
+            continue
+        if in_dictionary is None or in_dictionary == bool(lemmas):
             found.append(word)
     return found
 
@@ -151,7 +178,8 @@ def abstention_features(
         "rarest_top": float(rarest is None or any(c.features["rarest"] for c in top)),
         "unknown": sum(weights.get(t, 1.0) for t in missing) / focus_weight,
         "unknown_name": float(bool(_unknown_names(analysis, result))),
-        "unknown_thing": float(bool(unknown_things(analysis, result))),
+        "unknown_thing": float(bool(unknown_things(analysis, result, in_dictionary=True))),
+        "unknown_word": float(bool(unknown_things(analysis, result, in_dictionary=False))),
         "type_missing": float(needs_answer_type(analysis.kind) and not any(c.typed for c in top)),
         "scope_missing": float(
             analysis.scope is not None and not any(c.features["in_scope"] for c in top)
@@ -188,6 +216,7 @@ def _frame_evidence(frame: QuestionFrame | None, top: list[Candidate]) -> dict[s
             "words_missing": 0.0,
         }
     typed = frame.asks in (PERSON, DATE, AMOUNT, REASON)
+    unsatisfied = not any(c.features["satisfies"] for c in top)
     return {
         "bound_missing": float(typed and not any(c.features["bound"] for c in top)),
         "pred_missing": float(
@@ -200,6 +229,9 @@ def _frame_evidence(frame: QuestionFrame | None, top: list[Candidate]) -> dict[s
         "words_missing": float(
             frame.asks == WORDS and not any(c.features["speaks_parse"] for c in top)
         ),
+        "unsatisfied_about": float(unsatisfied and frame.asks in (ROLE, WORDS)),
+        "unsatisfied_typed": float(unsatisfied and typed),
+        "unsatisfied_event": float(unsatisfied and frame.asks == EVENT),
     }
 
 

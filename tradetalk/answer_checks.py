@@ -24,6 +24,7 @@ from retrieval.question_frame import (
     QuestionFrame,
 )
 from retrieval.tokenize import tokenize
+from retrieval.vocabulary import covers
 
 # An answer is "bound" to the event when it is at most this many dependency links from the
 # event's word: "talks resumed in Washington on Tuesday" (2: Tuesday -> resumed), but not a
@@ -37,7 +38,9 @@ CAUSAL = frozenset(
     over cite concern fear protest accuse blame reason cause prompt trigger lead so thanks
     face pressure force protect punish counter unless""".split()
 )
-FEATURES = ("pred", "bound", "args", "role_parse", "speaks_parse", "count_bound")
+FEATURES = ("pred", "bound", "args", "role_parse", "speaks_parse", "count_bound", "satisfies")
+# Of the event's participants, a sentence that gives the answer holds at least this share.
+ARGS_ENOUGH = 0.5
 
 
 @lru_cache(maxsize=50_000)
@@ -95,9 +98,17 @@ def _anchors(stems: list[str | None], wanted: str | None) -> list[int]:
 
 
 def _name_tokens(parse: SentenceParse, stems: list[str | None], name: str) -> list[int]:
-    """Tokens of `name` (its last word, as people are named) in the sentence."""
+    """Tokens of `name` in the sentence: its last word (as people are named: "Freeland" for
+    "Chrystia Freeland"), when the sentence also holds the words that say whose it is
+    ("Mexico's president" is not any president; one of three or more words may be missing,
+    "the canadian foreign minister" being "Foreign Minister Freeland")."""
     words = [w for w in tokenize(name) if w]
     if not words:
+        return []
+    present = frozenset(s for s in stems if s)
+    qualifiers = words[:-1]
+    missing = sum(not covers(w, present) for w in qualifiers)
+    if missing > (1 if len(qualifiers) >= 2 else 0):
         return []
     return _anchors(stems, words[-1])
 
@@ -146,7 +157,10 @@ def _speaks(parse: SentenceParse, name: list[int]) -> bool:
 
 
 def frame_features(
-    frame: QuestionFrame | None, parse: SentenceParse | None, rarest: str | None
+    frame: QuestionFrame | None,
+    parse: SentenceParse | None,
+    rarest: str | None,
+    context: frozenset[str] = frozenset(),
 ) -> dict[str, float]:
     """The parse checks of one sentence against the question's frame (all 0 when either is
     missing: a passage stored without parses, a library of an older format)."""
@@ -173,7 +187,9 @@ def frame_features(
             near = present
         out["args"] = sum(a in near for a in frame.arguments) / len(frame.arguments)
     if frame.asks in (PERSON, DATE, AMOUNT, REASON):
-        anchors = pred or _anchors(stems, rarest)
+        # Bound to the asked event's word; only a question naming no event is anchored on
+        # its rarest term ("who is canada's ambassador": to "ambassador", never to "Canada").
+        anchors = pred if frame.predicate_stem else _anchors(stems, rarest)
         question = frozenset(s for s in (_stem(w) for w in frame.parse.lemmas) if s)
         typed = _typed(parse, frame.asks, question)
         if anchors and typed:
@@ -193,5 +209,27 @@ def frame_features(
         name = _name_tokens(parse, stems, frame.subject)
         if name:
             out["role_parse"] = float(frame.asks == ROLE and _gives_role(parse, name))
-            out["speaks_parse"] = float(frame.asks == WORDS and _speaks(parse, name))
+            if frame.asks == WORDS and _speaks(parse, name):
+                # X speaking, and about what was asked ("what did X say about Y?": Y in the
+                # sentence, or in its paragraph or headline: `context`).
+                about = [a for a in frame.arguments if a not in set(tokenize(frame.subject))]
+                around = present | context
+                share = sum(a in around for a in about) / len(about) if about else 1.0
+                out["speaks_parse"] = float(share >= ARGS_ENOUGH)
+    out["satisfies"] = float(_satisfies(frame, out))
     return out
+
+
+def _satisfies(frame: QuestionFrame, checks: dict[str, float]) -> bool:
+    """All the checks that apply to this question pass: the sentence gives what is asked, of
+    the asked event and its participants."""
+    enough = not frame.arguments or checks["args"] >= ARGS_ENOUGH
+    if frame.asks == ROLE:
+        return bool(checks["role_parse"])
+    if frame.asks == WORDS:
+        return bool(checks["speaks_parse"])
+    if frame.asks == AMOUNT and frame.counted:
+        return bool(checks["count_bound"] or checks["bound"]) and enough
+    if frame.asks in (PERSON, DATE, AMOUNT, REASON):
+        return bool(checks["bound"]) and enough
+    return (frame.predicate is None or bool(checks["pred"])) and enough

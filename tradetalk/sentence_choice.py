@@ -278,7 +278,9 @@ def candidate_features(
                         "broad_length": broad * length,
                         "broad_lede": broad * lede,
                         "broad_short": broad * short,
-                        **frame_features(frame, parses[i] if parses else None, rarest),
+                        **frame_features(
+                            frame, parses[i] if parses else None, rarest, context_terms
+                        ),
                     },
                 )
             )

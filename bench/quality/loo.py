@@ -65,6 +65,7 @@ class Asked:
     result: object  # SearchResult
     error: str | None = None  # a question the engine refuses (gibberish, empty)
     cache: dict = field(default_factory=dict)
+    years: range | None = None  # the years its library covers
 
     @property
     def answerable(self) -> bool:
@@ -103,7 +104,9 @@ def ask_all(sets: list[QuestionSet], encoder, work: Path) -> list[Asked]:
                 continue
             analysis = engine.analyse(text)
             result = engine.search(text, CANDIDATE_PASSAGES)
-            asked.append(Asked(qs.name, group_of(qs.name), item, analysis, result))
+            asked.append(
+                Asked(qs.name, group_of(qs.name), item, analysis, result, years=engine._years())
+            )
         engine.close()
     return asked
 
@@ -122,10 +125,15 @@ def _labelled(asked: Asked):
     return asked.cache["labelled"]
 
 
-def fit_ranker(train: list[Asked], c: float = RANKER_C, seed: int = 0) -> dict[str, float]:
+def fit_ranker(
+    train: list[Asked], c: float = RANKER_C, seed: int = 0, exclude: frozenset[str] = frozenset()
+) -> dict[str, float]:
+    """The ranker's weights; features in `exclude` are left out (weight 0)."""
     from sklearn.linear_model import LogisticRegression
 
     from tradetalk.sentence_choice import FEATURES
+
+    keep = np.array([n not in exclude for n in FEATURES])
 
     rng = random.Random(seed)
     diffs = []
@@ -138,7 +146,7 @@ def fit_ranker(train: list[Asked], c: float = RANKER_C, seed: int = 0) -> dict[s
             continue
         for p in pos:
             for n in rng.sample(list(neg), min(len(neg), 40)):
-                diffs.append(x[p] - x[n])
+                diffs.append((x[p] - x[n]) * keep)
     d = np.array(diffs)
     model = LogisticRegression(C=c, fit_intercept=False, max_iter=5000)
     model.fit(np.vstack([d, -d]), np.concatenate([np.ones(len(d)), np.zeros(len(d))]))
@@ -151,7 +159,9 @@ def fit_ranker(train: list[Asked], c: float = RANKER_C, seed: int = 0) -> dict[s
     return {n: float(v / scale) for n, v in zip(FEATURES, w, strict=True)}
 
 
-def _abstention_rows(train: list[Asked], weights: dict[str, float]):
+def _abstention_rows(
+    train: list[Asked], weights: dict[str, float], exclude: frozenset[str] = frozenset()
+):
     from tradetalk.abstention import FEATURES, abstention_features
     from tradetalk.sentence_choice import score_candidates
 
@@ -165,7 +175,7 @@ def _abstention_rows(train: list[Asked], weights: dict[str, float]):
         f = abstention_features(asked.analysis, asked.result, candidates)
         if f["max_cosine"] < MIN_COSINE:
             continue  # declined by the floor whatever the model says
-        xs.append([f[n] for n in FEATURES])
+        xs.append([0.0 if n in exclude else f[n] for n in FEATURES])
         ys.append(not asked.answerable)
         groups.append(asked.group)
     return np.array(xs), np.array(ys, bool), np.array(groups)
@@ -184,10 +194,11 @@ def fit_abstention(
     weights: dict[str, float],
     c: float = ABSTENTION_C,
     max_false: float = MAX_FALSE,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[tuple[dict[str, float], float], float]:
     from tradetalk.abstention import FEATURES
 
-    x, y, groups = _abstention_rows(train, weights)
+    x, y, groups = _abstention_rows(train, weights, exclude)
     model = _logistic(x, y, c)
     # The threshold from out-of-fold probabilities: each training negotiation scored by a
     # model that never saw it, as the left-out one will be.
@@ -208,12 +219,19 @@ def fit_abstention(
 
 
 def fit(train: list[Asked], **options) -> Fitted:
-    weights = fit_ranker(train, options.get("ranker_c", RANKER_C))
+    """Everything learned, on `train`. Options: ``ranker_c``, ``abstention_c``, ``max_false``,
+    and ``ranker_exclude`` / ``abstention_exclude`` (features left out, for the ablation)."""
+    weights = fit_ranker(
+        train,
+        options.get("ranker_c", RANKER_C),
+        exclude=frozenset(options.get("ranker_exclude", ())),
+    )
     model, threshold = fit_abstention(
         train,
         weights,
         options.get("abstention_c", ABSTENTION_C),
         options.get("max_false", MAX_FALSE),
+        exclude=frozenset(options.get("abstention_exclude", ())),
     )
     return Fitted(weights, model, threshold)
 
@@ -246,6 +264,90 @@ def leave_one_out(
                 [a for a in asked if a.set == name], fitted.policy(**policy_changes)
             )
     return out
+
+
+# The decline model's features read from the parse (tradetalk.abstention).
+PARSE_DECLINE = (
+    "bound_missing",
+    "pred_missing",
+    "args_top",
+    "role_missing",
+    "words_missing",
+    "unsatisfied_about",
+    "unsatisfied_typed",
+    "unsatisfied_event",
+)
+
+
+def _without_headlines(asked: list[Asked]) -> list[Asked]:
+    """The same searches with every headline passage dropped from the candidates."""
+    from dataclasses import replace
+
+    from corpus.passages import HEADLINE
+
+    out = []
+    for a in asked:
+        result = a.result
+        if not a.error:
+            hits = tuple(h for h in result.hits if h.record.paragraph != HEADLINE)
+            result = replace(result, hits=hits)
+        out.append(Asked(a.set, a.group, a.item, a.analysis, result, a.error))
+    return out
+
+
+def _without_truecasing(asked: list[Asked]) -> list[Asked]:
+    """The questions parsed as typed (no capitals from the articles' proper names)."""
+    from retrieval.question_analysis import analyze_question
+
+    out = []
+    for a in asked:
+        analysis = a.analysis
+        if not a.error and analysis.frame is not None:
+            again = analyze_question(analysis.question, years=a.years)
+            analysis = replace_frame(analysis, again.frame)
+        out.append(Asked(a.set, a.group, a.item, analysis, a.result, a.error, years=a.years))
+    return out
+
+
+def replace_frame(analysis, frame):
+    from dataclasses import replace
+
+    return replace(analysis, frame=frame)
+
+
+def ablation(asked: list[Asked]) -> dict[str, dict[str, float]]:
+    """Each of this round's choices taken out in turn, everything refitted leaving one
+    negotiation out; the mean over the sets of each variant."""
+    from tradetalk.evaluate import metrics
+    from tradetalk.sentence_choice import CHECKS
+
+    variants: dict[str, tuple[list[Asked], dict, dict]] = {
+        "TradeTalk (all)": (asked, {}, {}),
+        "no parse checks in the ranker": (asked, {"ranker_exclude": CHECKS}, {}),
+        "no parse checks in the decline model": (
+            asked,
+            {"abstention_exclude": PARSE_DECLINE},
+            {},
+        ),
+        "no parse checks at all": (
+            asked,
+            {"ranker_exclude": CHECKS, "abstention_exclude": PARSE_DECLINE},
+            {},
+        ),
+        "no headline passages": (
+            _without_headlines(asked),
+            {"ranker_exclude": ("headline",)},
+            {},
+        ),
+        "questions parsed as typed (no truecasing)": (_without_truecasing(asked), {}, {}),
+    }
+    table = {}
+    for name, (questions, options, changes) in variants.items():
+        by_set = leave_one_out(questions, lambda train, o=options: fit(train, **o), **changes)
+        rows = [metrics(outcomes) for outcomes in by_set.values()]
+        table[name] = {c: round(sum(r[c] for r in rows) / len(rows), 3) for c in COLUMNS}
+        print(f"{name:44} " + " ".join(f"{table[name][c]:>14}" for c in COLUMNS), flush=True)
+    return table
 
 
 def print_table(title: str, by_set: dict[str, list], as_json: bool = False) -> dict:
@@ -312,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="fit on all and write the weights")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list each set's misses")
+    parser.add_argument(
+        "--ablation", action="store_true", help="each of this round's choices taken out in turn"
+    )
     args = parser.parse_args(argv)
     asked = load(args.sets)
     from tradetalk.evaluate import misses
@@ -323,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{name}")
             for line in misses(outcomes):
                 print("    " + line)
+    if args.ablation:
+        print(f"\n{'variant (mean of the sets)':44} " + " ".join(f"{c:>14}" for c in COLUMNS))
+        ablation(asked)
     if args.write:
         fitted = fit(asked)
         write_fitted(fitted, asked)
