@@ -320,47 +320,47 @@ def _officials(
 ) -> dict[str, list[str]]:
     """Full names of each party's officials."""
     votes = tally.votes
-    plain: list[tuple[LibraryParse, set[str], set[str]]] = []  # for the co-occurrence pass
+    plain: list[tuple[str, set[str]]] = []  # (person, parties), for the co-occurrence pass
     undecided: list[tuple[SentenceParse, str, int, dict[int, str], set[str] | None]] = []
     for sentence, names, party_at, person_at in read:
         parse = sentence.parse
         assert parse is not None
         at = {i: k for i, k in party_at.items() if k in parties}
-        # The parties a sentence is by, not the ones it is about: "Senator Cotton wrote to
-        # Iran's leaders" says nothing of whose senator he is.
-        named = {k for i, k in at.items() if not _object(parse, i)}
-        persons_here: set[str] = set()
+        people_here: dict[str, NameSpan] = {}
         for name in names:
             person = person_at.get(name.start)
-            if not person or person in persons_here:
-                continue
-            persons_here.add(person)
+            if person and person not in people_here:
+                people_here[person] = name
+        # Whose phrase each party name is in: "President Donald Trump and Chinese Vice Premier
+        # Liu He signed" names China for Liu He, not for Trump.
+        phrase_of = {p: set(_phrase_tokens(parse, n.head)) for p, n in people_here.items()}
+        for person, name in people_here.items():
+            others = set().union(*(t for q, t in phrase_of.items() if q != person))
+            # The parties the person's own clause is by, not the ones it is about ("Senator
+            # Cotton wrote to Iran's leaders" says nothing of whose senator he is), nor those
+            # of another clause ("Mnuchin spoke after the Chinese delegation left").
+            clause = _own_clause(parse, name.head)
+            named = {
+                k
+                for i, k in at.items()
+                if i in clause and not _object(parse, i) and i not in others
+            }
             near = phrase_parties(parse, name.head, at) or _its(parse, name.head, at)
             if near:
                 votes[person][near[0][1]] += 1.5
             else:
                 title_named = named if _titled(parse, name) else None
                 undecided.append((parse, person, name.head, person_at, title_named))
-        plain.append((sentence, named, persons_here))
+            plain.append((person, named))
     # Every sentence naming a person tips the balance a little towards the parties it names.
-    for _sentence, named, persons_here in plain:
-        for person in persons_here:
-            for key in named:
-                votes[person][key] += 0.25
+    for person, named in plain:
+        for key in named:
+            votes[person][key] += 0.25
     # "Macron's Prime Minister Michel Barnier": the party of the person their title names.
     first = {p: c.most_common(1)[0][0] for p, c in votes.items() if c}
     for parse, person, head, person_at, title_named in undecided:
         others = {i: first[q] for i, q in person_at.items() if q != person and q in first}
-        near = phrase_parties(parse, head, others)
-        if not near:
-            # "Prime Minister Jacinda Ardern and Trade Minister David Parker said": people
-            # named together speak for the same party.
-            partners = [
-                others[k]
-                for k in (*parse.children[head], parse.heads[head])
-                if k in others and (parse.deps[k] == "conj" or parse.deps[head] == "conj")
-            ]
-            near = [(1, partners[0])] if partners else []
+        near = phrase_parties(parse, head, others) or _his(parse, head, others)
         if near:
             votes[person][near[0][1]] += 1.0
         elif title_named:  # "Prime Minister Jacinda Ardern": the sentence's parties
@@ -389,6 +389,58 @@ def _its(parse: SentenceParse, head: int, at: Mapping[int, str]) -> list[tuple[i
                 ]
                 if before:
                     return [(2, at[max(before)])]
+    return []
+
+
+def _own_clause(parse: SentenceParse, head: int) -> set[int]:
+    """The tokens of the clause a person is the subject of, without its subordinate and
+    relative clauses; none when they are not a subject ("Mr. Xi told Mr. Trump that ...")."""
+    i = head
+    for _ in range(4):
+        if parse.deps[i] in ("nsubj", "nsubjpass"):
+            break
+        if parse.deps[i] not in ("compound", "appos", "flat") or parse.heads[i] == i:
+            return set()
+        i = parse.heads[i]
+    else:
+        return set()
+    verb = parse.heads[i]
+    skip: set[int] = set()
+    for token in parse.subtree(verb):
+        if token == verb or parse.deps[token] not in ("advcl", "relcl", "acl"):
+            continue
+        participle = parse.word(token).lower().endswith("ing") and not any(
+            parse.deps[k] == "mark" for k in parse.children[token]
+        )
+        if not participle:  # "..., specifying that France was evaluating" is theirs too
+            skip.update(parse.subtree(token))
+    return set(parse.subtree(verb)) - skip
+
+
+def _phrase_tokens(parse: SentenceParse, head: int, limit: int = 4) -> list[int]:
+    """The tokens of the phrase of a name: its modifiers, possessive, apposition and "of"
+    phrases."""
+    out, frontier = [head], [head]
+    for _ in range(limit):
+        nxt = []
+        for token in frontier:
+            for kid in parse.children[token]:
+                if kid not in out and parse.deps[kid] in _FOLLOW:
+                    out.append(kid)
+                    nxt.append(kid)
+        frontier = nxt
+    return out
+
+
+def _his(parse: SentenceParse, head: int, people: Mapping[int, str]) -> list[tuple[int, str]]:
+    """"Macron's Prime Minister Michel Barnier ..., while his finance minister Antoine Armand
+    said": the party of the person named last before "his"."""
+    for kid in parse.children[head]:
+        for token in (kid, *parse.children[kid]):
+            if parse.deps[token] == "poss" and parse.word(token).lower() in ("his", "her"):
+                before = [i for i in people if i < token]
+                if before:
+                    return [(2, people[max(before)])]
     return []
 
 
