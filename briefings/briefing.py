@@ -191,7 +191,8 @@ def _positions(
             by_party.setdefault(party, []).append((group, found))
     # The issue's own parties first, then the parties found taking a stance, most vocal first.
     others = [p for p in by_party if p not in issue.parties]
-    order = list(issue.parties) + sorted(others, key=lambda p: (-len(by_party[p]), p))
+    own = [p for p in issue.parties if p in catalogue.parties]  # not one an admin dropped
+    order = own + sorted(others, key=lambda p: (-len(by_party[p]), p))
     positions = []
     for party in order:
         name = catalogue.parties[party].name if party in catalogue.parties else party

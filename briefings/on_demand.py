@@ -23,6 +23,7 @@ from retrieval.tokenize import tokenize
 TOPIC_CHARS = 100  # a topic longer than this is cut (at a word) for its title and terms
 ON_DEMAND_ID = "topic"  # the id prefix of an issue built on demand (never stored as such)
 COMMON_ZIPF = 5.0  # a word this common in English ("role", "issue") is no term on its own
+RARE_ZIPF = 4.0  # a word of a typed phrase this rare is a term of its own
 _ENTITY_TERMS = frozenset(("ORG", "LAW", "EVENT", "PRODUCT", "FAC", "GPE", "LOC", "NORP"))
 
 
@@ -66,6 +67,12 @@ def topic_terms(parse: SentenceParse, names: frozenset[str] = frozenset()) -> tu
         add(words)
         if len(words) == 2:
             add([words[1], words[0]])  # "prisoner releases" ~ "releases of prisoners"
+        if len(words) > 1:
+            # A word of the phrase rare enough to stand for it alone: "soybean" of "soybean
+            # purchases", "prisoner" of "prisoner releases".
+            for word in words:
+                if zipf_frequency(word.lower(), "en") < RARE_ZIPF:
+                    add([word])
     for start, end, label in parse.ents:
         if label in _ENTITY_TERMS:
             add([parse.word(i) for i in range(start, end) if parse.pos[i] != "DET"])

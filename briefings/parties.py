@@ -484,7 +484,7 @@ def _merge(
     bare = defaultdict(list)
     for inst, key in institution_owner.items():
         bare[key].extend(s for s in tally.institutions[inst] if s[:1].isupper())
-    out = dict(known)
+    out = {k: v for k, v in known.items() if k not in dropped}  # an admin dropped it here
     taken = {a: pid for pid, p in known.items() for a in (*p.aliases, *p.people)}
     # A name two people share ("Baradar", "Silva") is the one named most's.
     person_of_alias: dict[str, str] = {}
