@@ -52,7 +52,14 @@ def issue_command(
 
 def issues_command(engine: Source) -> str:
     """Every issue with its article count and a one-line status."""
-    return statuses_text(briefings_of(engine).statuses())
+    statuses = briefings_of(engine).statuses()
+    if not statuses:
+        return (
+            "No issues kept in this library yet: `tradetalk issues --suggest` proposes the "
+            'subjects its articles keep coming back to, and `tradetalk issue "TOPIC"` briefs on '
+            "any topic."
+        )
+    return statuses_text(statuses)
 
 
 def proposal_text(number: int, proposal: Proposal) -> str:

@@ -52,6 +52,7 @@ GROUP_DISTANCE = 0.5  # average-link distance under which phrases are one issue 
 CONTEXT_LOW = 0.45
 CONTEXT_HIGH = 0.85
 SPELLING_SIMILARITY = 85  # rapidfuzz ratio of two phrases' stems that spell one name
+NAME_SPELLING = 75  # the same for two capitalised names ("Qaida", "Qaeda")
 TITLE_REACH_SHARE = 0.3  # a title is used at least this much as the group's most used name
 SPECIFICITY_FLOOR = 1.0  # log10 ratio library/English under which a phrase is everyday words
 # A single word must be more particular to the library still: "program", "weapons",
@@ -164,6 +165,7 @@ class _Phrase:
     words: tuple[str, ...]  # lower-case words of the commonest form
     score: float = 0.0
     acting: int = 0  # uses as the subject of a verb of saying or of a stance: an actor
+    naming: int = 0  # uses before a word for the talks: "the G20 summit", "the phase one deal"
     uses: int = 0
 
     @property
@@ -215,6 +217,7 @@ _ACTING = frozenset(
     threaten accuse call meet negotiate announce fear believe hope expect plan try""".split()
 )
 ACTOR_SHARE = 0.15  # of a word's uses as such a subject above which it names an actor
+NAMING_SHARE = 0.5  # of a phrase's uses naming talks ("the G20 summit") above which it is a name
 _LEADING = frozenset(("DET", "PRON", "NUM", "PUNCT", "SYM", "PART", "CCONJ", "ADP", "ADV", "X"))
 
 
@@ -257,6 +260,13 @@ def _phrases(
                 and parse.lemmas[parse.heads[head]].lower() in _ACTING
             ) or _in_frame(parse, head):
                 phrase.acting += 1  # "diplomats said", "talks with world powers"
+            over = parse.heads[head]
+            if (
+                parse.deps[head] in ("compound", "nmod", "npadvmod")
+                and over != head
+                and parse.word(over).lower() in PROCESS_WORDS
+            ):
+                phrase.naming += 1
     return phrases, word_counts
 
 
@@ -508,9 +518,11 @@ def _group(phrases: list[_Phrase], contexts: np.ndarray | None = None) -> list[l
             overlap = len(a & b) / len(a | b)
             shared = len(stems[i] & stems[j]) / min(len(stems[i]), len(stems[j]))
             # One name spelt two ways: "al-Qaida", "al-Qaeda".
+            ratio = fuzz.ratio(phrases[i].key, phrases[j].key)
+            names = phrases[i].form[:1].isupper() and phrases[j].form[:1].isupper()
             spelt = float(
                 min(len(phrases[i].key), len(phrases[j].key)) >= 5
-                and fuzz.ratio(phrases[i].key, phrases[j].key) >= SPELLING_SIMILARITY
+                and (ratio >= SPELLING_SIMILARITY or (names and ratio >= NAME_SPELLING))
             )
             distance[i, j] = distance[j, i] = 1.0 - max(
                 overlap, shared, spelt, float(meaning[i, j])
@@ -583,6 +595,8 @@ def propose_issues(
             continue
         if phrase.acting > ACTOR_SHARE * phrase.uses:
             continue  # "diplomats", "world powers": who negotiates, not what
+        if phrase.naming > NAMING_SHARE * phrase.uses:
+            continue  # "G20", "phase one": the name of a meeting or of the deal, not a subject
         # Articles count fully, further sentences a little: breadth over one story's length.
         reach = len(phrase.articles) + 0.25 * (len(phrase.sentences) - len(phrase.articles))
         phrase.score = reach * specific

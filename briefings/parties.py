@@ -433,7 +433,7 @@ def _phrase_tokens(parse: SentenceParse, head: int, limit: int = 4) -> list[int]
 
 
 def _his(parse: SentenceParse, head: int, people: Mapping[int, str]) -> list[tuple[int, str]]:
-    """"Macron's Prime Minister Michel Barnier ..., while his finance minister Antoine Armand
+    """ "Macron's Prime Minister Michel Barnier ..., while his finance minister Antoine Armand
     said": the party of the person named last before "his"."""
     for kid in parse.children[head]:
         for token in (kid, *parse.children[kid]):
