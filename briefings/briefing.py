@@ -186,7 +186,8 @@ def _positions(
     for group in sorted(groups, key=_chronological):
         stances: dict[str, list] = {}
         for stance in group.item.stances:
-            stances.setdefault(stance.party, []).append(stance)
+            if not stance.secondary:  # another party's report of what this one did
+                stances.setdefault(stance.party, []).append(stance)
         for party, found in stances.items():
             by_party.setdefault(party, []).append((group, found))
     # The issue's own parties first, then the parties found taking a stance, most vocal first.
@@ -205,7 +206,7 @@ def _positions(
 
 def _entry(group: SentenceGroup) -> TimelineEntry:
     date, dated_by = event_date(group.sentence)
-    parties = tuple(dict.fromkeys(s.party for s in group.item.stances))
+    parties = tuple(dict.fromkeys(s.party for s in group.item.stances if not s.secondary))
     return TimelineEntry(
         date.isoformat() if date else None,
         dated_by,

@@ -113,6 +113,9 @@ class Stance:
     relative: bool = False  # in a relative clause: about the noun it hangs on (`about`)
     reported: tuple[int, int] | None = None  # a reported statement: what was said
     about: tuple[int, int] | None = None  # a relative clause's noun phrase (characters)
+    # What another party's official reports this party did ("Fabius said Iran must suspend
+    # work"): the official's party holds the sentence's position, not this one.
+    secondary: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,7 @@ class StanceReader:
                         speaker=speaker,
                         relative=relative,
                         about=_antecedent(parse, v) if relative else None,
+                        secondary=secondary,
                     ),
                 )
             )
