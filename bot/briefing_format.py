@@ -10,7 +10,8 @@ Discord's 6,000 characters so that one long sentence can't crowd out the rest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import discord
@@ -27,12 +28,14 @@ from bot.formatting import (
     escape,
     fit,
     lines_that_fit,
-    outlet_line,
+    masked_link,
     shares,
+    source_line,
     trim,
 )
 from briefings.briefing import Briefing, CitedSentence, IssueStatus, IssueUpdate
 from briefings.catalogue import Issue, name_key
+from briefings.chart import entry_key, timeline_letters
 from briefings.render import status_line
 
 log = logging.getLogger(__name__)
@@ -49,16 +52,21 @@ SOURCE_TITLE_MAX = 150
 PARTIES_SHOWN = 10
 MIN_QUOTE = 60  # less than this says too little: show fewer sentences and count the rest
 STATUS_LINE_MAX = 240
-UPDATE_QUOTE_MAX = 240
+UPDATE_QUOTE_MAX = 600  # a new sentence is quoted whole when the room allows
 DEVELOPMENTS_MAX = 600
 TOPIC_SHOWN_MAX = 60
 SLACK = 20  # characters kept spare under the 6,000 total
 
 NO_POSITION = "*No stated position in the articles.*"
+STANDING = "Where it stands"
+HANDLE_MAX = 60  # the opening words of a timeline sentence quoted above
 NOT_MENTIONED = "No article mentions this issue yet."
 BRIEFING_FOOTER = "Quoted word for word from the articles · /issues list shows every issue"
 STATUSES_FOOTER = "/issue <topic> shows where an issue stands, who wants what, and when"
-NO_UPDATES = "No issue has new developments since the last check."
+NO_UPDATES = "Nothing new since your last check: no issue gained developments."
+WHATSNEW_FOOTER = "Since your own last /whatsnew · only you see this · /issue <topic> for more"
+WHATSNEW_FIELDS = 20
+WHATSNEW_ROOM_MIN = 250  # characters an issue needs to say anything: fewer issues shown, whole
 NO_DEVELOPMENTS = "No issue gained new developments."
 DEVELOPMENTS_FAILED = "(Could not check the issues for new developments; the log has details.)"
 
@@ -134,7 +142,8 @@ def citation_numbers(briefing: Briefing) -> dict[str, int]:
 
 
 def _sources(briefing: Briefing, numbers: dict[str, int]) -> str:
-    """Numbered sources, one line each: title, outlet, date, link, and outlets of copies."""
+    """Numbered sources, one line each: the title linked to the article, outlet, date, and
+    the outlets of copies."""
     first: dict[str, CitedSentence] = {}
     copies: dict[str, dict[str, None]] = {}
     for sentence in briefing.citations:
@@ -146,11 +155,11 @@ def _sources(briefing: Briefing, numbers: dict[str, int]) -> str:
     used = 0
     budget = SOURCES_MAX - 40  # room for the "…and N more" line
     for n, (article_id, s) in enumerate(first.items()):
-        number = f"**[{numbers[article_id]}]** {fit(s.title, SOURCE_TITLE_MAX)} — "
-        line = number + outlet_line(s.source, s.date, s.url)
+        number = f"**[{numbers[article_id]}]** "
+        line = number + source_line(s.title, s.source, s.date, s.url, title_max=SOURCE_TITLE_MAX)
         if copies[article_id]:
             line += " (also in " + fit(", ".join(copies[article_id]), 200) + ")"
-        if len(line) > 500:  # only hostile metadata gets here: keep the outlet's name
+        if len(line) > 700:  # only hostile metadata gets here: keep the outlet's name
             line = number + fit(s.source, 150)
         if used + len(line) + 1 > budget:
             lines.append(f"…and {len(first) - n} more")
@@ -160,31 +169,78 @@ def _sources(briefing: Briefing, numbers: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def _position_quotes(briefing: Briefing, party: str, numbers: dict[str, int]) -> list[Quote]:
+Key = tuple[str, str]
+
+
+def _key(sentence: CitedSentence) -> Key:
+    return sentence.article_id, " ".join(sentence.text.split())
+
+
+def _first_quoted(briefing: Briefing, parties: Sequence[tuple[str, str]]) -> dict[Key, str]:
+    """The section that quotes each sentence: a sentence is quoted once, in the first section
+    that has it (where it stands, then each party's positions, then the timeline); later
+    sections point back to it."""
+    where: dict[Key, str] = {}
+    for sentence in briefing.standing:
+        where.setdefault(_key(sentence), STANDING)
+    for party, name in parties:
+        for position in briefing.positions_of(party):
+            where.setdefault(_key(position.sentence), f"Positions: {name}")
+    return where
+
+
+def _pointer(section: str) -> str:
+    return f"*quoted under {section}*"
+
+
+# A news dateline before the first words: "WASHINGTON (Continental Press) — ".
+_DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{2,40}(?:\([^)]{1,60}\))?\s*[—–-]+\s*")
+
+
+def _handle(text: str, limit: int = HANDLE_MAX) -> str:
+    """The opening words of a sentence quoted above, to recognise it by in the timeline."""
+    words = _DATELINE.sub("", _one_line(text))
+    return "“" + fit(words, limit) + ("”" if len(words) <= limit else "")
+
+
+def _position_quotes(
+    briefing: Briefing, party: str, name: str, numbers: dict[str, int], where: dict[Key, str]
+) -> list[Quote]:
     quotes = []
+    section = f"Positions: {name}"
     for p in briefing.positions_of(party):
         speaker = f" — {fit(p.speaker, 80)}" if p.speaker else ""
-        quotes.append(
-            Quote(
-                "• ",
-                p.sentence.text,
-                f" [{numbers[p.sentence.article_id]}]{speaker}",
-                POSITION_SENTENCE_MAX,
-            )
-        )
+        number = f" [{numbers[p.sentence.article_id]}]"
+        quoted = where.get(_key(p.sentence), section)
+        if quoted != section:
+            stance = f"{fit(p.stance, 40)} — " if p.stance else ""
+            quotes.append(Quote("• ", "", f"*{stance}quoted under {quoted}*" + number + speaker, 0))
+        else:
+            quotes.append(Quote("• ", p.sentence.text, number + speaker, POSITION_SENTENCE_MAX))
     return quotes
 
 
-def _timeline_quotes(briefing: Briefing, numbers: dict[str, int]) -> list[Quote]:
-    return [
-        Quote(
-            f"**{e.date or 'undated'}** · ",
-            e.sentence.text,
-            f" [{numbers[e.sentence.article_id]}]",
-            TIMELINE_SENTENCE_MAX,
-        )
-        for e in briefing.timeline
-    ]
+def _timeline_quotes(
+    briefing: Briefing, numbers: dict[str, int], where: dict[Key, str]
+) -> list[Quote]:
+    """One line per development, lettered as the picture's dots are (A, B, …)."""
+    letters = timeline_letters(briefing)
+    names = dict(briefing.parties)
+    quotes = []
+    for e in briefing.timeline:
+        letter = letters.get(entry_key(e))
+        lead = f"**{letter}** · " if letter else ""
+        prefix = f"{lead}**{e.date or 'undated'}** · "
+        number = f" [{numbers[e.sentence.article_id]}]"
+        quoted = where.get(_key(e.sentence))
+        if quoted:
+            # Quoted above: who, and its opening words to know it by, not the sentence again.
+            who = ", ".join(fit(names.get(p, p), 40) for p in e.parties)
+            handle = (f"{who}: " if who else "") + _handle(e.sentence.text)
+            quotes.append(Quote(prefix, "", f"{handle} *(above)*{number}", 0))
+        else:
+            quotes.append(Quote(prefix, e.sentence.text, number, TIMELINE_SENTENCE_MAX))
+    return quotes
 
 
 def briefing_embeds(briefing: Briefing, image: str | None = None) -> list[discord.Embed]:
@@ -203,15 +259,16 @@ def briefing_embeds(briefing: Briefing, image: str | None = None) -> list[discor
 
     numbers = citation_numbers(briefing)
     head = f"{about}\n*Mentioned in {_plural(briefing.article_count, 'article')}.*"
-    head += "\n\n**Where it stands**\n" if briefing.standing else ""
+    head += f"\n\n**{STANDING}**\n" if briefing.standing else ""
     standing = [
         Quote("> ", s.text, f" [{numbers[s.article_id]}]", STANDING_MAX) for s in briefing.standing
     ]
     parties = briefing.parties[:PARTIES_SHOWN]
     hidden_parties = len(briefing.parties) - len(parties)
     field_names = [fit(f"Positions: {name}", 100) for _, name in parties]
-    positions = [_position_quotes(briefing, party, numbers) for party, _ in parties]
-    timeline = _timeline_quotes(briefing, numbers)
+    where = _first_quoted(briefing, parties)
+    positions = [_position_quotes(briefing, party, name, numbers, where) for party, name in parties]
+    timeline = _timeline_quotes(briefing, numbers, where)
     sources = _sources(briefing, numbers)
     more_parties = f"…and {_plural(hidden_parties, 'more party')}" if hidden_parties else ""
 
@@ -331,42 +388,47 @@ def statuses_embed(statuses: Sequence[IssueStatus]) -> discord.Embed:
 # -- /whatsnew, /ingest, /reindex ---------------------------------------------------------------
 
 
-def _outlets(update: IssueUpdate) -> str:
-    outlets = dict.fromkeys(s.source for s in update.sentences)
-    return ", ".join(outlets)
-
-
-def whatsnew_text(updates: Sequence[IssueUpdate]) -> str:
-    """Issues with new developments since the last check, each with its newest sentence."""
+def whatsnew_embed(
+    updates: Sequence[IssueUpdate], chosen: Mapping[str, CitedSentence] | None = None
+) -> discord.Embed:
+    """The issues with new developments since this member's last check: per issue, how many
+    new sentences, and the one most about it (`chosen`, by issue id; default the newest)
+    quoted whole where the room allows, its article linked."""
+    embed = discord.Embed(title="New since your last check", colour=ANSWER_COLOUR)
+    embed.set_footer(text=WHATSNEW_FOOTER)
     if not updates:
-        return NO_UPDATES
-    header = "**New developments since the last check**"
-    footer = "`/issue <topic>` shows the full briefing."
-    room = CONTENT_MAX - len(header) - len(footer) - 2
-    share = room // len(updates)
-    if share < 60:  # too many issues to say anything about each: list as many as fit
-        names, used = [], 0
-        for n, update in enumerate(updates):
-            name = f"`{update.issue.id}`"
-            if used + len(name) + 40 > room:
-                names.append(f"…and {len(updates) - n} more")
-                break
-            names.append(name)
-            used += len(name) + 2
-        return f"{header}\n{', '.join(names)}\n{footer}"
-    blocks = []
-    for update in updates:
-        count = _plural(len(update.sentences), "new sentence")
-        bullet = (
-            f"• **{fit(update.issue.title, 100)}** (`{update.issue.id}`): {count}, from "
-            f"{fit(_outlets(update), 200)}"
-        )
-        bullet = bullet if len(bullet) <= share - 1 else fit(update.issue.title, share - 1)
-        left = min(share - len(bullet) - 3, UPDATE_QUOTE_MAX)  # "\n> "
-        newest = update.sentences[-1]
-        quote = fit(_one_line(newest.text), left) if left >= MIN_QUOTE // 2 else ""
-        blocks.append(f"{bullet}\n> {quote}" if quote else bullet)
-    return "\n".join([header, *blocks, footer])
+        embed.description = NO_UPDATES
+        return embed
+    embed.description = f"{_plural(len(updates), 'issue')} gained developments."
+    room = EMBED_TOTAL_MAX - SLACK - len(embed.title or "") - len(embed.description)
+    room -= len(WHATSNEW_FOOTER) + len("More issues") + 300  # the list of the issues not shown
+    count = max(1, min(len(updates), WHATSNEW_FIELDS, room // WHATSNEW_ROOM_MIN))
+    shown, hidden = updates[:count], updates[count:]
+    each = room // count
+    names, heads, quotes = [], [], []
+    for update in shown:
+        sentence = (chosen or {}).get(update.issue.id) or update.sentences[-1]
+        count_text = " · " + _plural(len(update.sentences), "new sentence")
+        names.append(fit(update.issue.title, min(200, each // 5) - len(count_text)) + count_text)
+        when = f", {sentence.date}" if sentence.date else ""
+        source = fit(sentence.source, min(80, each // 8))
+        link = masked_link(sentence.title, sentence.url, min(300, each // 3))
+        heads.append(f"— {link}, {source}{when}")
+        quotes.append(Quote("> ", sentence.text, "", UPDATE_QUOTE_MAX))
+    more = fit(", ".join(u.issue.title for u in hidden), 290) if hidden else ""
+    used = sum(map(len, names)) + sum(len(h) + 1 for h in heads)
+    wanted = [
+        min(q.wanted + q.fixed, FIELD_VALUE_MAX - len(h) - 1)
+        for q, h in zip(quotes, heads, strict=True)
+    ]
+    for name, head, quote, share in zip(
+        names, heads, quotes, shares(wanted, room - used), strict=True
+    ):
+        text = quote_lines([quote], share, "sentence") if share >= MIN_QUOTE // 2 else ""
+        embed.add_field(name=name, value=f"{text}\n{head}" if text else head, inline=False)
+    if more:
+        embed.add_field(name="More issues", value=more, inline=False)
+    return within_total([embed])[0]
 
 
 def developments_line(updates: Sequence[IssueUpdate] | None) -> str:

@@ -81,7 +81,9 @@ async def serve(
                 raise ConfigError(REJECTED_TOKEN) from None
             except (aiohttp.ClientError, OSError) as exc:
                 raise TradeTalkError(f"cannot reach Discord ({type(exc).__name__})") from exc
-            log.info("loading the articles and the index")
+            logging.getLogger("tradetalk.status").info(
+                "Token accepted; loading the articles and the index…"
+            )
             await asyncio.to_thread(libraries.open)  # servers' libraries load when first asked
             try:
                 await bot.connect()
@@ -107,6 +109,31 @@ def feedback_stores(settings: Settings) -> FeedbackStores:
     return FeedbackStores(path_of)
 
 
+class _Stdout(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is logged (not the one it was made
+    with), so a redirected or replaced stdout never gets a write to a closed stream."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
+def show_status() -> None:
+    """The few lines a good start prints (connected, where data and logs are, where the
+    commands are, the invite link): the terminal shows only warnings otherwise."""
+    status = logging.getLogger("tradetalk.status")
+    if not any(isinstance(h, _Stdout) for h in status.handlers):
+        handler = _Stdout()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setLevel(logging.INFO)
+        status.addHandler(handler)
+    status.setLevel(logging.INFO)
+
+
 def run_bot(settings: Settings) -> int:
     """Start the bot with ``settings``; the process exit code."""
     try:
@@ -115,6 +142,7 @@ def run_bot(settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     setup_logging(settings.data_dir, settings.log_level)
+    show_status()
     with redacted_logs(bot_token(settings)):  # also over the tracebacks logged below
         try:
             asyncio.run(serve(settings))

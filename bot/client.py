@@ -16,18 +16,22 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot import replies
+from bot import command_scopes, replies
 from bot.conversation import ConversationMemory
 from bot.cooldown import QuestionCooldown
 from bot.feedback_stores import FeedbackStores
+from bot.invite import invite_url
 from config.settings import Settings
 from corpus.fetch import ArticleFetcher
 from tenancy import Libraries, retention
 from tenancy.server_settings import EffectiveSettings
 from tradetalk.engine import Engine
 from tradetalk.errors import StartupError, TradeTalkError
+from tradetalk.logs import log_file
 
 log = logging.getLogger(__name__)
+# What a good start says on the terminal too (`tradetalk run` shows this logger's lines).
+status = logging.getLogger("tradetalk.status")
 
 EXTENSIONS = (
     "bot.cogs.ask",
@@ -97,6 +101,7 @@ class TradeTalkBot(commands.AutoShardedBot):
         self.fetcher = fetcher
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.conversations = ConversationMemory()
+        self._announced = False
         # One background merge per library at a time (None: the global library).
         self._merging: dict[int | None, asyncio.Task[None]] = {}
 
@@ -152,20 +157,66 @@ class TradeTalkBot(commands.AutoShardedBot):
                 await asyncio.wait_for(asyncio.gather(*map(asyncio.shield, merging)), 30)
 
     async def sync_commands(self) -> None:
-        """To the configured guilds (instant), else globally (can take an hour to show)."""
+        """To the configured servers (instant; no other server gets commands), else globally
+        (can take Discord an hour to show). Each command is listed once: registering in servers
+        empties the global list, and servers registered in last time but no longer configured
+        are emptied (`bot.command_scopes`)."""
+        data_dir = self.settings.data_dir
+        before = await asyncio.to_thread(command_scopes.load, data_dir)
+        wanted = tuple(dict.fromkeys(self.settings.guild_ids))
         try:
-            if self.settings.guild_ids:
-                for guild_id in self.settings.guild_ids:
+            if wanted:
+                for guild_id in wanted:
                     guild = discord.Object(guild_id)
                     self.tree.copy_global_to(guild=guild)
                     synced = await self.tree.sync(guild=guild)
-                    log.info("synced %d commands to guild %s", len(synced), guild_id)
+                    log.info("synced %d commands to server %s", len(synced), guild_id)
+                if before.global_ or not before.guilds:  # registered globally, or not known
+                    await self._empty_global_list()
+                log.info(
+                    "slash commands are registered in %d server(s) only (TRADETALK_GUILD_IDS): "
+                    "other servers that invite the bot get none",
+                    len(wanted),
+                )
             else:
                 synced = await self.tree.sync()
-                log.info("synced %d global commands", len(synced))
+                log.info(
+                    "synced %d global commands (Discord may take an hour to show them)", len(synced)
+                )
+            for guild_id in before.guilds:
+                if guild_id not in wanted:
+                    await self._empty_server_list(guild_id)
+            after = command_scopes.CommandScopes(global_=not wanted, guilds=wanted)
+            await asyncio.to_thread(command_scopes.save, data_dir, after)
         except discord.HTTPException:
             # The bot still answers mentions; commands keep their last synced form.
             log.exception("could not sync application commands")
+
+    async def _empty_global_list(self) -> None:
+        """Registered per server now: an earlier global registration would list each command
+        twice in those servers."""
+        global_commands = self.tree.get_commands()
+        self.tree.clear_commands(guild=None)
+        try:
+            await self.tree.sync()
+        finally:
+            for command in global_commands:  # the tree keeps serving the per-server copies
+                self.tree.add_command(command)
+        log.info("emptied the global command list, so each command shows once")
+
+    async def _empty_server_list(self, guild_id: int) -> None:
+        """A server registered in before but no longer configured: its own copies go, so it
+        doesn't list the global commands twice."""
+        guild = discord.Object(guild_id)
+        self.tree.clear_commands(guild=guild)
+        try:
+            await self.tree.sync(guild=guild)
+        except discord.Forbidden:  # the bot has left it: nothing of ours is shown there
+            log.info("could not empty the commands of server %s (no access)", guild_id)
+            return
+        log.info(
+            "emptied the command list of server %s, no longer in TRADETALK_GUILD_IDS", guild_id
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: without this, commands.Bot would parse every mention as one.
@@ -176,6 +227,24 @@ class TradeTalkBot(commands.AutoShardedBot):
         log.info(
             "connected as %s (%s) to %d servers", user, user.id if user else "?", len(self.guilds)
         )
+        if self._announced:  # on_ready comes again after a reconnect: say it once
+            return
+        self._announced = True
+        data_dir = self.settings.data_dir.resolve()
+        status.info("TradeTalk is up: connected as %s to %d server(s).", user, len(self.guilds))
+        status.info("Data: %s (log: %s)", data_dir, log_file(data_dir))
+        status.info("Slash commands: %s.", self._command_scope_text())
+        if self.application_id:
+            status.info("Invite it to a server: %s", invite_url(self.application_id))
+
+    def _command_scope_text(self) -> str:
+        if self.settings.guild_ids:
+            servers = ", ".join(map(str, self.settings.guild_ids))
+            return (
+                f"registered in server(s) {servers} only (TRADETALK_GUILD_IDS); other servers "
+                "that invite the bot get none"
+            )
+        return "registered globally (every server; Discord can take up to an hour to show them)"
 
     # -- who is who ------------------------------------------------------------------------
 

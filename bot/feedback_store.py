@@ -1,4 +1,5 @@
-"""Votes on answers (👍/👎), with the question, answer and passages they were about, in SQLite."""
+"""Votes on answers (👍/👎), with the question, answer and passages they were about, in SQLite;
+and the sources each answer quoted, for its "Show passages" button."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ CREATE TABLE IF NOT EXISTS answers (
     abstained INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS shown_sources (
+    message_id INTEGER PRIMARY KEY REFERENCES answers(message_id),
+    sources TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS votes (
     message_id INTEGER NOT NULL REFERENCES answers(message_id),
     user_id INTEGER NOT NULL,
@@ -35,6 +40,34 @@ CREATE TABLE IF NOT EXISTS votes (
     PRIMARY KEY (message_id, user_id)
 );
 """
+
+
+@dataclass(frozen=True)
+class ShownSource:
+    """One article an answer cited, with the passages its sentences were quoted from."""
+
+    number: int
+    title: str
+    source: str
+    date: str | None
+    url: str | None
+    paragraphs: tuple[int, ...]
+    quotes: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {**self.__dict__, "paragraphs": list(self.paragraphs), "quotes": list(self.quotes)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ShownSource:
+        return cls(
+            int(data["number"]),
+            str(data["title"]),
+            str(data["source"]),
+            data.get("date"),
+            data.get("url"),
+            tuple(int(n) for n in data.get("paragraphs") or ()),
+            tuple(str(q) for q in data.get("quotes") or ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +81,7 @@ class AnswerRecord:
     answer: str
     passages: tuple[str, ...]  # passage ids, best first
     abstained: bool
+    sources: tuple[ShownSource, ...] = ()  # what "Show passages" shows
 
 
 @dataclass(frozen=True)
@@ -136,6 +170,11 @@ class FeedbackStore:
                     _now(),
                 ),
             )
+            if record.sources:
+                await self.db.execute(
+                    "INSERT OR REPLACE INTO shown_sources VALUES (?,?)",
+                    (record.message_id, json.dumps([s.to_json() for s in record.sources])),
+                )
             await self.db.commit()
 
     async def answer(self, message_id: int) -> AnswerRecord | None:
@@ -154,6 +193,19 @@ class FeedbackStore:
         return AnswerRecord(
             row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), bool(row[6])
         )
+
+    async def sources(self, message_id: int) -> tuple[ShownSource, ...] | None:
+        """The sources an answer quoted; None when the answer is not on file."""
+        async with (
+            self._lock,
+            self.db.execute(
+                "SELECT sources FROM shown_sources WHERE message_id = ?", (message_id,)
+            ) as cursor,
+        ):
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return tuple(ShownSource.from_json(item) for item in json.loads(row[0]))
 
     async def vote(self, message_id: int, user_id: int, vote: int) -> bool:
         """Record (or change) ``user_id``'s vote, +1 or -1, on an answer. False when the message

@@ -16,8 +16,8 @@ from bot.formatting import (
     CONTENT_MAX,
     fit,
     lines_that_fit,
-    outlet_line,
     safe_url,
+    source_line,
     trim,
 )
 from feeds.digest import Digest
@@ -34,7 +34,7 @@ def digest_message(digest: Digest) -> str:
     header = f"**New from the feeds: {count} article{'s' if count != 1 else ''}**"
     footer = developments_line(digest.updates)
     lines = [
-        f"• “{fit(a.title, TITLE_MAX)}” — {outlet_line(a.source, a.date, a.url)}"
+        "• " + source_line(a.title, a.source, a.date, a.url, title_max=TITLE_MAX)
         for a in digest.articles[:ARTICLES_LISTED]
     ]
     if count > ARTICLES_LISTED:
@@ -44,12 +44,17 @@ def digest_message(digest: Digest) -> str:
 
 
 def _when(stamp: str | None) -> str:
+    """Discord's timestamp markup: "5 minutes ago" in the reader's time zone (the full time
+    on hover)."""
     if not stamp:
         return "never"
     try:
-        return dt.datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M UTC")
+        moment = dt.datetime.fromisoformat(stamp)
     except ValueError:
         return fit(stamp, 30)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return f"<t:{int(moment.timestamp())}:R>"
 
 
 def feeds_embed(feeds: Sequence[Feed]) -> discord.Embed:

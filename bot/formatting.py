@@ -9,7 +9,9 @@ layout; the words themselves are kept.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Iterable, Sequence
 
 import discord
@@ -19,6 +21,7 @@ from retrieval.records import ArticleInfo
 from tenancy.server_settings import EffectiveSettings, ServerSettings
 from tradetalk.answer import Answer, Citation
 from tradetalk.engine import IngestResult
+from tradetalk.follow_ups import ONLY_REPEATS
 from tradetalk.render import paragraph_label, sentence_with_dates, shown_library
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -40,7 +43,7 @@ SENTENCES_SHOWN = 10  # the engine picks at most 3; the cap only matters for hos
 ELLIPSIS = " …"
 
 ANSWER_COLOUR = discord.Colour.blurple()
-ANSWER_FOOTER = "Quoted word for word from the articles · reply to ask a follow-up · rate it below"
+ANSWER_FOOTER = "Quoted word for word from the articles · reply to follow up · rate it below"
 
 # A sentence ends at . ! ? or … (plus closing quotes/brackets) followed by white space.
 _SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*(?=\s)")
@@ -118,6 +121,28 @@ def outlet_line(source: str, date: str | None, url: str | None) -> str:
     return " · ".join(parts)
 
 
+def masked_link(text: str, url: str | None, limit: int) -> str:
+    """``[text](url)``: the words link to the article without showing its long address; the
+    escaped text alone when the link is not a plain http(s) one. At most `limit` characters;
+    an address too long for the room drops the link rather than the words."""
+    text = " ".join(text.split())  # link text is one line
+    link = safe_url(url)
+    if link is None or len(link) + 4 + 8 > limit:
+        return fit(text, limit)
+    words = fit(text, limit - len(link) - 4).replace("]", "\\]")
+    if len(words) + len(link) + 4 > limit:  # escaped brackets pushed it over: cut once more
+        words = fit(text, max(limit - len(link) - 4 - text.count("]"), 8)).replace("]", "\\]")
+    return f"[{words}]({link})"
+
+
+def source_line(
+    title: str, source: str, date: str | None, url: str | None, *, title_max: int = 150
+) -> str:
+    """``[Title](link) — Outlet, 2018-09-11``: the title carries the link."""
+    when = f", {date}" if date else ""
+    return f"{masked_link(title, url, title_max + 520)} — {fit(source, 120)}{when}"
+
+
 def shares(wanted: Sequence[int], room: int) -> list[int]:
     """``room`` characters split among parts wanting ``wanted`` each: a part wanting less than
     an even share gets all it wants, and what it leaves is split among the longer ones."""
@@ -159,25 +184,30 @@ def answer_body(answer: Answer, limit: int = ANSWER_DESCRIPTION_MAX) -> str:
 def _citation_field(
     citation: Citation, name_max: int, value_max: int, library: str | None = None
 ) -> tuple[str, str]:
+    """``[1] Outlet, 2018-09-11`` over the article's title, linked to it, and which of its
+    paragraphs were quoted. The passages themselves are one button away ("Show passages"):
+    under the answer they only repeated its sentences."""
     prefix = f"[{citation.number}] "
-    name = prefix + fit(citation.title, name_max - len(prefix))
-    head = outlet_line(citation.source, citation.date, citation.url)
-    if citation.paragraphs:  # two quotes from one article: which paragraphs they are
-        head += " · " + ", ".join(paragraph_label(n) for n in citation.paragraphs)
+    when = f", {citation.date}" if citation.date else ""
+    name = prefix + fit(citation.source, max(name_max - len(prefix) - len(when), 8)) + when
+    notes = []
+    if citation.paragraphs:  # "¶5", or "headline" for a title quoted
+        notes.append(", ".join(paragraph_label(n) for n in citation.paragraphs))
     if citation.also_in:
         count = len(citation.also_in)
-        head += f" · also in {count} other article{'s' if count != 1 else ''}"
+        notes.append(f"also in {count} other article{'s' if count != 1 else ''}")
     if library:  # a server's question reads its own library and the global one: which
-        head += f" · from {library}"
-    if len(head) > value_max // 2:  # only hostile metadata gets here: keep the outlet's name
-        head = fit(citation.source, value_max // 2)
-    room = value_max - len(head) - 3  # "\n> "
-    quote = fit(" ".join(citation.quote.split()), room) if room > 20 else ""
-    return name, f"{head}\n> {quote}" if quote else head
+        notes.append(f"from {library}")
+    tail = (" · " + " · ".join(notes)) if notes else ""
+    if len(tail) > value_max // 2:  # only hostile metadata gets here
+        tail = ""
+    value = masked_link(citation.title, citation.url, value_max - len(tail)) + tail
+    return name[:name_max], value
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
-    """A cited answer: the sentences, then one field per source with the passage behind it."""
+    """A cited answer: the sentences, then one field per source (outlet and date over the
+    linked title)."""
     embed = discord.Embed(
         title=fit(answer.question, TITLE_MAX),
         description=answer_body(answer),
@@ -201,9 +231,20 @@ def answer_embed(answer: Answer) -> discord.Embed:
     return embed
 
 
-def not_covered_text(answer: Answer) -> str:
-    """The plain reply when the articles don't answer the question."""
-    return fit(answer.not_covered_message, CONTENT_MAX)
+NOTHING_MORE = (
+    "My articles say nothing more on that than my answer above: none of them gives more "
+    "than the sentences you just read."
+)
+
+
+def not_covered_text(answer: Answer, suggestion: str | None = None) -> str:
+    """The plain reply when the articles don't answer the question: what they do cover, and
+    a question they can answer (checked by asking it) to try instead."""
+    text = NOTHING_MORE if answer.reason == ONLY_REPEATS else answer.not_covered_message
+    if not suggestion:
+        return fit(text, CONTENT_MAX)
+    tail = f"\nTry asking: “{fit(suggestion, 300)}”"
+    return fit(text, CONTENT_MAX - len(tail)) + tail
 
 
 # -- articles -----------------------------------------------------------------------------------
@@ -232,8 +273,36 @@ def lines_that_fit(lines: Iterable[str], limit: int = DESCRIPTION_MAX) -> str:
     return "\n".join(kept)
 
 
-def sources_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
-    """Every article with its outlet, date and link, as many as fit; newest last."""
+SOURCES_PER_PAGE = 12
+
+
+def source_pages(articles: Sequence[ArticleInfo]) -> list[list[str]]:
+    """The article lines of /sources, a page each of at most `SOURCES_PER_PAGE` lines that fit
+    in one embed description."""
+    lines = [
+        "• "
+        + source_line(a.title, a.source, a.date, a.url, title_max=200)
+        + (" · added in this server" if a.library == "server" else "")
+        for a in articles
+        if not a.duplicate_of
+    ]
+    pages: list[list[str]] = [[]]
+    used = 0
+    for line in lines:
+        line = line if len(line) <= DESCRIPTION_MAX // 4 else fit(line, DESCRIPTION_MAX // 4)
+        if pages[-1] and (
+            len(pages[-1]) == SOURCES_PER_PAGE or used + len(line) + 1 > DESCRIPTION_MAX - 100
+        ):
+            pages.append([])
+            used = 0
+        pages[-1].append(line)
+        used += len(line) + 1
+    return pages
+
+
+def sources_embed(articles: Sequence[ArticleInfo], page: int = 0) -> discord.Embed:
+    """One page of the articles, each with its linked title, outlet and date; newest last.
+    The buttons of `sources_view` turn the pages."""
     originals = [a for a in articles if not a.duplicate_of]
     copies = len(articles) - len(originals)
     count = f"{len(originals)} article{'s' if len(originals) != 1 else ''}"
@@ -241,13 +310,16 @@ def sources_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
     if not originals:
         embed.description = "I have no articles yet; an admin can add some with /ingest."
         return embed
-    embed.description = lines_that_fit(
-        f"• **{fit(a.title, 200)}** — {outlet_line(a.source, a.date, a.url)}"
-        + (" · added in this server" if a.library == "server" else "")
-        for a in originals
-    )
+    pages = source_pages(articles)
+    page = min(max(page, 0), len(pages) - 1)
+    embed.description = "\n".join(pages[page])
+    notes = []
+    if len(pages) > 1:
+        notes.append(f"Page {page + 1} of {len(pages)}")
     if copies:
-        embed.set_footer(text=f"Near-copies of listed articles not shown: {copies}")
+        notes.append(f"near-copies of listed articles not shown: {copies}")
+    if notes:
+        embed.set_footer(text=" · ".join(notes))
     return embed
 
 
@@ -278,7 +350,9 @@ def about_embed(
         "",
         "**How to ask**",
         "• Mention me with a question: `@TradeTalk what is blocking the deal?`",
-        '• Reply to one of my answers to follow up ("and what about dairy?").',
+        '• Reply to one of my answers to follow up ("and what about dairy?"), or press '
+        "**Ask a follow-up** under it for a thread where every message is a question.",
+        "• **Show passages** under an answer shows you the paragraphs it quotes.",
         "• Or use `/ask`. `/sources` lists the articles.",
         "",
         "Answers quote the articles word for word, with numbered sources. If the articles "
@@ -395,12 +469,43 @@ def elsewhere_text(channel_ids: Sequence[int]) -> str:
     )
 
 
-def cooldown_text(retry_after: float) -> str:
-    seconds = max(1, round(retry_after))
+def cooldown_text(retry_after: float, now: float | None = None) -> str:
+    """The wait as Discord's relative timestamp ("in 25 seconds", counting down as the
+    member reads it)."""
+    at = math.ceil((time.time() if now is None else now) + max(retry_after, 1.0))
+    return f"You're asking faster than I can keep up with; please try again <t:{at}:R>."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def nothing_to_reindex(shared: int) -> str:
+    """/reindex in a server with no articles of its own."""
     return (
-        f"You're asking faster than I can keep up with; please try again in {seconds} "
-        f"second{'s' if seconds != 1 else ''}."
+        "This server has no articles of its own yet, so there is nothing of its own to "
+        f"reindex. Questions here read the {_count(shared, 'shared article')} of the global "
+        "library, which its owner reindexes (`/global reindex`). Add this server's own "
+        "articles with `/ingest` or `/follow`."
     )
+
+
+def reindexed_text(
+    seconds: float, *, passages: int, articles: int, version: str, server: bool, shared: int = 0
+) -> str:
+    """What /reindex (or /global reindex) rebuilt, and what it left alone."""
+    whose = "this server's" if server else "the global library's"
+    text = (
+        f"Reindex finished in {seconds:.1f} s: {whose} {_count(articles, 'article')}, "
+        f"{_count(passages, 'passage')} (index {version})."
+    )
+    if server and shared:
+        verb = "is" if shared == 1 else "are"
+        text += (
+            f" The {_count(shared, 'shared article')} of the global library {verb} its "
+            "owner's to reindex (`/global reindex`)."
+        )
+    return text
 
 
 def progress_text(done: int, total: int) -> str:

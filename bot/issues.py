@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from briefings import IssueBriefings, IssueUpdate, briefings_of
+from briefings.briefing import CitedSentence
 from retrieval.records import ArticleInfo
 from tradetalk.errors import TradeTalkError
 
@@ -73,3 +74,23 @@ def _log_failure(what: str, exc: Exception) -> None:
         log.warning("could not work out %s: %s", what, exc)
     else:
         log.exception("could not work out %s", what)
+
+
+def most_relevant(briefings: IssueBriefings, update: IssueUpdate) -> CitedSentence:
+    """The new sentence most about the issue (as its briefing ranks developments): the newest
+    sentence may be about several issues, or mostly about another one."""
+    newest = update.sentences[-1]
+    try:
+        briefing = briefings.briefing(update.issue.id)
+    except Exception as exc:
+        _log_failure("the most relevant new sentence", exc)
+        return newest
+    relevance = {
+        (e.sentence.article_id, " ".join(e.sentence.text.split())): e.relevance
+        for e in briefing.developments or briefing.timeline
+    }
+    ranked = [
+        (relevance.get((s.article_id, " ".join(s.text.split())), -1.0), n, s)
+        for n, s in enumerate(update.sentences)
+    ]
+    return max(ranked, key=lambda item: (item[0], item[1]))[2]

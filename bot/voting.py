@@ -52,11 +52,3 @@ class VoteButton(
             await replies.send(interaction, text, ephemeral=True)
         except Exception as exc:  # a component has no command tree error handler
             await replies.report_failure(interaction, exc)
-
-
-def vote_view() -> discord.ui.View:
-    """The buttons to attach to an answer."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(VoteButton("up"))
-    view.add_item(VoteButton("down"))
-    return view

@@ -46,6 +46,7 @@ from briefings.parties import LibraryParse, find_parties
 from briefings.store import IssueStore
 from retrieval.encoder import Encoder
 from retrieval.records import ArticleInfo
+from retrieval.tokenize import tokenize
 from tradetalk.errors import UnknownIssue
 
 if TYPE_CHECKING:
@@ -119,6 +120,25 @@ class IssueBriefings:
     def resolve(self, topic: str) -> Issue:
         """The issue `topic` names; raises `UnknownIssue` with suggestions."""
         return self.catalogue().resolve(topic)
+
+    def briefable(self, topic: str) -> bool:
+        """Could `topic` get a briefing, as far as the catalogue and the typed words tell
+        (no index scan)? An issue's name, or any text with a subject in it; whether an article
+        discusses that subject takes `briefing`'s scan."""
+        try:
+            self.catalogue().resolve(topic)
+        except UnknownIssue:
+            title = clean_topic(topic)  # as `topic_issue` reads it, without the parse
+            return bool(title and tokenize(title))
+        return True
+
+    def similar(self, topic: str) -> list[Issue]:
+        """The issues, then the proposals worked out so far, whose names are near `topic`
+        (for "did you mean …")."""
+        issues = self.catalogue().similar(topic)
+        shown = {i.id for i in issues}
+        extra = _similar_proposals(self._proposals_if_ready(), topic)
+        return issues + [p.as_issue() for p in extra if p.id not in shown]
 
     def suggest(self, text: str, limit: int = 25) -> list[Issue]:
         """Autocomplete choices for a partly typed topic: the library's issues, then the

@@ -1,8 +1,10 @@
 """``/whatsnew``: issues that gained developments since someone last asked.
 
 The articles seen at the last check are kept in ``<data_dir>/briefings/seen-articles.json``
-(article id -> content hash), written atomically. Before the first check, the bundled corpus
-counts as seen, so everything an admin added is new."""
+(article id -> content hash), written atomically; a Discord member's own last check in
+``<data_dir>/briefings/seen-by-member/<user id>.json``, so one member asking never uses up the
+news for the others. Before the first check, the bundled corpus counts as seen, so everything
+an admin added is new."""
 
 from __future__ import annotations
 
@@ -17,14 +19,18 @@ from briefings.briefing import IssueUpdate
 from briefings.issue_briefings import VECTOR_CACHE_DIR, IssueBriefings
 
 SEEN_FILE = "seen-articles.json"
+MEMBERS_DIR = "seen-by-member"
 _lock = threading.Lock()
 
 
 class SeenArticles:
     """The article set as of the last ``/whatsnew``."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / VECTOR_CACHE_DIR / SEEN_FILE
+    def __init__(self, data_dir: Path, member: int | None = None) -> None:
+        folder = data_dir / VECTOR_CACHE_DIR
+        self.path = (
+            folder / SEEN_FILE if member is None else folder / MEMBERS_DIR / f"{member}.json"
+        )
 
     def load(self) -> dict[str, str] | None:
         try:
@@ -45,9 +51,10 @@ class SeenArticles:
             raise
 
 
-def since_last_check(briefings: IssueBriefings) -> list[IssueUpdate]:
-    """Issues with developments from articles added or changed since the previous call."""
-    seen = SeenArticles(briefings.data_dir)
+def since_last_check(briefings: IssueBriefings, member: int | None = None) -> list[IssueUpdate]:
+    """Issues with developments from articles added or changed since the previous call (by
+    `member`, a Discord user id, when given: each member's news is their own)."""
+    seen = SeenArticles(briefings.data_dir, member)
     with _lock:
         before = seen.load()
         if before is None:

@@ -15,6 +15,7 @@ import yaml
 
 from corpus.cleaning import clean_paragraphs, is_furniture, split_paragraphs
 from corpus.normalize import clean_unicode
+from corpus.outlets import outlet_label
 from errors import ArticleError
 
 SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
@@ -29,7 +30,8 @@ class Article:
     the URL it was fetched from (after the redirects TradeTalk followed), else the content of
     the file. So no page or file can take over another article's id by declaring its URL or
     outlet. What a fetched page declares (``rel=canonical``, ``og:site_name``) is kept as its
-    claim (`claimed_url`, `claimed_source`) and shown as one. The bundled corpus, reviewed and
+    claim (`claimed_url`, `claimed_source`); the outlet's name is shown plainly only when the
+    site is that outlet's own (`corpus.outlets`). The bundled corpus, reviewed and
     shipped with the code, keeps the ids it always had."""
 
     id: str
@@ -65,9 +67,11 @@ class Article:
 
     @property
     def source_label(self) -> str:
-        """The outlet as citations show it: a fetched page's own claim is marked as one."""
+        """The outlet as citations show it: a fetched page's own name when the site it was
+        read from is that outlet's, else the site with that name beside it
+        (`corpus.outlets.outlet_label`)."""
         if self.claimed_source:
-            return f"{self.source} (claims to be from {self.claimed_source})"
+            return outlet_label(self.source, self.claimed_source)
         return self.source
 
     @property

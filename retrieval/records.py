@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from corpus.articles import host_of
+from corpus.outlets import outlet_label
 from corpus.parsing import SentenceParse, decode_parses
 from errors import IndexCorrupt
 
@@ -240,10 +242,15 @@ def _coalesced(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _article(row: tuple) -> StoredArticle:
+    source = row[2]
+    if row[9] and row[10]:
+        # A fetched page's outlet as citations show it now, also in builds stored before
+        # that wording changed (the stored label is derived; host and claim are the facts).
+        source = outlet_label(host_of(row[9]) or "unknown host", row[10])
     info = ArticleInfo(
         id=row[0],
         title=row[1],
-        source=row[2],
+        source=source,
         date=row[3],
         url=row[4],
         content_hash=row[5],

@@ -136,13 +136,19 @@ class Searcher:
         lexical_top = _top(lexical, pool)
         candidates = np.union1d(dense_hits.ids[0][dense_hits.ids[0] >= 0], lexical_top)
 
-        passage_sim = np.asarray(index.passage_vectors[candidates] @ q, dtype=np.float32)
+        # Products in float64, then float32: a float32 product's last bit depends on how the
+        # rows lie in memory (one segment or several), and a passage must score the same
+        # however the index is segmented.
+        q64 = q.astype(np.float64)
+        passage_sim = (np.asarray(index.passage_vectors[candidates], np.float64) @ q64).astype(
+            np.float32
+        )
         # Every candidate's sentences in one gather and one product, not a loop per passage.
         ptr = index.sentence_ptr
         starts, counts = ptr[candidates], ptr[candidates + 1] - ptr[candidates]
         offsets = np.cumsum(counts) - counts  # where each candidate's sentences begin in `sims`
         rows = np.arange(counts.sum()) + np.repeat(starts - offsets, counts)
-        sims = np.asarray(index.sentence_vectors[rows] @ q, np.float32)
+        sims = (np.asarray(index.sentence_vectors[rows], np.float64) @ q64).astype(np.float32)
         sentence_best = passage_sim.copy()  # a passage without sentences stands for itself
         has = counts > 0
         if has.any():

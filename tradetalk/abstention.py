@@ -69,6 +69,10 @@ FEATURES = (
     "scope_missing",  # a dated question, and no top candidate is of those dates
     "typed_focus_missing",  # ... and no top candidate holds the type with the rarest term
     "speaker_missing",  # "what did X say?", and no top candidate has X saying anything
+    # "what did X say?" / "who is X?" where X has a word no article (nor an equivalent) has:
+    # the articles can't hold X's words or role ("Mexico's president" in an article that
+    # never names Mexico).
+    "subject_unknown",
     "count_missing",  # "how many X?", and no top candidate gives a figure in a passage about X
     # From the parse (tradetalk.answer_checks), over the top candidates:
     "bound_missing",  # a who/when/how-much/why question, and none has the asked thing bound
@@ -202,8 +206,28 @@ def abstention_features(
         "speaker_missing": float(
             analysis.speaker is not None and not any(speaks(analysis.speaker, c.text) for c in top)
         ),
+        "subject_unknown": float(_subject_unknown(analysis, result)),
         **_frame_evidence(analysis.frame, top),
     }
+
+
+def _subject_unknown(analysis: QuestionAnalysis, result: SearchResult) -> bool:
+    """X of "what did X say?" / "who is X?" holds a name no article (nor an equivalent) has: a
+    word of X unknown to them that no dictionary has either ("Merkel", "Mexico's"), not a
+    common noun that may be another word for something they say ("farm lobby")."""
+    frame = analysis.frame
+    if frame is None or not frame.subject or frame.asks not in (ROLE, WORDS):
+        return False
+    from lemminflect import getAllLemmas
+
+    unknown = set(result.unknown_tokens)
+    for word in re.findall(r"[A-Za-z][\w'-]*", frame.subject):
+        tokens = tokenize(word)
+        if tokens and tokens[0] in unknown and tokens[0] not in CONVERSATIONAL:
+            bare = re.sub(r"'s$", "", word.lower())
+            if not getAllLemmas(bare):
+                return True
+    return False
 
 
 def _frame_evidence(frame: QuestionFrame | None, top: list[Candidate]) -> dict[str, float]:
@@ -236,11 +260,12 @@ def _frame_evidence(frame: QuestionFrame | None, top: list[Candidate]) -> dict[s
 
 
 def declined_by_rule(features: dict[str, float], min_cosine: float) -> bool:
-    """The plain rule that declines whatever the model says: nothing is even close. (A rule
+    """The plain rules that decline whatever the model says: nothing is even close, or the
+    question asks for the words or role of someone no article names. (A rule
     "names a thing no article mentions and no candidate holds half the rest of its focus"
     was measured too: +6-11 points of abstain recall on the test halves but false
     abstentions up from 0.04-0.05 to 0.06-0.07, so it is not used.)"""
-    return features["max_cosine"] < min_cosine
+    return features["max_cosine"] < min_cosine or bool(features["subject_unknown"])
 
 
 def unanswerable_probability(
@@ -276,6 +301,9 @@ def abstention_reason(
     if not policy.enabled:
         return ""
     features = abstention_features(analysis, result, candidates)
+    if features["subject_unknown"]:
+        subject = analysis.frame.subject if analysis.frame else ""
+        return f"no article names {subject}"
     if declined_by_rule(features, policy.min_cosine):
         return f"nothing close to the question (best cosine {features['max_cosine']:.2f})"
     threshold = policy.threshold if policy.threshold is not None else fitted_model()[2]

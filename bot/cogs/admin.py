@@ -227,6 +227,14 @@ class Admin(commands.Cog):
                 ephemeral=True,
             )
             return
+        if library is not None:
+            own = await asyncio.to_thread(self.bot.libraries.own_articles, library)
+            if not own:
+                shared = await asyncio.to_thread(self.bot.libraries.articles, library)
+                await replies.send(
+                    interaction, formatting.nothing_to_reindex(len(shared)), ephemeral=True
+                )
+                return
         progress = self._rebuilds[library] = RebuildProgress()
         try:
             if not await replies.defer(interaction, ephemeral=True):
@@ -261,11 +269,18 @@ class Admin(commands.Cog):
             # Let an edit in flight finish rather than cancel it, so it can't land after ours.
             finished.set()
             await reporter
-        m = index.manifest
         seconds = time.monotonic() - started
-        return (
-            f"Reindex finished in {seconds:.1f} s: {m.passage_count:,} passages from "
-            f"{len(index.articles):,} articles (index {index.version})."
+        shared = 0
+        if library is not None:
+            everything = await asyncio.to_thread(self.bot.libraries.articles, library)
+            shared = sum(1 for a in everything if a.library != "server")
+        return formatting.reindexed_text(
+            seconds,
+            passages=index.manifest.passage_count,
+            articles=len(index.articles),
+            version=index.version,
+            server=library is not None,
+            shared=shared,
         )
 
     async def _show_progress(

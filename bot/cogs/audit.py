@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -27,25 +28,42 @@ DETAIL_MAX = 90
 
 
 def _when(at: str) -> str:
-    """``2018-09-30 14:05`` (UTC) from the stored ISO timestamp; as stored if unreadable."""
+    """Discord's timestamp markup (``<t:…:R>``): "3 minutes ago" in each reader's own time
+    zone, the full date and time on hover; as stored if unreadable."""
     try:
-        stamp = dt.datetime.fromisoformat(at).astimezone(dt.UTC)
+        stamp = dt.datetime.fromisoformat(at)
     except ValueError:
         return formatting.fit(at, 25)
-    return stamp.strftime("%Y-%m-%d %H:%M")
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return f"<t:{int(stamp.timestamp())}:R>"
+
+
+_DISCORD_ACTOR = re.compile(r"^discord:(\d{15,21})\b")
+
+
+def _who(actor: str) -> str:
+    """A Discord user as a mention (shown as their name, pinging nobody: every message goes
+    out with ``AllowedMentions.none()``); the feeds and the CLI as words."""
+    found = _DISCORD_ACTOR.match(actor)
+    if found:
+        return f"<@{found[1]}>"
+    if actor == "feed":
+        return "a feed"
+    return formatting.fit(actor, ACTOR_MAX)
 
 
 def audit_line(entry: AuditEntry) -> str:
-    """One entry: time, action, target, outcome, who, and why when there is a reason."""
+    """One entry: when, action, target, outcome, who, and why when there is a reason."""
     parts = [
         formatting.fit(entry.action, 20),
         formatting.fit(entry.target, TARGET_MAX),
         formatting.fit(entry.outcome, 20),
-        "by " + formatting.fit(entry.actor, ACTOR_MAX),
+        "by " + _who(entry.actor),
     ]
     if entry.detail:
         parts.append(formatting.fit(" ".join(entry.detail.split()), DETAIL_MAX))
-    return f"`{_when(entry.at)}` " + " · ".join(parts)
+    return f"{_when(entry.at)} " + " · ".join(parts)
 
 
 def audit_embed(entries: Sequence[AuditEntry]) -> discord.Embed:
@@ -55,7 +73,9 @@ def audit_embed(entries: Sequence[AuditEntry]) -> discord.Embed:
         embed.description = "No admin actions recorded yet."
         return embed
     embed.description = formatting.lines_that_fit(audit_line(entry) for entry in entries)
-    embed.set_footer(text="Newest first · times in UTC · the CLI shows more: tradetalk audit")
+    embed.set_footer(
+        text="Newest first · times in your time zone · the CLI shows more: tradetalk audit"
+    )
     return embed
 
 

@@ -21,11 +21,12 @@ from discord.ext import commands
 
 from bot import briefing_format, replies
 from bot.formatting import CHOICES_MAX, escape, fit
+from bot.issues import most_relevant
 from bot.permissions import actor_of, admin_only
 from bot.proposal_review import ProposalButton, release, review_message
 from briefings import Briefing, IssueBriefings, since_last_check
 from briefings.briefing import PROPOSED
-from briefings.chart import timeline_png
+from briefings.chart import timeline_description, timeline_png
 from tradetalk.errors import TradeTalkError, UnknownIssue
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ def _picture(briefing: Briefing) -> tuple[discord.File | None, str | None]:
         log.exception("could not draw the timeline of %s", briefing.issue.id)
         return None, None
     name = f"timeline-{briefing.issue.id}.png"
-    return discord.File(io.BytesIO(data), filename=name), f"attachment://{name}"
+    picture = discord.File(
+        io.BytesIO(data), filename=name, description=timeline_description(briefing)
+    )
+    return picture, f"attachment://{name}"
 
 
 class Issues(commands.Cog):
@@ -89,16 +93,19 @@ class Issues(commands.Cog):
         topic="An issue (start typing to pick one), or any subject the articles discuss"
     )
     async def issue(self, interaction: discord.Interaction, topic: str) -> None:
-        # At once: the first briefing on a new index scans it, well past Discord's 3 seconds.
-        await replies.defer(interaction)  # if too late, the reply goes to the channel
         briefings = await self.briefings(interaction)
+        if not await asyncio.to_thread(briefings.briefable, topic):
+            # The catalogue and the typed words alone (no index scan): a topic with nothing to
+            # brief on is told privately at once, before a public "thinking…" that would vanish.
+            await self._unknown(interaction, briefings, topic)
+            return
+        # Then at once: the first briefing on a new index, or one built on the spot from the
+        # sentences about a topic, scans the index, well past Discord's 3 seconds.
+        await replies.defer(interaction)  # if too late, the reply goes to the channel
         try:
             briefing = await asyncio.to_thread(briefings.briefing, topic)
-        except UnknownIssue:
-            similar = await asyncio.to_thread(lambda: briefings.catalogue().similar(topic))
-            await replies.send(
-                interaction, briefing_format.unknown_issue_text(topic, similar), ephemeral=True
-            )
+        except UnknownIssue:  # no article discusses it: said privately (the placeholder goes)
+            await self._unknown(interaction, briefings, topic)
             return
         picture, url = await asyncio.to_thread(_picture, briefing)
         await replies.send(
@@ -106,6 +113,14 @@ class Issues(commands.Cog):
             _not_curated(briefing),
             embeds=briefing_format.briefing_embeds(briefing, url),
             file=picture,
+        )
+
+    async def _unknown(
+        self, interaction: discord.Interaction, briefings: IssueBriefings, topic: str
+    ) -> None:
+        similar = await asyncio.to_thread(briefings.similar, topic)
+        await replies.send(
+            interaction, briefing_format.unknown_issue_text(topic, similar), ephemeral=True
         )
 
     @issue.autocomplete("topic")
@@ -182,12 +197,20 @@ class Issues(commands.Cog):
         return await self.topic_choices(interaction, typed)
 
     @app_commands.command(
-        name="whatsnew", description="Which issues gained new developments since the last check"
+        name="whatsnew", description="Which issues gained new developments since your last check"
     )
     async def whatsnew(self, interaction: discord.Interaction) -> None:
-        await replies.defer(interaction)
-        updates = await asyncio.to_thread(since_last_check, await self.briefings(interaction))
-        await replies.send(interaction, briefing_format.whatsnew_text(updates))
+        # Each member's own news since their own last check: private, and it uses up nothing
+        # for anyone else.
+        if not await replies.defer(interaction, ephemeral=True):
+            return
+        briefings = await self.briefings(interaction)
+        updates = await asyncio.to_thread(since_last_check, briefings, interaction.user.id)
+        chosen = await asyncio.to_thread(
+            lambda: {u.issue.id: most_relevant(briefings, u) for u in updates}
+        )
+        embed = briefing_format.whatsnew_embed(updates, chosen)
+        await replies.send(interaction, embed=embed, ephemeral=True)
 
 
 async def setup(bot: TradeTalkBot) -> None:

@@ -53,7 +53,7 @@ async def test_admin_ingests_an_attachment_then_it_answers(
     await fake.send_message(PRAIRIE_QUESTION, mentions_bot=True)
     answer = await fake.wait_for_message()
     assert "10 years" in answer.embeds[0]["description"]
-    assert "Prairie Times" in citation_fields(answer)[0]["value"]
+    assert citation_fields(answer)[0]["name"].startswith("[1] Prairie Times, 2018-10-02")
 
     again = await fake.send_interaction(
         "ingest", user=fake.admin_id, attachments={"file": article_upload()}
@@ -157,7 +157,7 @@ async def test_reindex_while_questions_are_asked(fake_discord: FakeDiscord, trad
     done = await handle.wait_for(
         ActionKind.EDIT_ORIGINAL, predicate=lambda a: "finished" in a.content, timeout=SLOW
     )
-    assert "passages from 1 articles" in done.content
+    assert "this server's 1 article, " in done.content
     # Answered while the rebuild ran (not queued behind it), with progress shown meanwhile.
     assert any(r.timestamp < done.timestamp for r in replies)
     progress = [a for a in handle.actions if "passages embedded" in a.content]
@@ -286,7 +286,7 @@ async def test_sources_and_about(fake_discord: FakeDiscord, tradetalk) -> None:
     assert embed["title"] == "Sources (1 article)"
     assert "Trump says NAFTA deal with Canada" in embed["description"]
     assert "BNN Bloomberg" in embed["description"] and "2018-09-11" in embed["description"]
-    assert "<https://www.bnnbloomberg.ca/" in embed["description"]
+    assert "](https://www.bnnbloomberg.ca/" in embed["description"]  # the title is the link
 
     about = await fake.send_interaction("about")
     shown = (await about.wait_for(ActionKind.FOLLOWUP)).embeds[0]["description"]

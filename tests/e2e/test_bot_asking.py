@@ -38,12 +38,16 @@ async def test_mention_gets_a_cited_reply(fake_discord: FakeDiscord, tradetalk) 
     assert embed["title"] == BUNDLED_QUESTION
     assert "m-i-l-k" in embed["description"] and "[1]" in embed["description"]
     [field] = citation_fields(reply)
-    assert field["name"].startswith("[1] Trump says NAFTA deal with Canada")
-    assert "BNN Bloomberg" in field["value"] and "2018-09-11" in field["value"]
-    assert "https://www.bnnbloomberg.ca/" in field["value"]
-    assert "\n> " in field["value"]  # the passage quoted under its source
+    assert field["name"] == "[1] BNN Bloomberg (Bloomberg News), 2018-09-11"
+    assert field["value"].startswith("[Trump says NAFTA deal with Canada")
+    assert "](https://www.bnnbloomberg.ca/" in field["value"]  # the title links the article
     buttons = reply.components[0]["components"]
-    assert [b["custom_id"] for b in buttons] == ["tradetalk:vote:up", "tradetalk:vote:down"]
+    assert [b["custom_id"] for b in buttons] == [
+        "tradetalk:passages",
+        "tradetalk:followup",
+        "tradetalk:vote:up",
+        "tradetalk:vote:down",
+    ]
 
 
 async def test_ask_defers_then_follows_up_with_citations(
@@ -56,7 +60,7 @@ async def test_ask_defers_then_follows_up_with_citations(
     assert not reply.ephemeral and reply.message_id == defer.message_id
     assert_no_pings(reply)
     assert "m-i-l-k" in reply.embeds[0]["description"]
-    assert citation_fields(reply)[0]["name"].startswith("[1] Trump says NAFTA deal")
+    assert citation_fields(reply)[0]["name"].startswith("[1] BNN Bloomberg")
     record = await recorded_answer(tradetalk, reply.message_id)
     assert record.question == BUNDLED_QUESTION and record.passages and not record.abstained
     click = await fake_discord.send_component(reply.message_id, "tradetalk:vote:down")
@@ -89,17 +93,19 @@ async def test_follow_up_in_a_reply_chain_keeps_the_context(
     fake_discord: FakeDiscord, tradetalk
 ) -> None:
     fake, engine = fake_discord, tradetalk.engine
-    first, follow_up = "Who did Freeland meet in Washington?", "and what did Trump say?"
-    in_context = await asyncio.to_thread(engine.ask, follow_up, previous=first)
+    first, follow_up = "What did Kudlow say?", "and Freeland?"
+    freeland = "We had a very productive, constructive conversation"
     alone = await asyncio.to_thread(engine.ask, follow_up)
-    assert in_context.text != alone.text  # otherwise this test proves nothing
+    # Asked alone, it leads with Kudlow's words: only the context makes it Freeland's.
+    assert freeland not in alone.sentences[0].text
 
     await fake.send_message(first, mentions_bot=True)
     answer = await fake.wait_for_message()
     # A reply to the answer, without mentioning the bot and without pinging it.
     await fake.send_message(follow_up, reference_message_id=answer.message_id, reply_ping=False)
     second = await fake.wait_for_message()
-    assert second.embeds[0]["description"].startswith(in_context.sentences[0].text[:40])
+    assert second.embeds[0]["title"] == "What did Freeland say?"  # how it was read
+    assert unescape(second.embeds[0]["description"]).startswith(f"“{freeland}")
 
     # After a restart the bot has forgotten; it reads the reply chain back from Discord.
     tradetalk.conversations.forget_all()
@@ -153,15 +159,14 @@ async def test_oversized_answer_stays_within_discord_limits(
         followup = await handle.wait_for(ActionKind.FOLLOWUP)
     for shown in (reply, followup):
         assert "9,000 head" in shown.text
-        limits.check_message({"embeds": shown.embeds})  # what Discord would accept
+        # What Discord would accept: the embed, and the buttons (no link button for an
+        # address over Discord's 512 characters).
+        limits.check_message({"embeds": shown.embeds, "components": shown.components})
         [field] = citation_fields(shown)
-        assert field["name"].startswith("[1] Zebra quota") and field["name"].endswith(" …")
-        # The quoted passage is cut between two words, not inside one.
-        quote = field["value"].split("\n> ", 1)[1]
-        assert quote.endswith(" …")
-        shown_words = unescape(quote[: -len(" …")]).split()
-        passage_words = body.split()
-        assert shown_words == passage_words[: len(shown_words)]
+        # The outlet cut between words; the title shown without its link, too long to fit.
+        assert field["name"].startswith("[1] Outlet Outlet") and " …, 2018-09-30" in field["name"]
+        assert field["value"].startswith("Zebra quota very long headline")
+        assert "](http" not in field["value"]
     assert not fake.rejections.matching(lambda r: r.code == limits.INVALID_FORM_BODY)
 
 
@@ -174,12 +179,12 @@ async def test_cooldown_notice(fake_discord: FakeDiscord, start_bot) -> None:
         handle = await fake.send_interaction("ask", {"question": BUNDLED_QUESTION})
         notice = await handle.reply()
         assert notice.kind == ActionKind.RESPONSE and notice.ephemeral
-        assert "please try again in" in notice.content
+        assert re.search(r"please try again <t:\d+:R>\.$", notice.content)
 
         # The same member mentioning the bot is told once, in a reply, then left alone.
         await fake.send_message(BUNDLED_QUESTION, mentions_bot=True)
         told = await fake.wait_for_message()
-        assert "please try again in" in told.content and not told.embeds
+        assert "please try again <t:" in told.content and not told.embeds
         await fake.send_message(BUNDLED_QUESTION, mentions_bot=True)
         # Another member is not held up by it, and their answer comes after the ignored one.
         await fake.send_message(BUNDLED_QUESTION, mentions_bot=True, author=fake.admin_id)
@@ -229,9 +234,13 @@ async def test_unexpected_failure_is_private_with_an_error_id(
     [record] = [r for r in caplog.records if error_id[1] in r.getMessage()]
     assert record.exc_info is not None  # the traceback is in the log, not in Discord
 
+    # A mention's failure is told privately too: in a direct message to the asker.
     await fake.send_message(BUNDLED_QUESTION, mentions_bot=True)
-    public = await fake.wait_for_message()
-    assert re.fullmatch(r"Something went wrong \(error [0-9a-f]{8}\)\.", public.content)
+    told = await fake.wait_for_message(channel_id=fake.dm_channel(fake.member_id))
+    assert re.fullmatch(
+        rf"About your question in <#{fake.channel_id}>: Something went wrong \(error [0-9a-f]{{8}}\)\.",
+        told.content,
+    )
 
 
 async def test_bare_mention_gets_help(fake_discord: FakeDiscord, tradetalk) -> None:

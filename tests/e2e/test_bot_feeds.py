@@ -47,9 +47,8 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
         assert_no_pings(digest)
         shown = unescape(digest.content)
         assert shown.startswith("**New from the feeds: 2 articles**")
-        assert f"“{CHEESE.title}” — 127.0.0.1 (claims to be from Harbour Times) · 2018-09-20" in (
-            shown
-        )
+        cheese = f"• [{CHEESE.title}]({site.url('news/cheese-quota.html')})"
+        assert f"{cheese} — 127.0.0.1, as Harbour Times, 2018-09-20" in shown
         assert PANELS.title in shown and "Lakeview Courier" in shown
         assert site.url("news/cheese-quota.html") in shown
         developments = shown.splitlines()[-1]
@@ -72,7 +71,7 @@ async def test_a_followed_feed_is_answerable_with_a_digest_in_the_chosen_channel
         assert embed["title"] == "Followed feeds (1)"
         text = unescape(embed["description"])
         assert "Harbour Times: Trade" in text and "2 articles" in text
-        assert "last success 20" in text and "last error" not in text
+        assert re.search(r"last success <t:\d{10}:R>", text) and "last error" not in text
 
         own = library_of(bot, fake.guild_id)
         trail = [(e.actor, e.action, e.outcome) for e in own.audit.recent()]

@@ -56,7 +56,7 @@ def sections(reply: BotAction) -> dict[str, str]:
 
 
 def timeline_dates(timeline: str) -> list[str]:
-    return re.findall(r"^\*\*(\d{4}-\d\d-\d\d)\*\* · ", timeline, re.M)
+    return re.findall(r"^(?:\*\*[A-Z]\*\* · )?\*\*(\d{4}-\d\d-\d\d)\*\* · ", timeline, re.M)
 
 
 async def test_issue_dairy_shows_where_it_stands_positions_and_a_dated_timeline(
@@ -70,19 +70,24 @@ async def test_issue_dairy_shows_where_it_stands_positions_and_a_dated_timeline(
         "> White House economic adviser Larry Kudlow said on Friday in an interview that it’s "
         "“ m-i-l-k” that continues to block a deal"
     )
+    # Each sentence quoted once: Kudlow's (where it stands) is pointed back to.
+    assert shown["Positions: U.S."].splitlines()[0] == (
+        "• *said — quoted under Where it stands* [1] — Larry Kudlow"
+    )
     assert "where the U.S. wants concessions. [1]" in shown["Positions: U.S."]
     assert shown["Positions: Canada"] == "*No stated position in the articles.*"
-    timeline = shown["Timeline"].splitlines()
-    assert timeline[0] == (
-        "**2018-09-07** · White House economic adviser Larry Kudlow said on Friday in an "
-        "interview that it’s “ m-i-l-k” that continues to block a deal, while Freeland later "
-        "downplayed that, saying Kudlow isn’t at the negotiating table. [1]"
-    )
+    # Lettered as the picture's dots are.
+    assert shown["Timeline"].splitlines() == [
+        "**A** · **2018-09-07** · U.S.: “White House economic adviser Larry Kudlow said on "
+        "Friday … *(above)* [1]",
+        "**B** · **2018-09-11** · U.S.: “They include anti-dumping dispute panels contained "
+        "under … *(above)* [1]",
+    ]
     assert timeline_dates(shown["Timeline"]) == ["2018-09-07", "2018-09-11"]
     assert shown["Sources"] == (
-        "**[1]** Trump says NAFTA deal with Canada coming along 'very well' — BNN Bloomberg "
-        "(Bloomberg News) · 2018-09-11 · <https://www.bnnbloomberg.ca/trump-says-nafta-deal-"
-        "with-canada-coming-along-very-well-1.1136139>"
+        "**[1]** [Trump says NAFTA deal with Canada coming along 'very well']"
+        "(https://www.bnnbloomberg.ca/trump-says-nafta-deal-with-canada-coming-along-very-well-"
+        "1.1136139) — BNN Bloomberg (Bloomberg News), 2018-09-11"
     )
     # An alias gives the same briefing.
     assert (await ask_for_issue(fake_discord, "milk")).embeds == reply.embeds
@@ -90,10 +95,15 @@ async def test_issue_dairy_shows_where_it_stands_positions_and_a_dated_timeline(
 
 async def test_issue_ch_19_gives_each_side_its_stance(fake_discord: FakeDiscord, tradetalk) -> None:
     shown = sections(await ask_for_issue(fake_discord, "ch 19"))
+    # The one sentence states both sides' stances: quoted where it stands, each side's
+    # position pointing to it with its stance.
     assert (
-        "Chapter 19 of the current deal, which the U.S. wants to remove" in shown["Positions: U.S."]
+        "Chapter 19 of the current deal, which the U.S. wants to remove"
+        in (shown["Where it stands"])
     )
-    assert "and Canada wants to keep" in shown["Positions: Canada"]
+    assert "and Canada wants to keep" in shown["Where it stands"]
+    pointer = "• *wants — quoted under Where it stands* [1]"
+    assert shown["Positions: U.S."] == shown["Positions: Canada"] == pointer
     assert shown["Positions: Mexico"] == "*No stated position in the articles.*"
 
 
@@ -102,10 +112,12 @@ async def test_issue_culture_has_canada_seeking_to_preserve_an_exemption(
 ) -> None:
     reply = await ask_for_issue(fake_discord, "culture")
     assert reply.embeds[0]["title"] == "Cultural industries exemption"
-    assert sections(reply)["Positions: Canada"] == (
-        "• Another point of contention is cultural industries, where Canada is seeking to "
+    shown = sections(reply)
+    assert shown["Where it stands"] == (
+        "> Another point of contention is cultural industries, where Canada is seeking to "
         "preserve an exemption. [1]"
     )
+    assert shown["Positions: Canada"] == "• *seeking — quoted under Where it stands* [1]"
 
 
 async def test_an_issue_no_article_mentions_says_so(fake_discord: FakeDiscord, tradetalk) -> None:
@@ -138,16 +150,16 @@ async def test_unknown_topic_gets_a_private_did_you_mean(
 ) -> None:
     fake = fake_discord
     handle = await fake.send_interaction("issue", {"topic": "dairu"})
-    reply = await handle.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+    reply = await handle.reply(timeout=SLOW)
     assert reply.ephemeral and not reply.embeds
     assert reply.content.startswith(
         "No such issue 'dairu'. Did you mean **Dairy and supply management** (`dairy`)"
     )
-    # The public "thinking…" placeholder was removed: nobody else sees anything.
-    assert ActionKind.DELETE_ORIGINAL in [a.kind for a in handle.actions]
+    # Told at once, privately: no public "thinking…" ever showed.
+    assert [a.kind for a in handle.actions] == [ActionKind.RESPONSE]
 
     nonsense = await fake.send_interaction("issue", {"topic": "@everyone zzzqqq"})
-    told = await nonsense.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+    told = await nonsense.reply(timeout=SLOW)
     assert told.ephemeral and unescape(told.content) == (
         "No such issue '@everyone zzzqqq'. /issues list shows every issue I brief on."
     )
@@ -189,31 +201,32 @@ async def test_ingest_reports_issues_then_whatsnew_lists_them_once(
 
     check = await fake.send_interaction("whatsnew")
     news = await check.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
-    assert not news.ephemeral
+    assert news.ephemeral  # the member's own news
     assert_no_pings(news)
-    text = unescape(news.content)
-    assert text.startswith("**New developments since the last check**\n")
-    assert (
-        "• **Dairy and supply management** (`dairy`): 2 new sentences, from Continental "
-        "Press (wire)" in text
+    [embed] = news.embeds
+    assert embed["title"] == "New since your last check"
+    fields = {f["name"]: unescape(f["value"]) for f in embed["fields"]}
+    assert set(fields) == {
+        "Dairy and supply management · 2 new sentences",
+        "Auto tariffs (Section 232) · 2 new sentences",
+    }  # nothing new on Chapter 19 or fast track
+    assert fields["Dairy and supply management · 2 new sentences"].endswith(
+        ", Continental Press (wire), 2018-08-21"
     )
-    assert "• **Auto tariffs (Section 232)** (`autos`): 2 new sentences" in text
-    assert (
-        "> Canadian officials rejected the deadline, saying supply management was not up "
-        "for negotiation." in text
-    )
-    assert "chapter-19" not in text and "fast-track" not in text  # nothing new on those
 
     again = await fake.send_interaction("whatsnew")
-    assert (await again.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)).content == (
-        "No issue has new developments since the last check."
+    nothing = await again.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
+    assert nothing.embeds[0]["description"] == (
+        "Nothing new since your last check: no issue gained developments."
     )
 
     shown = sections(await ask_for_issue(fake, "dairy"))
     assert timeline_dates(shown["Timeline"])[:2] == ["2018-08-20", "2018-08-21"]
-    assert "open up its dairy market before the end of the month" in shown["Timeline"]
+    # Quoted once in the briefing (where it first appears); the timeline points to it.
+    everything = "\n".join(shown.values())
+    assert everything.count("open up its dairy market before the end of the month") == 1
     assert (
-        "[2]" in shown["Timeline"] and "**[2]** U.S. sets end-of-month target" in shown["Sources"]
+        "[2]" in shown["Timeline"] and "**[2]** [U.S. sets end-of-month target" in shown["Sources"]
     )
 
 
@@ -227,6 +240,10 @@ async def test_reindex_and_about_name_the_issues(fake_discord: FakeDiscord, trad
     ) in shown
     assert "Steel" not in shown  # no article mentions it
 
+    # The server's own article, so /reindex has something of its own to rebuild.
+    upload = Upload(WIRE_DAIRY.name, WIRE_DAIRY.read_bytes(), "text/markdown")
+    added = await fake.send_interaction("ingest", user=fake.admin_id, attachments={"file": upload})
+    await added.wait_for(ActionKind.FOLLOWUP, timeout=SLOW)
     handle = await fake.send_interaction("reindex", user=fake.admin_id)
     done = await handle.wait_for(
         ActionKind.EDIT_ORIGINAL, predicate=lambda a: "finished" in a.content, timeout=SLOW

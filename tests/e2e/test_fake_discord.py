@@ -403,6 +403,17 @@ async def test_invalidated_session_reidentifies(fake_discord: FakeDiscord) -> No
 # -- Discord's limits, checked directly --------------------------------------------------------
 
 
+BUTTON = {"type": 2, "style": 2, "label": "Vote", "custom_id": "vote"}
+LINK = {"type": 2, "style": 5, "label": "Open", "url": "https://example.org/a"}
+
+
+def row(*items: dict) -> dict:
+    return {"type": 1, "components": list(items)}
+
+
+ROW = row(BUTTON)
+
+
 def _error_code(body: dict) -> tuple[int, dict | None]:
     try:
         limits.check_message(body)
@@ -434,6 +445,18 @@ def test_limits_accept_a_full_but_legal_message() -> None:
         ({"embeds": [{"author": {"name": "a" * 257}}]}, ["embeds", "0", "author", "name"]),
         ({"embeds": [{"description": "d" * 4000}, {"description": "d" * 2001}]}, ["embeds"]),
         ({"embeds": [{"title": "t"}] * 11}, ["embeds"]),
+        # Components: five rows of five buttons at most, labels of 80, unique custom ids,
+        # a link button with a url (at most 512) and no custom id.
+        ({"content": "c", "components": [ROW] * 6}, ["components"]),
+        ({"content": "c", "components": [{"type": 1, "components": [BUTTON] * 6}]}, ["components"]),
+        ({"content": "c", "components": [row({**BUTTON, "label": "l" * 81})]}, ["components"]),
+        ({"content": "c", "components": [ROW, ROW]}, ["components", "1"]),
+        (
+            {"content": "c", "components": [row({**LINK, "url": "https://x/" + "p" * 510})]},
+            ["components"],
+        ),
+        ({"content": "c", "components": [row({**LINK, "custom_id": "x"})]}, ["components"]),
+        ({"content": "c", "attachments": [{"id": 0, "description": "d" * 1025}]}, ["attachments"]),
     ],
 )
 def test_limits_reject_like_discord(body: dict, path: list[str]) -> None:
@@ -444,6 +467,24 @@ def test_limits_reject_like_discord(body: dict, path: list[str]) -> None:
         assert node is not None
         node = node[key]
     assert node
+
+
+def test_a_full_but_legal_set_of_buttons_is_accepted() -> None:
+    rows = [row(*({**BUTTON, "custom_id": f"b{r}{n}"} for n in range(5))) for r in range(4)]
+    rows.append(row(*({**LINK, "label": "l" * 80, "url": "https://x/" + "p" * 502},) * 5))
+    assert _error_code({"content": "c", "components": rows}) == (0, None)
+
+
+def test_command_option_lengths_are_checked_like_discord() -> None:
+    def command(**option) -> list[dict]:
+        question = {"type": 3, "name": "q", "description": "d", **option}
+        return [{"name": "ask", "description": "d", "options": [question]}]
+
+    limits.check_commands(command(min_length=1, max_length=6000))
+    for bad in ({"max_length": 6001}, {"max_length": 0}, {"min_length": -1}):
+        with pytest.raises(DiscordAPIError) as refused:
+            limits.check_commands(command(**bad))
+        assert refused.value.code == limits.INVALID_FORM_BODY
 
 
 def test_empty_message_is_50006() -> None:
@@ -586,3 +627,49 @@ async def test_each_shard_gets_its_own_guilds_events(fake_discord: FakeDiscord) 
             frames = fake.gateway.by_shard[shard].history
             seen = {f["d"].get("guild_id") for f in frames if f.get("t") == "MESSAGE_CREATE"}
             assert seen == {str(guild.id)}
+
+
+# -- threads on messages, direct messages -------------------------------------------------------
+
+
+async def test_a_thread_started_on_a_message_has_its_id_and_can_be_started_once(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake) as bot:
+        await fake.send_message("hello", mentions_bot=True)
+        reply = await fake.wait_for_message()
+        channel = bot.get_channel(fake.channel_id)
+        message = await channel.fetch_message(reply.message_id)
+        thread = await message.create_thread(name="Follow-ups", auto_archive_duration=60)
+        assert thread.id == message.id and thread.owner_id == bot.user.id
+        assert (await fake.wait_for_action(kind=ActionKind.THREAD)).content == "Follow-ups"
+        stored = fake.state.messages[message.id]
+        assert stored["thread"]["id"] == str(message.id) and stored["flags"] & (1 << 5)
+        with pytest.raises(discord.HTTPException) as twice:
+            await message.create_thread(name="Again")
+        assert twice.value.code == limits.THREAD_ALREADY_CREATED
+        with pytest.raises(discord.HTTPException) as long_name:
+            await (await channel.fetch_message(reply.message_id)).create_thread(name="n" * 101)
+        assert long_name.value.code in (limits.INVALID_FORM_BODY, limits.THREAD_ALREADY_CREATED)
+        # A message in the thread reaches the bot with the thread as its channel.
+        assert (await _next(bot.inbox)).content.endswith("hello")  # the first message
+        await fake.send_message("in the thread", channel_id=thread.id)
+        seen = await _next(bot.inbox)
+        assert seen.channel.id == thread.id and seen.content == "in the thread"
+
+
+async def test_a_direct_message_to_a_user_who_refuses_them_is_50007(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    async with connected(TinyBot(fake.guild_id), fake) as bot:
+        member = await bot.fetch_user(fake.member_id)
+        await member.send("hello", allowed_mentions=NO_PINGS)
+        sent = await fake.wait_for_message(channel_id=fake.dm_channel(fake.member_id))
+        assert sent.content == "hello"
+        fake.refuse_dms(fake.admin_id)
+        admin = await bot.fetch_user(fake.admin_id)
+        with pytest.raises(discord.Forbidden) as refused:
+            await admin.send("hello", allowed_mentions=NO_PINGS)
+        assert refused.value.code == limits.CANNOT_SEND_TO_USER

@@ -134,6 +134,16 @@ def _check_options(
         choices = [c["value"] for c in declared[key].get("choices") or []]
         if choices and not autocomplete and value not in choices:
             raise ValueError(f"/{command['name']}: {key}={value!r} is not one of {choices}")
+        # The client stops typing at max_length and won't send below min_length.
+        longest, shortest = declared[key].get("max_length"), declared[key].get("min_length")
+        if isinstance(value, str) and not autocomplete:
+            if longest is not None and len(value) > longest:
+                raise ValueError(
+                    f"/{command['name']}: {key} is {len(value)} characters; Discord's client "
+                    f"takes at most {longest}"
+                )
+            if shortest is not None and len(value) < shortest:
+                raise ValueError(f"/{command['name']}: {key} needs {shortest} characters")
 
 
 def command_data(

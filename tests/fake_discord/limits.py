@@ -27,6 +27,18 @@ MODAL_TITLE_MAX = 45
 COMMANDS_MAX = 100
 COMMAND_DESCRIPTION_MAX = 100
 COMMAND_OPTIONS_MAX = 25
+# String options' min_length / max_length (https://discord.com/developers/docs/interactions/
+# application-commands#application-command-object-application-command-option-structure).
+OPTION_LENGTH_MAX = 6000
+# Message components (https://discord.com/developers/docs/components/reference).
+ACTION_ROWS_MAX = 5
+ROW_BUTTONS_MAX = 5
+BUTTON_LABEL_MAX = 80
+CUSTOM_ID_MAX = 100
+LINK_URL_MAX = 512
+ATTACHMENT_DESCRIPTION_MAX = 1024
+THREAD_NAME_MAX = 100
+THREAD_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 INVALID_FORM_BODY = 50035
@@ -38,6 +50,10 @@ UNKNOWN_CHANNEL = 10003
 UNKNOWN_GUILD = 10004
 UNKNOWN_WEBHOOK = 10015
 CANNOT_EDIT_OTHERS_MESSAGE = 50005
+CANNOT_SEND_TO_USER = 50007
+WRONG_CHANNEL_TYPE = 50024
+THREAD_ALREADY_CREATED = 160004
+MISSING_PERMISSIONS = 50013
 
 
 class DiscordAPIError(Exception):
@@ -113,9 +129,65 @@ def _check_embed(errors: FormErrors, index: int, embed: dict[str, Any]) -> None:
             errors.max_length((*path, "fields", n, "value"), field["value"], EMBED_FIELD_VALUE_MAX)
 
 
+def _check_components(errors: FormErrors, rows: list[dict[str, Any]]) -> None:
+    """Action rows of buttons and selects, as Discord validates them: at most 5 rows of at most
+    5 buttons (or one select); a link button has a url and no custom_id, any other a custom_id
+    of at most 100 characters, unique in the message; labels at most 80."""
+    errors.max_length(("components",), rows, ACTION_ROWS_MAX)
+    seen: set[str] = set()
+    for r, row in enumerate(rows):
+        path: tuple[str | int, ...] = ("components", r)
+        if row.get("type") != 1:
+            errors.add((*path, "type"), "COMPONENT_LAYOUT_INVALID", "Expected an action row")
+            continue
+        items = row.get("components") or []
+        if not items:
+            errors.add((*path, "components"), "BASE_TYPE_REQUIRED", "This field is required")
+        errors.max_length((*path, "components"), items, ROW_BUTTONS_MAX)
+        if any(item.get("type") != 2 for item in items) and len(items) > 1:
+            errors.add(
+                (*path, "components"), "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "A select fills a row"
+            )
+        for n, item in enumerate(items):
+            where = (*path, "components", n)
+            errors.max_length((*where, "label"), item.get("label"), BUTTON_LABEL_MAX)
+            if item.get("type") == 2 and item.get("style") == 5:  # a link button
+                if errors.required((*where, "url"), item.get("url")):
+                    errors.max_length((*where, "url"), item["url"], LINK_URL_MAX)
+                    if not str(item["url"]).startswith(("http://", "https://", "discord://")):
+                        errors.add(
+                            (*where, "url"), "URL_TYPE_INVALID_URL", "Not a well formed URL."
+                        )
+                if item.get("custom_id"):
+                    errors.add(
+                        (*where, "custom_id"),
+                        "COMPONENT_INVALID_CUSTOM_ID",
+                        "A link button cannot have a custom_id",
+                    )
+                continue
+            custom_id = item.get("custom_id")
+            if errors.required((*where, "custom_id"), custom_id):
+                errors.max_length((*where, "custom_id"), custom_id, CUSTOM_ID_MAX)
+                if custom_id in seen:
+                    errors.add(
+                        (*where, "custom_id"),
+                        "COMPONENT_CUSTOM_ID_DUPLICATED",
+                        "Component custom id cannot be duplicated",
+                    )
+                seen.add(custom_id)
+
+
 def check_message_fields(payload: dict[str, Any]) -> None:
     """Length limits on a message create/edit body (fields that are absent are not checked)."""
     errors = FormErrors()
+    if payload.get("components"):
+        _check_components(errors, payload["components"])
+    for n, attachment in enumerate(payload.get("attachments") or []):
+        errors.max_length(
+            ("attachments", n, "description"),
+            attachment.get("description"),
+            ATTACHMENT_DESCRIPTION_MAX,
+        )
     content = payload.get("content")
     if content is not None:
         errors.max_length(("content",), str(content), CONTENT_MAX)
@@ -153,6 +225,26 @@ def check_message(payload: dict[str, Any], *, files: int = 0) -> None:
     check_not_empty(payload, files=files)
 
 
+def check_thread(body: dict[str, Any]) -> None:
+    """Starting a thread: a name of 1-100 characters, a known auto-archive duration."""
+    errors = FormErrors()
+    if errors.required(("name",), body.get("name")):
+        errors.max_length(("name",), str(body["name"]), THREAD_NAME_MAX)
+    slowmode = body.get("rate_limit_per_user")
+    if slowmode is not None and not 0 <= int(slowmode) <= 21_600:
+        errors.add(
+            ("rate_limit_per_user",), "NUMBER_TYPE_MAX", "int value should be between 0 and 21600."
+        )
+    duration = body.get("auto_archive_duration")
+    if duration is not None and duration not in THREAD_ARCHIVE_DURATIONS:
+        errors.add(
+            ("auto_archive_duration",),
+            "BASE_TYPE_CHOICES",
+            "Value must be one of {60, 1440, 4320, 10080}.",
+        )
+    errors.raise_if_any()
+
+
 def check_autocomplete(data: dict[str, Any]) -> None:
     errors = FormErrors()
     choices = data.get("choices")
@@ -186,6 +278,22 @@ def _check_option(errors: FormErrors, path: tuple[str | int, ...], option: dict[
         description = option["description"]
         errors.max_length((*path, "description"), description, COMMAND_DESCRIPTION_MAX)
     errors.max_length((*path, "choices"), option.get("choices") or [], AUTOCOMPLETE_CHOICES_MAX)
+    for key, low in (("min_length", 0), ("max_length", 1)):
+        value = option.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or value > OPTION_LENGTH_MAX:
+            errors.add(
+                (*path, key),
+                "NUMBER_TYPE_MAX",
+                f"int value should be less than or equal to {OPTION_LENGTH_MAX}.",
+            )
+        elif value < low:
+            errors.add(
+                (*path, key),
+                "NUMBER_TYPE_MIN",
+                f"int value should be greater than or equal to {low}.",
+            )
     sub_options = option.get("options") or []
     errors.max_length((*path, "options"), sub_options, COMMAND_OPTIONS_MAX)
     for n, sub in enumerate(sub_options):

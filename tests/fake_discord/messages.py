@@ -78,7 +78,9 @@ def attachment_payloads(
             if key in kept_by_id:
                 result.append(kept_by_id[key])
             elif key.isdigit() and int(key) < len(uploads):
-                result.append(store_upload(state, base_url, channel_id, uploads[int(key)]))
+                description = entry.get("description")
+                upload = uploads[int(key)]
+                result.append(store_upload(state, base_url, channel_id, upload, description))
                 used.add(int(key))
     for index, upload in enumerate(uploads):
         if index not in used:
@@ -87,13 +89,17 @@ def attachment_payloads(
 
 
 def store_upload(
-    state: ServerState, base_url: str, channel_id: int, upload: p.Upload
+    state: ServerState,
+    base_url: str,
+    channel_id: int,
+    upload: p.Upload,
+    description: str | None = None,
 ) -> dict[str, Any]:
     """Keep an uploaded file and return its attachment object, with a URL the fake serves."""
     attachment_id = state.ids.next()
     state.uploads[attachment_id] = upload
     url = f"{base_url}/attachments/{channel_id}/{attachment_id}/{upload.filename}"
-    return p.attachment(attachment_id, upload, url)
+    return p.attachment(attachment_id, upload, url, description)
 
 
 def unknown_reference_error() -> None:

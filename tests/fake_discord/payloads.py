@@ -27,6 +27,7 @@ ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 USE_EXTERNAL_EMOJIS = 1 << 18
 USE_APPLICATION_COMMANDS = 1 << 31
+CREATE_PUBLIC_THREADS = 1 << 35
 SEND_MESSAGES_IN_THREADS = 1 << 38
 ALL_PERMISSIONS = (1 << 53) - 1
 
@@ -39,6 +40,7 @@ EVERYONE_PERMISSIONS = (
     | READ_MESSAGE_HISTORY
     | USE_EXTERNAL_EMOJIS
     | USE_APPLICATION_COMMANDS
+    | CREATE_PUBLIC_THREADS
     | SEND_MESSAGES_IN_THREADS
 )
 
@@ -59,6 +61,7 @@ DM_PERMISSIONS = (
 )
 
 # Message flags.
+HAS_THREAD = 1 << 5
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 
@@ -232,8 +235,10 @@ def application(app_id: int, bot_user: dict[str, Any], owner: dict[str, Any]) ->
     }
 
 
-def attachment(attachment_id: int, upload: Upload, url: str) -> dict[str, Any]:
-    return {
+def attachment(
+    attachment_id: int, upload: Upload, url: str, description: str | None = None
+) -> dict[str, Any]:
+    data = {
         "id": str(attachment_id),
         "filename": upload.filename,
         "size": len(upload.data),
@@ -241,6 +246,9 @@ def attachment(attachment_id: int, upload: Upload, url: str) -> dict[str, Any]:
         "proxy_url": url,
         "content_type": upload.content_type,
     }
+    if description:  # the alt text a client reads out and shows on hover
+        data["description"] = description
+    return data
 
 
 def message(

@@ -27,6 +27,7 @@ class ActionKind(StrEnum):
     REACTION_ADD = "reaction_add"
     REACTION_REMOVE = "reaction_remove"
     TYPING = "typing"
+    THREAD = "thread"  # POST /channels/{id}/messages/{id}/threads (a thread on a message)
     RESPONSE = "response"  # interaction callback 4
     DEFER = "defer"  # callback 5 ("Bot is thinking...")
     DEFER_UPDATE = "defer_update"  # callback 6

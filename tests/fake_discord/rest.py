@@ -128,6 +128,8 @@ class RestApi:
             web.get(message, self.get_message),
             web.patch(message, self.edit_message),
             web.delete(message, self.delete_message),
+            web.post(message + "/threads", self.start_thread_from_message),
+            web.post(api + "/users/@me/channels", self.create_dm),
             web.put(message + "/reactions/{emoji}/@me", self.add_reaction),
             web.delete(message + "/reactions/{emoji}/@me", self.remove_reaction),
             web.post(channel + "/typing", self.typing),
@@ -231,7 +233,9 @@ class RestApi:
 
     async def create_message(self, request: web.Request) -> web.Response:
         channel_id = int(request.match_info["channel_id"])
-        self.state.channel(channel_id)
+        channel = self.state.channel(channel_id)
+        if channel["type"] == p.DM and int(channel["recipients"][0]["id"]) in self.state.closed_dms:
+            raise _error(403, limits.CANNOT_SEND_TO_USER, "Cannot send messages to this user")
         body, uploads = await read_body(request)
         limits.check_message(body, files=len(uploads))
         referenced = resolve_reference(self.state, channel_id, body)
@@ -249,6 +253,69 @@ class RestApi:
         self.fake.actions.append(message_action(ActionKind.MESSAGE, message, body))
         await self.fake.echo("MESSAGE_CREATE", message)
         return json_response(message)
+
+    async def create_dm(self, request: web.Request) -> web.Response:
+        """``POST /users/@me/channels``: the bot's DM channel with a user (the same one each
+        time). Whether the user accepts DMs is only known when a message is sent."""
+        body, _ = await read_body(request)
+        try:
+            user_id = int(body.get("recipient_id"))
+        except (TypeError, ValueError):
+            raise _error(400, 50035, "Invalid Form Body") from None
+        if user_id not in self.state.users or user_id == self.state.bot_id:
+            raise _error(400, limits.CANNOT_SEND_TO_USER, "Cannot send messages to this user")
+        return json_response(self.state.dm_channel(user_id))
+
+    async def start_thread_from_message(self, request: web.Request) -> web.Response:
+        """``POST /channels/{channel}/messages/{message}/threads``: a public thread whose id is
+        the message's (Discord's "Start Thread from Message"); THREAD_CREATE and MESSAGE_UPDATE
+        are dispatched. Only in a guild text channel, with Create Public Threads, once per
+        message."""
+        channel_id = int(request.match_info["channel_id"])
+        channel = self.state.channel(channel_id)
+        message = self._stored(request)
+        if channel["type"] != p.GUILD_TEXT:
+            raise _error(
+                400, limits.WRONG_CHANNEL_TYPE, "Cannot execute action on this channel type"
+            )
+        guild = self.state.guild(int(channel["guild_id"]))
+        if not guild.permissions_of(self.state.bot_id) & p.CREATE_PUBLIC_THREADS:
+            raise _error(403, limits.MISSING_PERMISSIONS, "Missing Permissions")
+        if int(message["id"]) in guild.channels:
+            raise _error(
+                400,
+                limits.THREAD_ALREADY_CREATED,
+                "A thread has already been created for this message",
+            )
+        body, _ = await read_body(request)
+        limits.check_thread(body)
+        thread = self.state.add_thread(
+            channel_id, str(body["name"]), self.state.bot_id, thread_id=int(message["id"])
+        )
+        duration = body.get("auto_archive_duration") or 1440
+        thread["thread_metadata"]["auto_archive_duration"] = duration
+        thread["member"] = {
+            "id": thread["id"],
+            "user_id": str(self.state.bot_id),
+            "join_timestamp": p.iso_timestamp(),
+            "flags": 0,
+        }
+        message["thread"] = thread
+        message["flags"] = int(message.get("flags") or 0) | p.HAS_THREAD
+        self.fake.actions.append(
+            BotAction(
+                kind=ActionKind.THREAD,
+                channel_id=int(thread["id"]),
+                message_id=int(message["id"]),
+                content=str(body["name"]),
+                request_body=body,
+            )
+        )
+        # As Discord documents it: a Thread Create, and a Message Update for the starter
+        # message, which now carries the thread.
+        await self.fake.echo("THREAD_CREATE", {**thread, "newly_created": True})
+        await self.fake.echo("MESSAGE_UPDATE", message)
+        return json_response(thread, status=201)
 
     async def edit_message(self, request: web.Request) -> web.Response:
         message = self._stored(request)

@@ -158,6 +158,19 @@ class FakeDiscord:
         await self.gateway.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return int(thread["id"])
 
+    def command_listing(self, guild_id: int | None = None) -> list[str]:
+        """The slash command names a member of ``guild_id`` (default: the primary guild) is
+        offered when typing "/": the guild's own commands and the global ones. A name
+        registered in both scopes is listed twice, as Discord's client does."""
+        guild = self.state.guild(guild_id)
+        commands = self.state.commands
+        listed = [*commands.guild_commands.get(guild.id, []), *commands.global_commands]
+        return sorted(c["name"] for c in listed if c.get("type", 1) == 1)
+
+    def refuse_dms(self, user_id: int) -> None:
+        """The user's privacy settings refuse direct messages from the bot (403 50007)."""
+        self.state.closed_dms.add(user_id)
+
     async def create_role(self, guild_id: int, name: str, *, permissions: int = 0) -> int:
         """A guild's admin creates a role (GUILD_ROLE_CREATE); its id."""
         guild = self.state.guild(guild_id)

@@ -100,6 +100,7 @@ class ServerState:
         self.reactions: dict[int, dict[str, set[int]]] = {}
         self.uploads: dict[int, p.Upload] = {}
         self.commands = CommandStore()
+        self.closed_dms: set[int] = set()  # users whose privacy settings refuse the bot's DMs
         self.primary = self.add_guild(guild_name, channel_names)
         # The application's owner is the primary guild's owner (they made the bot for it).
         self.owner_id = self.primary.owner_id
@@ -304,11 +305,15 @@ class ServerState:
             found = self.dm_channels[user_id] = p.dm_channel(self.ids.next(), self.users[user_id])
         return found
 
-    def add_thread(self, parent_id: int, name: str, owner_id: int) -> dict[str, Any]:
-        """A public thread in a guild text channel."""
+    def add_thread(
+        self, parent_id: int, name: str, owner_id: int, *, thread_id: int | None = None
+    ) -> dict[str, Any]:
+        """A public thread in a guild text channel; one started from a message has the
+        message's id (``thread_id``), as on Discord."""
         parent = self.channel(parent_id)
         guild = self.guild(int(parent["guild_id"]))
-        thread = p.thread_channel(self.ids.next(), guild.id, parent_id, name, owner_id)
+        new_id = thread_id if thread_id is not None else self.ids.next()
+        thread = p.thread_channel(new_id, guild.id, parent_id, name, owner_id)
         guild.channels[int(thread["id"])] = thread
         return thread
 

@@ -104,13 +104,13 @@ async def test_a_page_declaring_another_articles_url_cannot_replace_it(
     assert kept.content_hash == real.article.content_hash  # the real story is untouched
     # The forged page is shown as what it is: a page on 127.0.0.1 that claims an outlet.
     assert forged.article.url == f"{site}/forged"
-    assert forged.article.source == "127.0.0.1 (claims to be from Real Outlet)"
+    assert forged.article.source == "127.0.0.1, as Real Outlet"
     assert forged.article.claimed_source == "Real Outlet"
     assert forged.article.claimed_url == f"{site}/real"
     # Answers quote it under that label, never under the outlet's name alone.
     hits = engine.search("Canada walked away from the talks", k=3).hits
     forged_hit = next(h for h in hits if h.article.id == forged.article.id)
-    assert forged_hit.article.source.startswith("127.0.0.1 (claims")
+    assert forged_hit.article.source.startswith("127.0.0.1, as ")
     # And the real page is still quoted with its own text.
     text = " ".join(h.record.text for h in engine.search("dairy market access 3.6 percent").hits)
     assert "3.6 percent" in text
@@ -184,7 +184,7 @@ def test_a_fetched_page_keeps_its_id_and_claims_through_a_rebuild(
     html = BAY_STREET.read_bytes()
     url = "https://news.example.org/usmca"
     added = engine.ingest_bytes(html, "usmca.html", fetched_from=url).article
-    assert added.source == "news.example.org (claims to be from Bay Street Bulletin)"
+    assert added.source == "news.example.org, as Bay Street Bulletin"
     assert (
         added.claimed_url == "https://example.com/bay-street-bulletin/2018/10/01/usmca-deal-reached"
     )

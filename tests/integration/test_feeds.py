@@ -82,7 +82,7 @@ async def test_rss_atom_and_rdf_items_become_articles(library) -> None:
     assert site.requests["/news/dispute-panels.html"] == 1
     cheese = next(a for a in engine.articles() if a.title == CHEESE.title)
     assert cheese.fetched_from == site.url("news/cheese-quota.html")
-    assert cheese.source == "127.0.0.1 (claims to be from Harbour Times)"
+    assert cheese.source == "127.0.0.1, as Harbour Times"
     assert cheese.date == "2018-09-20"
     assert (
         engine.search("How many tonnes of cheese would come in duty free?").hits[0].article.id

@@ -48,7 +48,7 @@ def test_follow_poll_feeds_and_unfollow(cli, site: NewsSite) -> None:
     assert f"new items (2 new): {site.url('rss.xml')}" in out
     assert f"— {CHEESE.title}" in out and f"— {PANELS.title}" in out
     assert "New from the feeds: 2 articles" in out
-    assert f"“{CHEESE.title}” — 127.0.0.1 (claims to be from Harbour Times), 2018-09-20" in out
+    assert f"“{CHEESE.title}” — 127.0.0.1, as Harbour Times, 2018-09-20" in out
     assert "New developments on: " in out and "Dairy" in out
 
     listed = cli("feeds").stdout
@@ -93,7 +93,7 @@ def test_ingest_takes_links_through_the_safe_fetcher(
     assert f"— {CARS.title}" in added.stdout
     assert cli("ingest", link).stdout.startswith("unchanged: ")
     articles = cli("articles").stdout
-    assert "127.0.0.1 (claims to be from Northbound Wire)" in articles
+    assert "127.0.0.1, as Northbound Wire" in articles
     missing = cli("ingest", site.url("news/no-such-story.html"))
     assert missing.exit_code == 1 and "the server answered HTTP 404" in missing.stderr
 

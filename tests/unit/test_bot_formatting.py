@@ -95,7 +95,7 @@ def test_fit_counts_the_escapes(limit: int) -> None:
 # -- answers ------------------------------------------------------------------------------------
 
 
-def test_answer_embed_shows_sentences_citations_and_quotes() -> None:
+def test_answer_embed_shows_sentences_and_linked_sources_without_repeating_them() -> None:
     shown = formatting.answer_embed(
         answer(
             [("Dairy is the sticking point.", 1)],
@@ -105,11 +105,10 @@ def test_answer_embed_shows_sentences_citations_and_quotes() -> None:
     assert shown.title == "What blocks the deal?"
     assert shown.description == "Dairy is the sticking point. [1]"
     [field] = shown.fields
-    assert field.name == "[1] Talks resume"
-    assert field.value == (
-        "Capital Wire · 2018-09-11 · <https://example.org/1> · ¶1\n> Dairy is the sticking "
-        "point. Autos too."
-    )
+    assert field.name == "[1] Capital Wire, 2018-09-11"
+    # The title carries the link; the passage is behind "Show passages", not quoted again.
+    assert field.value == "[Talks resume](https://example.org/1) · ¶1"
+    assert "Dairy" not in field.value and "<https://" not in str(shown.to_dict())
     accepted_by_discord(embeds=[shown])
 
 
@@ -148,7 +147,7 @@ def test_a_broad_answer_lists_dated_points_and_a_citation_names_its_paragraphs()
         "• 2018-09-11: The talks resumed on Tuesday. [2]",
     ]
     first = shown.fields[0]
-    assert "¶2, ¶7" in first.value and "Dairy is settled. … Autos are not." in first.value
+    assert "¶2, ¶7" in first.value and "Dairy is settled." not in first.value
     accepted_by_discord(embeds=[shown])
 
 
@@ -220,12 +219,17 @@ def article(n: int, **changes) -> ArticleInfo:
     return ArticleInfo(**(values | changes))
 
 
-def test_sources_embed_with_many_articles_fits() -> None:
+def test_sources_embed_with_many_articles_fits_on_pages() -> None:
     articles = [article(n, title="@everyone " + "long title " * 30) for n in range(500)]
-    shown = formatting.sources_embed(articles)
-    accepted_by_discord(embeds=[shown])
-    assert shown.title == "Sources (500 articles)"
-    assert re.search(r"…and \d+ more$", shown.description)
+    pages = formatting.source_pages(articles)
+    assert sum(map(len, pages)) == 500  # every article is on a page: none is "…and N more"
+    assert all(len(page) <= formatting.SOURCES_PER_PAGE for page in pages)
+    for n in (0, len(pages) // 2, len(pages) - 1):
+        shown = formatting.sources_embed(articles, n)
+        accepted_by_discord(embeds=[shown])
+        assert shown.title == "Sources (500 articles)"
+        assert shown.footer.text == f"Page {n + 1} of {len(pages)}"
+        assert "](https://example.org/" in shown.description  # titles link to the articles
 
 
 def test_about_embed_counts_originals_and_dates() -> None:

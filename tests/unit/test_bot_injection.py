@@ -54,6 +54,8 @@ MARKUP = [
 HOSTILE = MENTIONS + MARKUP
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 MASKED_LINK = re.compile(r"\[[^\]]*\]\([^)]*\)")
+# A masked link the bot makes: escaped text (no bare "]"), a plain http(s) address.
+OUR_LINK = re.compile(r"\[(?P<text>(?:\\.|[^\]\\])*)\]\((?P<url>https?://[^\s()<>]+)\)(?: · ¶\d+)?")
 MENTION_SYNTAX = re.compile(r"<(?:@[!&]?|#)\d+>|@everyone|@here|</[^<>]+:\d+>|<t:-?\d+")
 
 
@@ -130,12 +132,13 @@ def check_answer_embed(shown: Answer) -> None:
         f"[{n}]" for n in range(1, count + 1)
     ]
     for field in embed.fields:
-        assert_inert(field.name.split(" ", 1)[1])
-        head, _, quote = field.value.partition("\n> ")
-        assert quote and "\n" not in quote  # the quote stays one line, under its source
-        assert_inert(quote)
-        outlet = head.split(" · ")[0]
+        outlet = field.name.split(" ", 1)[1].removesuffix(", 2018-09-11")
         assert_inert(outlet)
+        # The title, linked to its article: its words inert inside the one link we made.
+        link = OUR_LINK.fullmatch(field.value)
+        assert link is not None and "\n" not in field.value, field.value
+        assert_inert(link["text"])
+        assert link["url"].startswith("https://example.org/")
 
 
 # -- one sample of everything -------------------------------------------------------------------
@@ -160,7 +163,7 @@ def test_two_masked_links_in_one_sentence_are_both_shown_as_text() -> None:
     sentence = "Read [the memo](https://evil.example/a) and [the annex](https://evil.example/b)."
     shown = formatting.answer_embed(answer([sentence]))
     assert not MASKED_LINK.search(visible(shown.description or ""))
-    assert not MASKED_LINK.search(visible(shown.fields[0].value))
+    assert OUR_LINK.fullmatch(shown.fields[0].value)  # the title's link, and only that
     assert "https://evil.example/b" in shown.description  # the address itself stays readable
 
 
@@ -263,9 +266,11 @@ def test_not_covered_ingest_and_removed_texts_are_inert(hostile: str) -> None:
 def test_sources_embed_is_inert() -> None:
     shown = formatting.sources_embed([article(" ".join(HOSTILE), source=" ".join(HOSTILE))])
     limits.check_message({"embeds": [shown.to_dict()]})
-    line = shown.description or ""
-    title = line.removeprefix("• **").split("** — ", 1)[0]
-    assert_inert(title)
+    line = (shown.description or "").removeprefix("• ")
+    link = OUR_LINK.match(line)
+    assert link is not None, line
+    assert_inert(link["text"])
+    assert_inert(line[link.end() :].removeprefix(" — ").removesuffix(", 2018-09-01"))
 
 
 # -- /audit -------------------------------------------------------------------------------------
@@ -289,15 +294,20 @@ def test_audit_embed_lists_who_did_what_and_when() -> None:
             entry(1, action="reindex", target="all"),
             entry(2, actor="cli:root", action="remove", outcome="failed", detail="no such article"),
             entry(3, actor=f"discord:{ID} (member)", outcome="refused", detail="not an admin"),
+            entry(4, actor="feed"),
         ]
     )
     limits.check_message({"embeds": [shown.to_dict()]})
     lines = (shown.description or "").splitlines()
-    assert len(lines) == 3
-    assert lines[0].startswith("`2018-09-02 10:00` ")
+    assert len(lines) == 4
+    # Discord's timestamp markup: each reader's own time zone, "3 days ago" with the date on hover.
+    assert lines[0].startswith("<t:1535882400:R> ")  # 2018-09-02 10:00 UTC
     assert "reindex" in lines[0] and "all" in lines[0] and "ok" in lines[0]
+    assert f"by <@{ID}>" in lines[0]  # a mention (shown as a name; it pings nobody)
     assert "cli:root" in lines[1] and "failed" in lines[1] and "no such article" in lines[1]
-    assert "refused" in lines[2] and ID in lines[2] and "member" in lines[2]
+    assert "refused" in lines[2] and f"<@{ID}>" in lines[2] and "(member)" not in lines[2]
+    assert "by a feed" in lines[3]
+    assert "UTC" not in (shown.footer.text or "")
 
 
 def test_audit_embed_is_empty_friendly() -> None:
@@ -312,10 +322,11 @@ def test_hostile_audit_entries_stay_inert_and_within_limits() -> None:
     ]
     shown = audit_embed(entries)
     limits.check_message({"embeds": [shown.to_dict()]})
-    assert not MENTION_SYNTAX.search(str(shown.to_dict()))
+    ours = re.compile(rf"^<t:\d+:R> |by <@{ID}>")  # the time and the actor are our markup
     assert not BIDI.search(str(shown.to_dict()))
     lines = (shown.description or "").splitlines()
     assert lines[-1].startswith("…and ") and lines[-1].endswith(" more")
     for line in lines[:-1]:
-        _stamp, rest = line.split("` ", 1)
+        rest = ours.sub("", line)
+        assert not MENTION_SYNTAX.search(rest), rest
         assert_inert(rest.replace(" · ", " "))  # our separators are plain text

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import ConversationMemory, context_of, question_text
+from bot.conversation import ConversationMemory, question_text
 from bot.cooldown import QuestionCooldown
 from bot.feedback_store import AnswerRecord, FeedbackStore
+from tradetalk.follow_ups import Exchange
 
 BOT = 123456789012345678
 
@@ -20,25 +21,13 @@ def test_question_text_drops_only_the_bots_mentions() -> None:
     assert question_text(f"<@{BOT}>", BOT) == ""
 
 
-def test_follow_up_context_joins_questions_and_stays_short() -> None:
-    assert context_of("What is blocking the deal?", None) == "What is blocking the deal?"
-    assert context_of("and dairy?", "What is blocking the deal?") == (
-        "What is blocking the deal? and dairy?"
-    )
-    # A standalone question starts a new topic.
-    full = "Which tariffs did the United States put on Canadian steel in June?"
-    assert context_of(full, "What is blocking the deal?") == full
-    long_chain = context_of("and autos?", "word " * 300)
-    assert len(long_chain) <= 600 and long_chain.endswith("and autos?")
-    assert long_chain.startswith("word")
-
-
 def test_memory_is_bounded_and_forgets_the_oldest() -> None:
     memory = ConversationMemory(max_items=3)
     for n in range(5):
-        memory.remember(n, f"q{n}", thread_id=100 + n)
-    assert [memory.for_message(n) for n in range(5)] == [None, None, "q2", "q3", "q4"]
-    assert memory.for_thread(104) == "q4" and memory.for_thread(100) is None
+        memory.remember(n, Exchange(f"q{n}"), thread_id=100 + n)
+    asked = [memory.for_message(n) for n in range(5)]
+    assert [e.question if e else None for e in asked] == [None, None, "q2", "q3", "q4"]
+    assert memory.for_thread(104) == Exchange("q4") and memory.for_thread(100) is None
 
 
 def test_cooldown_allows_rate_then_says_how_long() -> None:

@@ -147,20 +147,27 @@ def test_briefing_shows_standing_positions_timeline_and_numbered_sources() -> No
     )
     us, canada = main.fields
     assert us.name == "Positions: U.S." and canada.name == "Positions: Canada"
+    # Each sentence is quoted once: the U.S. position already quoted above points back to it.
     assert us.value.splitlines() == [
-        "• Canada's protected dairy sector isn't in the current deal but the U.S. wants "
-        "concessions. [1]",
+        "• *wants — quoted under Where it stands* [1]",
         "• White House economic adviser Larry Kudlow said on Friday that it's “m-i-l-k” that "
         "continues to block a deal. [2] — Larry Kudlow",
     ]
     assert canada.value == "*No stated position in the articles.*"
-    lines = timeline.description.splitlines()
-    assert lines[0].startswith("**2018-09-07** · White House economic adviser Larry Kudlow")
-    assert lines[0].endswith("block a deal. [2]") and lines[1].startswith("**2018-09-12** · ")
+    # The timeline is lettered as the picture's dots are, and points back too, with the
+    # opening words to know each sentence by.
+    assert timeline.description.splitlines() == [
+        "**A** · **2018-09-07** · “White House economic adviser Larry Kudlow said on Friday … "
+        "*(above)* [2]",
+        "**B** · **2018-09-12** · “Canada's protected dairy sector isn't in the current deal … "
+        "*(above)* [1]",
+    ]
+    assert visible(embeds).count("dairy sector isn't in the current deal but the U.S. wants") == 1
+    # Titles carry the links: no raw addresses.
     assert sources.description.splitlines() == [
-        "**[1]** Talks stall over dairy — BNN Bloomberg · 2018-09-12 · <https://example.org/2> "
+        "**[1]** [Talks stall over dairy](https://example.org/2) — BNN Bloomberg, 2018-09-12 "
         "(also in Riverside Gazette)",
-        "**[2]** Talks stall over dairy — Capital Wire · 2018-09-11 · <https://example.org/1>",
+        "**[2]** [Talks stall over dairy](https://example.org/1) — Capital Wire, 2018-09-11",
     ]
     assert sources.footer.text.startswith("Quoted word for word")
 
@@ -183,16 +190,29 @@ def test_a_very_long_sentence_is_cut_between_words_and_stays_verbatim() -> None:
         )
     )
     accepted_by_discord(embeds=embeds)
-    quoted = [
-        embeds[0].description.split("> ", 1)[1],
-        embeds[0].fields[0].value.removeprefix("• "),
-        embeds[1].description.split(" · ", 1)[1],
-    ]
-    for line in quoted:
-        cut, marker = line.rsplit(" …", 1)
-        assert marker.startswith(" [1]"), line[-60:]
-        assert LONG_SENTENCE.startswith(cut) and LONG_SENTENCE[len(cut)] == " "
-    assert embeds[0].fields[0].value.endswith("[1] — Robert Lighthizer")
+    # Quoted once, where it stands; the position and the timeline point back to it.
+    line = embeds[0].description.split("> ", 1)[1]
+    cut, marker = line.rsplit(" …", 1)
+    assert marker.startswith(" [1]"), line[-60:]
+    assert LONG_SENTENCE.startswith(cut) and LONG_SENTENCE[len(cut)] == " "
+    assert embeds[0].fields[0].value == (
+        "• *wants — quoted under Where it stands* [1] — Robert Lighthizer"
+    )
+    assert embeds[1].description == (
+        "**A** · **2018-08-20** · “The U.S. wants concessions on dairy and on many other … "
+        "*(above)* [1]"
+    )
+
+
+def test_a_long_sentence_quoted_once_in_the_timeline_stays_a_one_liner() -> None:
+    embeds = bf.briefing_embeds(
+        briefing(timeline=[TimelineEntry("2018-08-20", "Monday", sentence(LONG_SENTENCE))])
+    )
+    accepted_by_discord(embeds=embeds)
+    line = embeds[1].description.split(" · ", 2)[2]
+    cut, marker = line.rsplit(" …", 1)
+    assert marker == " [1]"
+    assert LONG_SENTENCE.startswith(cut) and LONG_SENTENCE[len(cut)] == " "
     assert len(embeds[1].description) <= bf.TIMELINE_SENTENCE_MAX + 40  # still a one-liner
 
 
@@ -205,7 +225,7 @@ def test_many_timeline_entries_keep_the_newest_and_count_the_others() -> None:
         )
         for n in range(200)
     ]
-    embeds = bf.briefing_embeds(briefing(timeline=entries, standing=[entries[-1].sentence]))
+    embeds = bf.briefing_embeds(briefing(timeline=entries, standing=[entries[0].sentence]))
     accepted_by_discord(embeds=embeds)
     lines = embeds[1].description.splitlines()
     hidden = int(re.match(r"\*…(\d+) earlier developments not shown\*", lines[0]).group(1))
@@ -297,17 +317,36 @@ def test_a_huge_issue_list_fits() -> None:
     assert embed.description.endswith("more") and "@everyone" not in embed.description
 
 
-def test_whatsnew_names_each_issue_and_quotes_its_newest_sentence() -> None:
-    assert bf.whatsnew_text([]) == "No issue has new developments since the last check."
-    text = bf.whatsnew_text([IssueUpdate(issue(), (KUDLOW, DAIRY))])
-    assert text.splitlines() == [
-        "**New developments since the last check**",
-        "• **Dairy and supply management** (`dairy`): 2 new sentences, from Capital Wire, "
-        "BNN Bloomberg",
-        "> Canada's protected dairy sector isn't in the current deal but the U.S. wants "
-        "concessions.",
-        "`/issue <topic>` shows the full briefing.",
+def test_whatsnew_names_each_issue_and_quotes_the_sentence_most_about_it_whole() -> None:
+    empty = bf.whatsnew_embed([])
+    assert empty.description == "Nothing new since your last check: no issue gained developments."
+    shown = bf.whatsnew_embed([IssueUpdate(issue(), (KUDLOW, DAIRY))], {"dairy": KUDLOW})
+    accepted_by_discord(embeds=[shown])
+    assert shown.title == "New since your last check"
+    [field] = shown.fields
+    assert field.name == "Dairy and supply management · 2 new sentences"
+    assert field.value.splitlines() == [
+        "> White House economic adviser Larry Kudlow said on Friday that it's “m-i-l-k” that "
+        "continues to block a deal.",
+        "— [Talks stall over dairy](https://example.org/1), Capital Wire, 2018-09-11",
     ]
+    newest = bf.whatsnew_embed([IssueUpdate(issue(), (KUDLOW, DAIRY))])  # nothing chosen
+    assert "Canada's protected dairy sector" in newest.fields[0].value
+
+
+def test_whatsnew_quotes_several_issues_whole_within_the_limits() -> None:
+    long_enough = "The U.S. negotiators said the quota talks would resume next week in Ottawa. "
+    updates = [
+        IssueUpdate(
+            issue(n, title=f"Issue {n}", aliases=(f"a{n}",)), (sentence(long_enough * 2, n),)
+        )
+        for n in range(1, 9)
+    ]
+    shown = bf.whatsnew_embed(updates)
+    accepted_by_discord(embeds=[shown])
+    assert len(shown.fields) == 8
+    for field in shown.fields:  # eight issues: each sentence still quoted whole, not a fragment
+        assert " …" not in field.value and field.value.startswith("> " + long_enough.strip())
 
 
 @pytest.mark.parametrize("count", [1, 8, 30, 400])
@@ -319,8 +358,9 @@ def test_hostile_whatsnew_fits_in_a_message(count: int) -> None:
         )
         for n in range(count)
     ]
-    text = bf.whatsnew_text(updates)
-    accepted_by_discord(content=text)
+    shown = bf.whatsnew_embed(updates)
+    accepted_by_discord(embeds=[shown])
+    text = visible([shown])
     assert "@everyone" not in text and "```" not in text
 
 
