@@ -128,9 +128,17 @@ class IssueBriefings:
         try:
             self.catalogue().resolve(topic)
         except UnknownIssue:
-            title = clean_topic(topic)  # as `topic_issue` reads it, without the parse
-            return bool(title and tokenize(title))
+            return self._worded_in_library(topic)
         return True
+
+    def _worded_in_library(self, topic: str) -> bool:
+        """Does an article use a word of `topic` (read as `topic_issue` reads it)? A topic
+        none of whose words any article uses ("dairu") is discussed by none: the meaning
+        alone of a word the articles never use would find sentences about something else."""
+        title = clean_topic(topic)
+        words = tokenize(title) if title else []
+        with self.engine.leased() as index:
+            return any(index.document_frequency(w) for w in words)
 
     def similar(self, topic: str) -> list[Issue]:
         """The issues, then the proposals worked out so far, whose names are near `topic`
@@ -254,7 +262,10 @@ class IssueBriefings:
             proposal = _named_proposal(scan.proposals or (), topic)
             if proposal is not None:
                 return self._on_demand(scan, proposal.as_issue(), PROPOSED, topic)
-            return self._on_demand(scan, topic_issue(topic, _party_words(scan)), ON_DEMAND, topic)
+            issue = topic_issue(topic, _party_words(scan))
+            if not self._worded_in_library(topic):
+                raise self._undiscussed(scan, topic)
+            return self._on_demand(scan, issue, ON_DEMAND, topic)
 
     def _compose(self, scan: _Scan, issue: Issue, kind: str) -> Briefing:
         cached = scan.briefings.get(issue.id)
@@ -277,16 +288,20 @@ class IssueBriefings:
         with self.engine.leased() as index:
             items = matcher.scan(index)[issue.id]
         if not items:
-            similar = [i.id for i in scan.catalogue.similar(topic)]
-            similar += [p.id for p in _similar_proposals(scan.proposals or (), topic)]
-            shown = clean_topic(topic)[:60] or "(empty)"
-            hint = f"; did you mean {', '.join(dict.fromkeys(similar))}?" if similar else ""
-            raise UnknownIssue(f"no article discusses {shown!r}{hint}")
+            raise self._undiscussed(scan, topic)
         briefing = compose_briefing(issue, catalogue, items, scan.key[0], kind)
         scan.on_demand[key] = briefing
         while len(scan.on_demand) > ON_DEMAND_CACHE:
             scan.on_demand.popitem(last=False)
         return briefing
+
+    @staticmethod
+    def _undiscussed(scan: _Scan, topic: str) -> UnknownIssue:
+        similar = [i.id for i in scan.catalogue.similar(topic)]
+        similar += [p.id for p in _similar_proposals(scan.proposals or (), topic)]
+        shown = clean_topic(topic)[:60] or "(empty)"
+        hint = f"; did you mean {', '.join(dict.fromkeys(similar))}?" if similar else ""
+        return UnknownIssue(f"no article discusses {shown!r}{hint}")
 
     def keep(self, topic: str, title: str | None = None) -> Issue:
         """Store a proposal (by its id or a name) or any topic as an issue of this library:
