@@ -1,20 +1,22 @@
 """Proposing a library's negotiation issues from its articles.
 
 An issue is a subject several articles come back to. Discovery (docs/BRIEFINGS.md has the
-measurements behind each step):
+measurements behind each step), from the parses stored with the sentences at ingest:
 
-1. **Key phrases.** Every run of one to three words in a sentence that could be a noun phrase
-   (lemminflect: the last word can be a noun, no word is only a verb; no stop word at either
-   end), that is no party's or official's name, and that names something other than the
-   negotiation itself ("talks", "deal", "negotiators").
+1. **Candidate names.** Noun phrases (the head with the modifiers of its name), the shorter
+   phrases ending in their head, a noun with what it is of ("rules of origin") and the names
+   of things; never a person, party, place, outlet, date, amount or title, nor words for the
+   negotiation itself ("talks", "deal", "negotiators"). A phrase mostly used as an actor
+   ("diplomats said") or as the name of a meeting or of the deal is left out.
 2. **Recurring and specific.** A phrase counts when at least `MIN_ARTICLES` articles use it; its
-   score is the number of articles times how much more often the library uses its words than
-   general English does (wordfreq), so "soybeans" outranks "week".
-3. **Grouped.** Phrases that share their sentences (Jaccard of sentence sets) or their words
-   ("intellectual property" / "property") are one issue (agglomerative clustering, average
-   link). The best-scored phrase names it, the others are its aliases.
-4. **Ranked** by the articles the group reaches; phrases already naming a catalogue issue, or a
-   proposal an admin dropped, are left out.
+   score is its reach times how much more often the library uses its words than general
+   English does (wordfreq), so "soybeans" outranks "week".
+3. **Grouped.** Phrases that share their sentences, their words, one name's spellings, or
+   their meaning in the library (the MiniLM vectors of their sentences) are one issue
+   (agglomerative clustering, average link). The most specific recurring phrase names it; the
+   group's other recurring phrases are its aliases.
+4. **Ranked** by the summed score of the group's best phrases; phrases already naming a
+   catalogue issue, or a proposal an admin dropped, are left out.
 """
 
 from __future__ import annotations
