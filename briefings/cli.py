@@ -52,7 +52,14 @@ def issue_command(
 
 def issues_command(engine: Source) -> str:
     """Every issue with its article count and a one-line status."""
-    return statuses_text(briefings_of(engine).statuses())
+    statuses = briefings_of(engine).statuses()
+    if not statuses:
+        return (
+            "No issues kept in this library yet: `tradetalk issues --suggest` proposes the "
+            'subjects its articles keep coming back to, and `tradetalk issue "TOPIC"` briefs on '
+            "any topic."
+        )
+    return statuses_text(statuses)
 
 
 def proposal_text(number: int, proposal: Proposal) -> str:
@@ -93,8 +100,9 @@ def _issue_or_proposal(briefings: IssueBriefings, name: str) -> Issue:
             ) from None
 
 
-def add_command(engine: Source, proposal_id: str, title: str | None = None) -> str:
-    issue = briefings_of(engine).accept(proposal_id, title)
+def add_command(engine: Source, topic: str, title: str | None = None) -> str:
+    """Keep a proposal (its id or a name) or any topic as an issue of the library."""
+    issue = briefings_of(engine).keep(topic, title)
     return f"added: {issue.id} — {issue.title} (aliases: {', '.join(issue.aliases)})"
 
 
@@ -200,14 +208,21 @@ def register_commands(
 
     @app.command("issue")
     def issue(
-        topic: Annotated[str, typer.Argument(help='An issue id or alias: "dairy", "ch 19".')],
+        topic: Annotated[
+            str,
+            typer.Argument(
+                help='An issue id or alias ("dairy", "ch 19"), a proposal, or any topic: '
+                '"prisoner releases".'
+            ),
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
         chart: Annotated[
             Path | None,
             typer.Option("--chart", help="Also write the timeline picture (PNG) to this file."),
         ] = None,
     ) -> None:
-        """Briefing on one negotiation issue: where it stands, positions, timeline."""
+        """Briefing on one negotiation issue, or on any topic the articles discuss: where it
+        stands, positions, timeline."""
         with failures():
             out.print(issue_command(engine(), topic, as_json, chart), markup=False)
 
@@ -225,10 +240,13 @@ def register_commands(
 
     @app.command("issue-add")
     def issue_add(
-        proposal_id: Annotated[str, typer.Argument(help="A proposal's id (issues --suggest).")],
+        proposal_id: Annotated[
+            str,
+            typer.Argument(help="A proposal's id (issues --suggest), or any topic to keep."),
+        ],
         title: Annotated[str | None, typer.Option("--title", help="Name it this.")] = None,
     ) -> None:
-        """Accept a proposed issue: it gets briefings, autocomplete and what's-new."""
+        """Keep a proposed issue, or a topic: it gets briefings, autocomplete and what's-new."""
         with failures():
             eng = engine()
             text = record(
