@@ -40,6 +40,7 @@ EXTENSIONS = (
     "bot.cogs.feedback",
     "bot.cogs.audit",
     "bot.cogs.issues",
+    "bot.cogs.parties",
     "bot.cogs.server_settings",
     "bot.cogs.feeds",
 )

@@ -17,6 +17,7 @@ STANDING_SENTENCES = 2
 STANDING_MARGIN = 0.1  # a second sentence must be nearly as relevant as the first
 POSITIONS_PER_PARTY = 4  # the most recent ones
 TIMELINE_ENTRIES = 12  # the most relevant developments, shown oldest first
+CURATED, PROPOSED, ON_DEMAND = "curated", "proposed", "on-demand"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ class Briefing:
     article_count: int  # articles quoted or copied in the briefing
     index_version: str
     developments: tuple[TimelineEntry, ...] = ()  # every development, oldest first (the picture)
+    # CURATED: an issue of the catalogue; PROPOSED: one discovery proposes, not yet accepted;
+    # ON_DEMAND: built on the spot from a topic a member typed.
+    kind: str = "curated"
+
+    @property
+    def curated(self) -> bool:
+        return self.kind == CURATED
 
     @property
     def mentioned(self) -> bool:
@@ -178,12 +186,14 @@ def _positions(
     for group in sorted(groups, key=_chronological):
         stances: dict[str, list] = {}
         for stance in group.item.stances:
-            stances.setdefault(stance.party, []).append(stance)
+            if not stance.secondary:  # another party's report of what this one did
+                stances.setdefault(stance.party, []).append(stance)
         for party, found in stances.items():
             by_party.setdefault(party, []).append((group, found))
     # The issue's own parties first, then the parties found taking a stance, most vocal first.
     others = [p for p in by_party if p not in issue.parties]
-    order = list(issue.parties) + sorted(others, key=lambda p: (-len(by_party[p]), p))
+    own = [p for p in issue.parties if p in catalogue.parties]  # not one an admin dropped
+    order = own + sorted(others, key=lambda p: (-len(by_party[p]), p))
     positions = []
     for party in order:
         name = catalogue.parties[party].name if party in catalogue.parties else party
@@ -196,7 +206,7 @@ def _positions(
 
 def _entry(group: SentenceGroup) -> TimelineEntry:
     date, dated_by = event_date(group.sentence)
-    parties = tuple(dict.fromkeys(s.party for s in group.item.stances))
+    parties = tuple(dict.fromkeys(s.party for s in group.item.stances if not s.secondary))
     return TimelineEntry(
         date.isoformat() if date else None,
         dated_by,
@@ -212,7 +222,11 @@ def _timeline(groups: list[SentenceGroup], limit: int | None = TIMELINE_ENTRIES)
 
 
 def compose_briefing(
-    issue: Issue, catalogue: Catalogue, items: list[IssueSentence], index_version: str
+    issue: Issue,
+    catalogue: Catalogue,
+    items: list[IssueSentence],
+    index_version: str,
+    kind: str = CURATED,
 ) -> Briefing:
     """The briefing on `issue` from the sentences about it (`IssueMatcher.scan`)."""
     groups = group_copies(items)
@@ -230,6 +244,7 @@ def compose_briefing(
         article_count=len(articles),
         index_version=index_version,
         developments=tuple(_timeline(groups, limit=None)),
+        kind=kind,
     )
 
 

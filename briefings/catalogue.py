@@ -110,9 +110,11 @@ class Catalogue:
         self._stems.pop("", None)
 
     @classmethod
-    def from_data(cls, data: Mapping[str, object], source: str = "catalogue") -> Catalogue:
+    def from_data(
+        cls, data: Mapping[str, object], source: str = "catalogue", *, require_entries: bool = True
+    ) -> Catalogue:
         """Validate parsed TOML; raise `CatalogueError` listing every problem."""
-        problems = catalogue_problems(data)
+        problems = catalogue_problems(data, require_entries=require_entries)
         if problems:
             raise CatalogueError(f"{source}: " + "; ".join(problems))
         parties = {k: Party.model_validate(v) for k, v in dict(data.get("parties", {})).items()}
@@ -205,8 +207,10 @@ class Catalogue:
         return ranked[:limit]
 
 
-def catalogue_problems(data: Mapping[str, object]) -> list[str]:
-    """Every problem in a parsed catalogue, one readable line each (empty: valid)."""
+def catalogue_problems(data: Mapping[str, object], *, require_entries: bool = True) -> list[str]:
+    """Every problem in a parsed catalogue, one readable line each (empty: valid). A library's
+    own catalogue without the packaged one (`require_entries=False`) may be empty: a new
+    negotiation has no issues until an admin keeps some."""
     problems: list[str] = []
     unknown = sorted(set(data) - {"parties", "issue", *LIST_KEYS})
     if unknown:
@@ -219,7 +223,7 @@ def catalogue_problems(data: Mapping[str, object]) -> list[str]:
 
     raw_parties = data.get("parties", {})
     parties: dict[str, Party] = {}
-    if not isinstance(raw_parties, Mapping) or not raw_parties:
+    if not isinstance(raw_parties, Mapping) or (require_entries and not raw_parties):
         problems.append("[parties]: at least one party is required")
         raw_parties = {}
     for party_id, raw in raw_parties.items():
@@ -240,7 +244,7 @@ def catalogue_problems(data: Mapping[str, object]) -> list[str]:
                 problems.append(f"party {party_id!r}: alias {alias!r} also stands for {other!r}")
 
     raw_issues = data.get("issue", [])
-    if not isinstance(raw_issues, list) or not raw_issues:
+    if not isinstance(raw_issues, list) or (require_entries and not raw_issues):
         problems.append("[[issue]]: at least one issue is required")
         raw_issues = []
     seen_ids: dict[str, str] = {}
@@ -340,19 +344,30 @@ def catalogue_paths(data_dir: Path | None) -> tuple[Path, ...]:
 
 
 def load_catalogue(
-    data_dir: Path | None = None, *, packaged: Path = PACKAGED_CATALOGUE
+    data_dir: Path | None = None,
+    *,
+    packaged: Path = PACKAGED_CATALOGUE,
+    with_packaged: bool = True,
 ) -> Catalogue:
-    """The packaged catalogue merged with ``<data_dir>/issues.toml`` when there is one."""
-    data = _read_toml(packaged)
-    sources = [str(packaged)]
+    """The packaged catalogue merged with ``<data_dir>/issues.toml`` when there is one.
+
+    The packaged catalogue is the bundled NAFTA corpus's: a library that does not hold that
+    corpus (`with_packaged=False`) has only its own issues and parties (those it found and
+    those an admin kept), so no NAFTA issue is listed or offered there."""
+    data: dict = _read_toml(packaged) if with_packaged else {"parties": {}, "issue": []}
+    sources = [str(packaged)] if with_packaged else []
     override = data_dir / OVERRIDE_NAME if data_dir else None
     if override and override.is_file():
         data = merge_catalogues(data, _read_toml(override))
         sources.append(str(override))
-    return catalogue_from(data, sources)
+    return catalogue_from(data, sources, require_entries=with_packaged)
 
 
-def catalogue_from(data: Mapping[str, object], sources: list[str]) -> Catalogue:
-    catalogue = Catalogue.from_data(data, source=" + ".join(sources))
+def catalogue_from(
+    data: Mapping[str, object], sources: list[str], *, require_entries: bool = True
+) -> Catalogue:
+    catalogue = Catalogue.from_data(
+        data, source=" + ".join(sources) or "catalogue", require_entries=require_entries
+    )
     catalogue.sources = tuple(sources)
     return catalogue

@@ -42,6 +42,10 @@ COLOURS = (
 OTHER_COLOUR = "#949ba4"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FONT_PT = {"title": 11.0, "subtitle": 8.2, "tick": 8.2, "letter": 8.6}
+LETTER_PX = 0.75 * FONT_PT["letter"] * DPI / 72  # a bold capital's width, about
+# Where a dot's letters go, in points from the dot, tried in turn: over it, under it, then a
+# tier further out each way, so letters of developments a few days apart never overprint.
+LABEL_SLOTS = (6.0, -6.0, 16.0, -16.0, 26.0, -26.0)
 
 Key = tuple[str | None, str, str]
 
@@ -116,12 +120,22 @@ def timeline_figure(briefing: Briefing) -> Figure:
     colour = {key: COLOURS[i % len(COLOURS)] for i, (key, _) in enumerate(rows) if key}
     colour[""] = OTHER_COLOUR
     letters = timeline_letters(briefing)
+    dates = [dt.date.fromisoformat(e.date or "") for e in entries]
+    first, last = min(dates), max(dates)
+    span = max((last - first).days, 1)
+    pad = dt.timedelta(days=max(2, span // 12))
+    low, high = date2num(first - pad), date2num(last + pad)
+    # How many days a letter's width covers, so two labels of one row never print on top of
+    # each other: the next one close by goes under its dots instead of over them.
+    axes_px = WIDTH * 0.71
+    days_per_px = (high - low) / axes_px
+    ends: dict[tuple[str, float], float] = {}  # (row, slot): where its last label ends
     # Every development is a dot: those on one day and row are stacked, not hidden.
     stacks: dict[tuple[str, str], list[TimelineEntry]] = defaultdict(list)
     for entry in entries:
         for key in entry.parties or ("",):
             stacks[(entry.date or "", key)].append(entry)
-    for (date, key), stacked in stacks.items():
+    for (date, key), stacked in sorted(stacks.items()):
         x = date2num(dt.date.fromisoformat(date))
         step = min(0.22, 0.7 / len(stacked))
         ys = [level[key] + (n - (len(stacked) - 1) / 2) * step for n in range(len(stacked))]
@@ -131,16 +145,18 @@ def timeline_figure(briefing: Briefing) -> Figure:
         )  # fmt: skip
         marked = [letters[k] for k in dict.fromkeys(entry_key(e) for e in stacked) if k in letters]
         if marked:
+            text = "·".join(marked)
+            half = (len(text) * LETTER_PX / 2 + 2 * SCALE) * days_per_px  # with a gap
+            free = [slot for slot in LABEL_SLOTS if x - half >= ends.get((key, slot), -1e12)]
+            slot = free[0] if free else min(LABEL_SLOTS, key=lambda s: ends.get((key, s), 0))
+            ends[(key, slot)] = x + half
+            above = slot > 0
             axes.annotate(
-                "·".join(marked), xy=(x, max(ys)), xytext=(0, 6), textcoords="offset points",
-                ha="center", va="bottom", color=TEXT, fontsize=FONT_PT["letter"],
-                fontweight="bold", zorder=4,
+                text, xy=(x, max(ys) if above else min(ys)), xytext=(0, slot),
+                textcoords="offset points", ha="center", va="bottom" if above else "top",
+                color=TEXT, fontsize=FONT_PT["letter"], fontweight="bold", zorder=4,
             )  # fmt: skip
-    dates = [dt.date.fromisoformat(e.date or "") for e in entries]
-    first, last = min(dates), max(dates)
-    span = max((last - first).days, 1)
-    pad = dt.timedelta(days=max(2, span // 12))
-    axes.set_xlim(date2num(first - pad), date2num(last + pad))
+    axes.set_xlim(low, high)
     axes.set_ylim(-0.7, len(rows) - 0.3)
     axes.set_yticks(range(len(rows)), [_short(label) for _, label in reversed(rows)])
     locator = AutoDateLocator(minticks=2, maxticks=4)

@@ -44,7 +44,14 @@ def issue_command(
 
 def issues_command(engine: Source) -> str:
     """Every issue with its article count and a one-line status."""
-    return statuses_text(briefings_of(engine).statuses())
+    statuses = briefings_of(engine).statuses()
+    if not statuses:
+        return (
+            "No issues kept in this library yet: `tradetalk issues --suggest` proposes the "
+            'subjects its articles keep coming back to, and `tradetalk issue "TOPIC"` briefs on '
+            "any topic."
+        )
+    return statuses_text(statuses)
 
 
 def proposal_text(number: int, proposal: Proposal) -> str:
@@ -85,8 +92,9 @@ def _issue_or_proposal(briefings: IssueBriefings, name: str) -> Issue:
             ) from None
 
 
-def add_command(engine: Source, proposal_id: str, title: str | None = None) -> str:
-    issue = briefings_of(engine).accept(proposal_id, title)
+def add_command(engine: Source, topic: str, title: str | None = None) -> str:
+    """Keep a proposal (its id or a name) or any topic as an issue of the library."""
+    issue = briefings_of(engine).keep(topic, title)
     return f"added: {issue.id} — {issue.title} (aliases: {', '.join(issue.aliases)})"
 
 

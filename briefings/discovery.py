@@ -1,20 +1,22 @@
 """Proposing a library's negotiation issues from its articles.
 
 An issue is a subject several articles come back to. Discovery (docs/BRIEFINGS.md has the
-measurements behind each step):
+measurements behind each step), from the parses stored with the sentences at ingest:
 
-1. **Key phrases.** Every run of one to three words in a sentence that could be a noun phrase
-   (lemminflect: the last word can be a noun, no word is only a verb; no stop word at either
-   end), that is no party's or official's name, and that names something other than the
-   negotiation itself ("talks", "deal", "negotiators").
+1. **Candidate names.** Noun phrases (the head with the modifiers of its name), the shorter
+   phrases ending in their head, a noun with what it is of ("rules of origin") and the names
+   of things; never a person, party, place, outlet, date, amount or title, nor words for the
+   negotiation itself ("talks", "deal", "negotiators"). A phrase mostly used as an actor
+   ("diplomats said") or as the name of a meeting or of the deal is left out.
 2. **Recurring and specific.** A phrase counts when at least `MIN_ARTICLES` articles use it; its
-   score is the number of articles times how much more often the library uses its words than
-   general English does (wordfreq), so "soybeans" outranks "week".
-3. **Grouped.** Phrases that share their sentences (Jaccard of sentence sets) or their words
-   ("intellectual property" / "property") are one issue (agglomerative clustering, average
-   link). The best-scored phrase names it, the others are its aliases.
-4. **Ranked** by the articles the group reaches; phrases already naming a catalogue issue, or a
-   proposal an admin dropped, are left out.
+   score is its reach times how much more often the library uses its words than general
+   English does (wordfreq), so "soybeans" outranks "week".
+3. **Grouped.** Phrases that share their sentences, their words, one name's spellings, or
+   their meaning in the library (the MiniLM vectors of their sentences) are one issue
+   (agglomerative clustering, average link). The most specific recurring phrase names it; the
+   group's other recurring phrases are its aliases.
+4. **Ranked** by the summed score of the group's best phrases; phrases already naming a
+   catalogue issue, or a proposal an admin dropped, are left out.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from lemminflect import getAllLemmas
+from rapidfuzz import fuzz
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -35,6 +39,7 @@ from wordfreq import zipf_frequency
 
 from briefings.catalogue import Issue, Party, name_key
 from briefings.library_text import LibrarySentence
+from briefings.parties import _in_frame
 from retrieval.tokenize import tokenize
 
 MIN_ARTICLES = 2  # a subject one article mentions is not recurring...
@@ -44,7 +49,21 @@ MAX_PROPOSALS = 12
 MAX_ALIASES = 5
 EXAMPLES = 3
 GROUP_DISTANCE = 0.5  # average-link distance under which phrases are one issue (measured)
+# Cosines of two phrases' sentence contexts (`_contexts`) from which they start to be one
+# issue, and at which they surely are (fitted on the development sets, docs/BRIEFINGS.md).
+CONTEXT_LOW = 0.45
+CONTEXT_HIGH = 0.85
+SPELLING_SIMILARITY = 85  # rapidfuzz ratio of two phrases' stems that spell one name
+NAME_SPELLING = 75  # the same for two capitalised names ("Qaida", "Qaeda")
+TITLE_REACH_SHARE = 0.3  # a title is used at least this much as the group's most used name
 SPECIFICITY_FLOOR = 1.0  # log10 ratio library/English under which a phrase is everyday words
+# A single word must be more particular to the library still: "program", "weapons",
+# "exchange" are ten times commoner in nuclear news than in English, and no reader's issue.
+SINGLE_WORD_FLOOR = 1.5
+# The wire services whose names stand in sentences ("told Reuters"): no issue.
+NEWS_AGENCIES = frozenset(
+    """reuters afp ap bloomberg xinhua tass kyodo yonhap irna isna fars dpa ansa efe""".split()
+)
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'’][A-Za-z0-9]+)*|\d+(?:[.,]\d+)*")
 _GAP = re.compile(r"\s+")
@@ -63,7 +82,9 @@ PROCESS_WORDS = frozenset(
     weekend people way ways part parts lot end start number percent economy economies economic
     relations relationship partner partners partnership world region regional global
     international bilateral multilateral framework text chapter chapters term terms deadline
-    truce war dispute disputes tension tensions friction frictions conflict effort efforts
+    truce war dispute disputes peace diplomacy standoff deadlock stalemate impasse
+    breakthrough setback mistake allies ally tension tensions friction frictions conflict
+    effort efforts
     move moves sign signing ceremony approval process discussion discussions consultation
     consultations goods products imports exports increase commitment commitments bloc blocs
     signatories executive domestic procedures value worth total level levels liberalization
@@ -145,6 +166,9 @@ class _Phrase:
     articles: set[str]
     words: tuple[str, ...]  # lower-case words of the commonest form
     score: float = 0.0
+    acting: int = 0  # uses as the subject of a verb of saying or of a stance: an actor
+    naming: int = 0  # uses before a word for the talks: "the G20 summit", "the phase one deal"
+    uses: int = 0
 
     @property
     def form(self) -> str:
@@ -182,65 +206,221 @@ def _names_to_skip(parties: Mapping[str, Party]) -> set[str]:
     return words
 
 
+# Entity labels whose words name no issue: people, dates, amounts, places and peoples.
+_NO_ISSUE_LABELS = frozenset(
+    """PERSON DATE TIME MONEY PERCENT QUANTITY CARDINAL ORDINAL GPE NORP LOC FAC""".split()
+)
+# Prepositions that join a noun to what it is of: "rules of origin", "reduction in violence",
+# "entry into force".
+_JOINING = frozenset("of in into for on against over".split())
+# Verbs whose subject is someone, not something: "diplomats said", "world powers agreed".
+_ACTING = frozenset(
+    """say tell add warn insist argue agree want seek refuse reject demand urge vow promise
+    threaten accuse call meet negotiate announce fear believe hope expect plan try""".split()
+)
+ACTOR_SHARE = 0.15  # of a word's uses as such a subject above which it names an actor
+NAMING_SHARE = 0.5  # of a phrase's uses naming talks ("the G20 summit") above which it is a name
+_LEADING = frozenset(("DET", "PRON", "NUM", "PUNCT", "SYM", "PART", "CCONJ", "ADP", "ADV", "X"))
+
+
 def _phrases(
     sentences: list[LibrarySentence], skip: set[str]
 ) -> tuple[dict[str, _Phrase], Counter[str]]:
+    """The candidate names of issues in each sentence, read from its parse: its noun phrases
+    and the shorter phrases ending in their head ("the new U.S. tariffs on steel" gives
+    "tariffs", "new tariffs"), a noun with what it is of ("rules of origin"), and the names of
+    things (laws, organisations, products) that are neither a party nor a person."""
     phrases: dict[str, _Phrase] = {}
     word_counts: Counter[str] = Counter()
     acronyms = _organisation_acronyms(sentences)
     agreement_words = _agreement_words(sentences)
-    surnames = {
-        name.split()[-1]
-        for s in sentences
-        for _start, _end, name in _name_runs(s.text)
-        if " of " not in name and " for " not in name
-    }
+    people = _person_words(sentences)
     for number, sentence in enumerate(sentences):
-        text = sentence.text
-        names = [(start, end) for start, end, _name in _name_runs(text)]
-        tokens = list(_WORD.finditer(text))
-        word_counts.update(t.group(0).lower() for t in tokens)
-        for a in range(len(tokens)):
-            for size in (1, 2, 3):
-                b = a + size
-                if b > len(tokens):
-                    break
-                span = tokens[a:b]
-                if size > 1 and not _GAP.fullmatch(text[span[-2].end() : span[-1].start()]):
-                    break  # punctuation between words ends a phrase
-                words = [t.group(0) for t in span]
-                low = [w.lower() for w in words]
-                if low[0] in _STOP or low[-1] in _STOP or low[0][0].isdigit():
-                    continue
-                if low[-1].endswith(("'s", "’s")):
-                    continue  # "the world's": it qualifies what follows
-                if any(w in skip or w.strip("’'s") in skip or w in TITLE_WORDS for w in low):
-                    continue
-                if any(lo < span[-1].end() and span[0].start() < hi for lo, hi in names):
-                    continue  # part of a name: "Pacific Rim", "White House", "Larry Kudlow"
-                if size == 1 and words[0] in surnames and a > 0:
-                    continue  # "Kudlow", after "Larry Kudlow" elsewhere
-                if any(w in acronyms for w in words):
-                    continue  # an organisation's or agreement's acronym: "TPP", "USTR"
-                if any(part in agreement_words for w in low for part in w.split("-")):
-                    continue  # a word of the agreement's name: "Pacific" of "Trans-Pacific"
-                if all(w in PROCESS_WORDS or w in _STOP for w in low):
-                    continue
-                if size == 1 and len(low[0]) < 3:
-                    continue
-                noun, _ = _noun_like(low[-1])
-                if not noun or any(_noun_like(w)[1] for w in low if w not in _STOP):
-                    continue
-                key = " ".join(tokenize(" ".join(words)))
-                if not key:
-                    continue
-                phrase = phrases.get(key)
-                if phrase is None:
-                    phrase = phrases[key] = _Phrase(key, set(), Counter(), set(), tuple(low))
-                phrase.sentences.add(number)
-                phrase.forms[" ".join(words)] += 1
-                phrase.articles.add(sentence.article_id)
+        parse = sentence.parse
+        if parse is None:
+            continue
+        word_counts.update(parse.word(i).lower() for i in range(len(parse)))
+        banned = _banned_tokens(parse, skip, people)
+        for tokens in _candidates(parse, banned):
+            words = [parse.word(i) for i in tokens]
+            low = [w.lower() for w in words]
+            if not _acceptable(low, words, acronyms, agreement_words):
+                continue
+            key = " ".join(tokenize(" ".join(words)))
+            if not key:
+                continue
+            phrase = phrases.get(key)
+            if phrase is None:
+                phrase = phrases[key] = _Phrase(key, set(), Counter(), set(), tuple(low))
+            phrase.sentences.add(number)
+            phrase.forms[_join(parse, tokens)] += 1
+            phrase.articles.add(sentence.article_id)
+            phrase.uses += 1
+            head = tokens[-1]
+            if (
+                parse.deps[head] in ("nsubj", "nsubjpass")
+                and parse.lemmas[parse.heads[head]].lower() in _ACTING
+            ) or _in_frame(parse, head):
+                phrase.acting += 1  # "diplomats said", "talks with world powers"
+            over = parse.heads[head]
+            if (
+                parse.deps[head] in ("compound", "nmod", "npadvmod")
+                and over != head
+                and parse.word(over).lower() in PROCESS_WORDS
+            ):
+                phrase.naming += 1
     return phrases, word_counts
+
+
+def _join(parse, tokens: list[int]) -> str:
+    """The words of `tokens` as written, with the spaces the sentence has between them."""
+    out = parse.word(tokens[0])
+    for a, b in pairwise(tokens):
+        gap = parse.text[parse.ends[a] : parse.starts[b]]
+        out += (" " if gap else "") + parse.word(b) if b == a + 1 else " " + parse.word(b)
+    return out
+
+
+def _person_words(sentences: list[LibrarySentence]) -> set[str]:
+    """Capitalised words the library uses in people's names ("Kudlow", "Liu")."""
+    words: set[str] = set()
+    for sentence in sentences:
+        parse = sentence.parse
+        if parse is None:
+            continue
+        for start, end, label in parse.ents:
+            if label == "PERSON":
+                words.update(
+                    parse.word(i) for i in range(start, end) if parse.word(i)[:1].isupper()
+                )
+    return words
+
+
+def _banned_tokens(parse, skip: set[str], people: set[str]) -> set[int]:
+    """Tokens no issue's name may hold: people, parties, dates, amounts, places, outlets."""
+    banned: set[int] = set()
+    for start, end, label in parse.ents:
+        if label in _NO_ISSUE_LABELS:
+            banned.update(range(start, end))
+    for i in range(len(parse)):
+        word = parse.word(i)
+        low = word.lower()
+        if (
+            low in skip
+            or low in NEWS_AGENCIES
+            or low.strip("’'s") in skip
+            or low in TITLE_WORDS
+            or (word[:1].isupper() and word in people)
+        ):
+            banned.add(i)
+    return banned
+
+
+def _core(parse, head: int, banned: set[int], limit: int = 3) -> list[int]:
+    """The head noun with the modifiers right before it that belong to its name: compounds
+    and adjectives ("intellectual property", "low-enriched uranium"), at most `limit` words."""
+    tokens = [head]
+    words = 1
+    i = head - 1
+    while i >= 0 and words < limit:
+        if parse.word(i) == "-" and i > 0 and tokens[0] == i + 1:
+            tokens.insert(0, i)  # "dispute-settlement panels"
+            i -= 1
+            continue
+        if (
+            i in banned
+            or parse.deps[i] not in ("compound", "amod", "nmod")
+            or parse.pos[i] not in ("NOUN", "PROPN", "ADJ", "VERB")
+            or not head >= parse.heads[i] > i
+        ):
+            break
+        tokens.insert(0, i)
+        words += 1
+        i -= 1
+    while tokens and parse.word(tokens[0]) == "-":
+        tokens.pop(0)
+    return tokens
+
+
+def _candidates(parse, banned: set[int]) -> Iterator[list[int]]:
+    """Token lists that could name an issue, from one parsed sentence."""
+    seen: set[tuple[int, ...]] = set()
+
+    def emit(tokens: list[int]) -> Iterator[list[int]]:
+        key = tuple(tokens)
+        if tokens and key not in seen and not any(t in banned for t in tokens):
+            seen.add(key)
+            yield tokens
+
+    heads = set()
+    for start, end in parse.chunks:
+        head = next(
+            (
+                i
+                for i in range(end - 1, start - 1, -1)
+                if not start <= parse.heads[i] < end or parse.heads[i] == i
+            ),
+            end - 1,
+        )
+        if parse.pos[head] not in ("NOUN", "PROPN") or head in banned:
+            continue
+        heads.add(head)
+        core = _core(parse, head, banned)
+        # Every phrase ending in the head, from the head alone to its whole core.
+        for k in range(1, len(core) + 1):
+            yield from emit(core[-k:])
+    # A noun and what it is of: "rules of origin", "reduction in violence".
+    for head in heads:
+        for prep in parse.children[head]:
+            if parse.deps[prep] != "prep" or parse.lemmas[prep].lower() not in _JOINING:
+                continue
+            obj = next((k for k in parse.children[prep] if parse.deps[k] == "pobj"), None)
+            if obj is None or parse.pos[obj] not in ("NOUN", "PROPN") or obj in banned:
+                continue
+            left = _core(parse, head, banned, limit=2)
+            right = _core(parse, obj, banned, limit=2)
+            if len(left) + len(right) <= 4:
+                yield from emit([*left, prep, *right])
+    # Names of things: "Huawei", "Section 301", "the Paris Agreement".
+    for start, end, label in parse.ents:
+        if label in _NO_ISSUE_LABELS:
+            continue
+        tokens = [
+            i
+            for i in range(start, end)
+            if parse.pos[i] not in ("DET", "PART", "PUNCT")
+            or (parse.word(i) == "-" and start < i < end - 1)
+        ]
+        if tokens and parse.word(tokens[-1]).lower() in ORGANISATION_WORDS:
+            continue  # "the American Soybean Association": who, not what
+        if tokens and len(tokens) <= 4:
+            yield from emit(tokens)
+
+
+def _acceptable(low: list[str], words: list[str], acronyms: set[str], agreement: set[str]) -> bool:
+    """Could these words name an issue (rather than the negotiation, a title, a date)?"""
+    content = [w for w in low if w not in _STOP and w not in _JOINING]
+    if not content or low[0] in _STOP or low[-1] in _STOP or not low[0][:1].isalpha():
+        return False
+    if any(len(w) == 1 and w.isalpha() for w in low):
+        return False  # "R-KY": a senator's party and state
+    noun, _ = _noun_like(low[-1])
+    if not noun or any(_noun_like(w)[1] for w in content):
+        return False  # "escalates", "reach": verbs
+    if any(w in TITLE_WORDS for w in low):
+        return False
+    if any(w in acronyms for w in words):
+        return False  # an organisation's or agreement's acronym: "TPP", "USTR"
+    if any(part in agreement for w in low for part in re.split(r"[-–]", w)):
+        return False  # a word of the agreement's name: "Pacific" of "Trans-Pacific"
+    if all(w in PROCESS_WORDS or w in _STOP or w in _JOINING for w in low):
+        return False
+    if len(low) == 1 and len(low[0]) < 3:
+        return False
+    # A phrase headed by a word for the negotiation names it, not an issue of it ("the phase
+    # one deal", "peace talks", "the Geneva talks").
+    head = low[: low.index("of")][-1] if "of" in low[1:] else low[-1]
+    return not (head in PROCESS_WORDS and low[-1] == head)
 
 
 _CAPITALISED_RUN = re.compile(
@@ -317,26 +497,67 @@ def _specificity(phrase: _Phrase, word_counts: Counter[str], total: int) -> floa
     return best
 
 
-def _group(phrases: list[_Phrase]) -> list[list[_Phrase]]:
-    """Phrases that share most of their sentences, or a word, as one issue."""
+def _group(phrases: list[_Phrase], contexts: np.ndarray | None = None) -> list[list[_Phrase]]:
+    """Phrases that share most of their sentences, a word, or their meaning as one issue.
+    Meaning is the MiniLM vectors of the sentences that use each phrase (their mean, less the
+    library's): "reactor" and "plutonium", "centrifuges" and "Natanz" are said in sentences
+    alike; the bare phrases' own vectors are too flat to tell ("enrichment"–"centrifuges"
+    0.21)."""
     if len(phrases) < 2:
         return [phrases] if phrases else []
     n = len(phrases)
     distance = np.ones((n, n))
     stems = [set(p.key.split()) for p in phrases]
+    meaning = (
+        np.clip((contexts @ contexts.T - CONTEXT_LOW) / (CONTEXT_HIGH - CONTEXT_LOW), 0.0, 1.0)
+        if contexts is not None
+        else np.zeros((n, n))
+    )
     for i in range(n):
         distance[i, i] = 0.0
         for j in range(i + 1, n):
             a, b = phrases[i].sentences, phrases[j].sentences
             overlap = len(a & b) / len(a | b)
             shared = len(stems[i] & stems[j]) / min(len(stems[i]), len(stems[j]))
-            distance[i, j] = distance[j, i] = 1.0 - max(overlap, shared)
+            # One name spelt two ways: "al-Qaida", "al-Qaeda".
+            ratio = fuzz.ratio(phrases[i].key, phrases[j].key)
+            names = phrases[i].form[:1].isupper() and phrases[j].form[:1].isupper()
+            spelt = float(
+                min(len(phrases[i].key), len(phrases[j].key)) >= 5
+                and (ratio >= SPELLING_SIMILARITY or (names and ratio >= NAME_SPELLING))
+            )
+            distance[i, j] = distance[j, i] = 1.0 - max(
+                overlap, shared, spelt, float(meaning[i, j])
+            )
     tree = linkage(squareform(distance, checks=False), method="average")
     labels = fcluster(tree, t=GROUP_DISTANCE, criterion="distance")
     groups: dict[int, list[_Phrase]] = defaultdict(list)
     for phrase, label in zip(phrases, labels, strict=True):
         groups[int(label)].append(phrase)
     return list(groups.values())
+
+
+def _title(group: list[_Phrase]) -> _Phrase:
+    """The group's most specific recurring phrase: the longest of those used nearly as widely
+    as its most used one ("troop withdrawal" over "troops"), the best scored among equals."""
+    reach = {id(p): len(p.articles) + 0.25 * (len(p.sentences) - len(p.articles)) for p in group}
+    top = max(reach.values())
+    eligible = [
+        p for p in group if reach[id(p)] >= TITLE_REACH_SHARE * top and len(p.articles) >= 2
+    ]
+    return max(eligible or group, key=lambda p: (len(p.words), p.score))
+
+
+def _contexts(phrases: list[_Phrase], vectors: np.ndarray) -> np.ndarray:
+    """Each phrase's meaning in this library: the mean vector of its sentences, less the
+    library's mean, unit length."""
+    centre = vectors.mean(axis=0)
+    out = np.zeros((len(phrases), vectors.shape[1]), np.float32)
+    for n, phrase in enumerate(phrases):
+        v = vectors[sorted(phrase.sentences)].mean(axis=0) - centre
+        norm = float(np.linalg.norm(v))
+        out[n] = v / norm if norm else v
+    return out
 
 
 def _slug(text: str) -> str:
@@ -351,9 +572,11 @@ def propose_issues(
     dismissed: Iterable[str] = (),
     outlets: Iterable[str] = (),
     limit: int = MAX_PROPOSALS,
+    vectors: np.ndarray | None = None,
 ) -> list[Proposal]:
     """The issues the articles of `sentences` keep coming back to, best first. `outlets`
-    (the articles' sources) are names, like the parties': "CNBC said" is no issue."""
+    (the articles' sources) are names, like the parties': "CNBC said" is no issue.
+    `vectors`: the sentences' MiniLM vectors (one row each), to group phrases by meaning."""
     n_articles = len({s.article_id for s in sentences})
     if not sentences:
         return []
@@ -370,8 +593,12 @@ def propose_issues(
         if len(phrase.articles) < least and len(phrase.sentences) < MIN_SENTENCES:
             continue
         specific = _specificity(phrase, word_counts, total)
-        if specific < SPECIFICITY_FLOOR:
+        if specific < (SINGLE_WORD_FLOOR if len(phrase.words) == 1 else SPECIFICITY_FLOOR):
             continue
+        if phrase.acting > ACTOR_SHARE * phrase.uses:
+            continue  # "diplomats", "world powers": who negotiates, not what
+        if phrase.naming > NAMING_SHARE * phrase.uses:
+            continue  # "G20", "phase one": the name of a meeting or of the deal, not a subject
         # Articles count fully, further sentences a little: breadth over one story's length.
         reach = len(phrase.articles) + 0.25 * (len(phrase.sentences) - len(phrase.articles))
         phrase.score = reach * specific
@@ -394,18 +621,23 @@ def propose_issues(
     known_terms.discard("")
     dismissed = set(dismissed)
     proposals: list[Proposal] = []
-    for group in _group(candidates):
+    contexts = _contexts(candidates, vectors) if vectors is not None and candidates else None
+    groups = _group(candidates, contexts)
+    for group in groups:
         group.sort(key=lambda p: (-p.score, -len(p.words)))
         if any(p.key in known_terms for p in group):
             continue
-        title = group[0].form
+        named = _title(group)
+        title = named.form
         slug = _slug(title)
         if slug in dismissed:
             continue
         members = set().union(*(p.sentences for p in group))
         articles = {sentences[i].article_id for i in members}
         examples = _examples(sentences, group)
-        aliases = tuple(p.form for p in group[1 : 1 + MAX_ALIASES])
+        # Aliases: the group's other recurring names, never a phrase of one sentence.
+        others = [p for p in group if p is not named and len(p.sentences) >= 2]
+        aliases = tuple(p.form for p in others[:MAX_ALIASES])
         proposals.append(
             Proposal(
                 id=slug,

@@ -11,28 +11,42 @@ import os
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from rapidfuzz import fuzz
 
 from briefings.briefing import (
+    CURATED,
+    ON_DEMAND,
+    PROPOSED,
     Briefing,
     IssueStatus,
     IssueUpdate,
     compose_briefing,
     new_developments,
 )
-from briefings.catalogue import Catalogue, Issue, catalogue_paths, load_catalogue, name_key
+from briefings.catalogue import (
+    SUGGESTION_CUTOFF,
+    Catalogue,
+    Issue,
+    catalogue_paths,
+    load_catalogue,
+    name_key,
+)
 from briefings.discovery import Proposal, propose_issues
-from briefings.library_text import LibrarySentence, library_sentences
+from briefings.library_text import LibrarySentence, library_sentences, sentence_matrix
 from briefings.matching import IssueMatcher, IssueSentence, issue_text
-from briefings.parties import PartyFinder
+from briefings.on_demand import ON_DEMAND_ID, clean_topic, topic_issue
+from briefings.parties import LibraryParse, find_parties
 from briefings.store import IssueStore
 from retrieval.encoder import Encoder
 from retrieval.records import ArticleInfo
+from retrieval.tokenize import tokenize
 from tradetalk.errors import UnknownIssue
 
 if TYPE_CHECKING:
@@ -41,6 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 VECTOR_CACHE_DIR = "briefings"  # under the data dir: issue vectors, so a CLI run needs no model
+ON_DEMAND_CACHE = 64  # on-demand briefings kept per index build
 
 
 @dataclass
@@ -56,6 +71,8 @@ class _Scan:
     library: list[LibrarySentence]
     briefings: dict[str, Briefing] = field(default_factory=dict)
     proposals: list[Proposal] | None = None
+    # Briefings built on demand (topics typed), the most recently asked last.
+    on_demand: OrderedDict[str, Briefing] = field(default_factory=OrderedDict)
 
 
 @dataclass(frozen=True)
@@ -75,29 +92,115 @@ class IssueBriefings:
         self._catalogue: Catalogue | None = None
         self._catalogue_stamp: tuple | None = None
         self._scan: _Scan | None = None
+        self._bundled: tuple[str, bool] | None = None  # (index version, holds the bundled corpus)
+        self._warming: threading.Thread | None = None  # works out proposals for autocomplete
 
     # -- catalogue -------------------------------------------------------------------------
 
     def catalogue(self) -> Catalogue:
-        """The current catalogue (packaged + data dir override). Raises `CatalogueError`."""
+        """The current catalogue (packaged + data dir override; the packaged NAFTA issues and
+        parties only where the bundled corpus is part of the library). Raises
+        `CatalogueError`."""
+        bundled = self._holds_bundled()
         with self._catalogue_lock:
-            stamp = _stamp(catalogue_paths(self.data_dir))
+            stamp = (_stamp(catalogue_paths(self.data_dir)), bundled)
             if self._catalogue is None or stamp != self._catalogue_stamp:
-                self._catalogue = load_catalogue(self.data_dir)
+                self._catalogue = load_catalogue(self.data_dir, with_packaged=bundled)
                 self._catalogue_stamp = stamp
             return self._catalogue
+
+    def _holds_bundled(self) -> bool:
+        """Is the bundled corpus part of this library (once per index build)?"""
+        with self.engine.leased() as index:
+            version = index.version
+            if self._bundled is None or self._bundled[0] != version:
+                self._bundled = (version, any(a.bundled for a in index.articles.values()))
+            return self._bundled[1]
 
     def resolve(self, topic: str) -> Issue:
         """The issue `topic` names; raises `UnknownIssue` with suggestions."""
         return self.catalogue().resolve(topic)
 
+    def briefable(self, topic: str) -> bool:
+        """Could `topic` get a briefing, as far as the catalogue and the typed words tell
+        (no index scan)? An issue's name, or any text with a subject in it; whether an article
+        discusses that subject takes `briefing`'s scan."""
+        try:
+            self.catalogue().resolve(topic)
+        except UnknownIssue:
+            return self._worded_in_library(topic)
+        return True
+
+    def _worded_in_library(self, topic: str) -> bool:
+        """Does an article use a word of `topic` (read as `topic_issue` reads it)? A topic
+        none of whose words any article uses ("dairu") is discussed by none: the meaning
+        alone of a word the articles never use would find sentences about something else."""
+        title = clean_topic(topic)
+        words = tokenize(title) if title else []
+        with self.engine.leased() as index:
+            return any(index.document_frequency(w) for w in words)
+
+    def similar(self, topic: str) -> list[Issue]:
+        """The issues, then the proposals worked out so far, whose names are near `topic`
+        (for "did you mean …")."""
+        issues = self.catalogue().similar(topic)
+        shown = {i.id for i in issues}
+        extra = _similar_proposals(self._proposals_if_ready(), topic)
+        return issues + [p.as_issue() for p in extra if p.id not in shown]
+
     def suggest(self, text: str, limit: int = 25) -> list[Issue]:
-        """Autocomplete choices for a partly typed topic."""
-        return self.catalogue().suggest(text, limit)
+        """Autocomplete choices for a partly typed topic: the library's issues, then the
+        issues discovery proposes (as issues; their briefings say they are proposals). The
+        proposals join once they are worked out, which a first request starts in the
+        background (autocomplete must answer within Discord's three seconds)."""
+        issues = self.catalogue().suggest(text, limit)
+        proposals = self._proposals_if_ready()
+        if not proposals:
+            return issues
+        key = name_key(text)
+        shown = {name_key(i.title) for i in issues}
+        starts, contains = [], []
+        for proposal in proposals:
+            keys = [name_key(n) for n in (proposal.id, proposal.title, *proposal.aliases)]
+            if name_key(proposal.title) in shown:
+                continue
+            if not key or any(k.startswith(key) for k in keys):
+                starts.append(proposal)
+            elif any(key in k for k in keys):
+                contains.append(proposal)
+        extra = (
+            starts
+            + contains
+            + [p for p in _similar_proposals(proposals, text) if p not in starts + contains]
+        )
+        return (issues + [p.as_issue() for p in extra])[:limit]
+
+    def _proposals_if_ready(self) -> list[Proposal]:
+        """The proposals when they are worked out for the current build; else none, and
+        working them out starts in a background thread (once at a time)."""
+        scan = self._scan
+        if scan is not None and scan.proposals is not None:
+            with self.engine.leased() as index:
+                if scan.key[0] == index.version:
+                    return scan.proposals
+        with self._catalogue_lock:
+            if self._warming is not None and self._warming.is_alive():
+                return []
+            self._warming = threading.Thread(
+                target=self._warm, name="tradetalk-proposals", daemon=True
+            )
+            self._warming.start()
+        return []
+
+    def _warm(self) -> None:
+        try:
+            self.proposals()
+        except Exception:  # a broken catalogue: /issue itself says what is wrong
+            log.warning("could not work out the proposals for autocomplete", exc_info=True)
 
     @property
     def store(self) -> IssueStore:
-        return IssueStore(self.data_dir)
+        return IssueStore(self.data_dir, with_packaged=self._holds_bundled())
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -111,12 +214,15 @@ class IssueBriefings:
         with self._lock:
             scan = self._current()
             if scan.proposals is None:
+                with self.engine.leased() as index:
+                    vectors = sentence_matrix(index, scan.library)
                 scan.proposals = propose_issues(
                     scan.library,
                     scan.catalogue.parties,
                     known=scan.catalogue.issues,
                     dismissed=scan.catalogue.dismissed,
                     outlets={a.source for a in self.engine.index.articles.values()},
+                    vectors=vectors,
                 )
             return scan.proposals
 
@@ -141,17 +247,86 @@ class IssueBriefings:
     # -- briefings -------------------------------------------------------------------------
 
     def briefing(self, topic: str | Issue) -> Briefing:
-        """The briefing on an issue (given as a topic users type, or an `Issue`)."""
+        """The briefing on `topic`: an issue of the catalogue (given as an `Issue`, or by a
+        name users type); else a proposal discovery has made (by its id or one of its
+        names); else any topic at all, built on the spot from the sentences about it
+        (`Briefing.kind` says which). Raises `UnknownIssue` when no article discusses it."""
         with self._lock:
             scan = self._current()
-            issue = topic if isinstance(topic, Issue) else scan.catalogue.resolve(topic)
-            cached = scan.briefings.get(issue.id)
-            if cached is None:
-                cached = compose_briefing(
-                    issue, scan.catalogue, scan.sentences[issue.id], scan.key[0]
-                )
-                scan.briefings[issue.id] = cached
+            if isinstance(topic, Issue):
+                return self._compose(scan, topic, CURATED)
+            try:
+                return self._compose(scan, scan.catalogue.resolve(topic), CURATED)
+            except UnknownIssue:
+                pass
+            proposal = _named_proposal(scan.proposals or (), topic)
+            if proposal is not None:
+                return self._on_demand(scan, proposal.as_issue(), PROPOSED, topic)
+            issue = topic_issue(topic, _party_words(scan))
+            if not self._worded_in_library(topic):
+                raise self._undiscussed(scan, topic)
+            return self._on_demand(scan, issue, ON_DEMAND, topic)
+
+    def _compose(self, scan: _Scan, issue: Issue, kind: str) -> Briefing:
+        cached = scan.briefings.get(issue.id)
+        if cached is None:
+            cached = compose_briefing(issue, scan.catalogue, scan.sentences[issue.id], scan.key[0])
+            scan.briefings[issue.id] = cached
+        return cached
+
+    def _on_demand(self, scan: _Scan, issue: Issue, kind: str, topic: str) -> Briefing:
+        """A briefing on an issue the catalogue lacks: its sentences found now (terms and
+        meaning, as a catalogue issue's are), its stances read from the stored parses."""
+        key = f"{kind}:{name_key(issue.title)}"
+        cached = scan.on_demand.get(key)
+        if cached is not None:
+            scan.on_demand.move_to_end(key)
             return cached
+        catalogue = Catalogue(scan.catalogue.parties, [issue], scan.catalogue.sources)
+        vector = encode_issues(self.engine.encoder, [issue_text(issue)])
+        matcher = IssueMatcher(catalogue, vector)
+        with self.engine.leased() as index:
+            items = matcher.scan(index)[issue.id]
+        if not items:
+            raise self._undiscussed(scan, topic)
+        briefing = compose_briefing(issue, catalogue, items, scan.key[0], kind)
+        scan.on_demand[key] = briefing
+        while len(scan.on_demand) > ON_DEMAND_CACHE:
+            scan.on_demand.popitem(last=False)
+        return briefing
+
+    @staticmethod
+    def _undiscussed(scan: _Scan, topic: str) -> UnknownIssue:
+        similar = [i.id for i in scan.catalogue.similar(topic)]
+        similar += [p.id for p in _similar_proposals(scan.proposals or (), topic)]
+        shown = clean_topic(topic)[:60] or "(empty)"
+        hint = f"; did you mean {', '.join(dict.fromkeys(similar))}?" if similar else ""
+        return UnknownIssue(f"no article discusses {shown!r}{hint}")
+
+    def keep(self, topic: str, title: str | None = None) -> Issue:
+        """Store a proposal (by its id or a name) or any topic as an issue of this library:
+        it gets briefings, autocomplete and what's-new from now on."""
+        with self._lock:
+            scan = self._current()
+        proposal = _named_proposal(scan.proposals or self.proposals(), topic)
+        if proposal is not None:
+            return self.accept(proposal.id, title)
+        issue = topic_issue(topic, _party_words(scan))
+        issue = issue.model_copy(update={"id": issue.id.removeprefix(f"{ON_DEMAND_ID}-")})
+        if title:
+            title = " ".join(title.split())
+            issue = issue.model_copy(
+                update={"title": title, "aliases": (*issue.aliases, issue.title)}
+            )
+        taken = set()
+        for known in self.catalogue().issues:
+            taken.update(name_key(n) for n in (known.id, known.title, *known.aliases))
+        if name_key(issue.id) in taken or name_key(issue.title) in taken:
+            raise UnknownIssue(f"{issue.title!r} is already an issue here")
+        aliases = tuple(a for a in issue.aliases if name_key(a) not in taken)
+        issue = issue.model_copy(update={"aliases": aliases or (f"{issue.id} issue",)})
+        self.store.add_issue(issue)
+        return issue
 
     def statuses(self) -> list[IssueStatus]:
         """Every issue with its article count and latest sentence (for ``/issues``)."""
@@ -205,10 +380,11 @@ class IssueBriefings:
         if self._scan is None or self._scan.key != key:
             model_id = index.manifest.model_id
             library = library_sentences(index)
-            found = PartyFinder().find(
-                ((s.text, s.article_id) for s in library),
+            found = find_parties(
+                (LibraryParse(s.text, s.article_id, s.parse) for s in library),
                 catalogue.parties,
                 catalogue.not_parties,
+                outlets={a.source for a in index.articles.values()},
             )
             catalogue = catalogue.with_parties(found)
             previous = self._scan
@@ -297,3 +473,37 @@ def _save_vectors(path: Path, vectors: np.ndarray) -> None:
     for old in path.parent.glob("issue-vectors-*.npy"):
         if old != path:
             old.unlink(missing_ok=True)
+
+
+def _named_proposal(proposals: Iterable[Proposal], topic: str) -> Proposal | None:
+    """The proposal `topic` names: its id, title or one of its aliases."""
+    key = name_key(topic)
+    if not key:
+        return None
+    for proposal in proposals:
+        if key in {name_key(n) for n in (proposal.id, proposal.title, *proposal.aliases)}:
+            return proposal
+    return None
+
+
+def _similar_proposals(proposals: Iterable[Proposal], text: str, limit: int = 3) -> list[Proposal]:
+    query = clean_topic(text).lower()
+    if not query:
+        return []
+    scored = []
+    for proposal in proposals:
+        names = [n.lower() for n in (proposal.title, *proposal.aliases)]
+        best = max(fuzz.WRatio(query, n) for n in names)
+        if best >= SUGGESTION_CUTOFF:
+            scored.append((best, proposal))
+    return [p for _, p in sorted(scored, key=lambda pair: -pair[0])[:limit]]
+
+
+def _party_words(scan: _Scan) -> frozenset[str]:
+    """Lower-case words of the parties' names and their people's."""
+    words: set[str] = set()
+    for party in scan.catalogue.parties.values():
+        for name in (party.name, *party.aliases, *party.people):
+            words.update(w.lower() for w in name.replace("’", "'").split())
+            words.update(w.lower().removesuffix("'s") for w in name.split())
+    return frozenset(words)

@@ -5,10 +5,11 @@ just because three sites carried it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from corpus.parsing import SentenceParse
 from corpus.passages import HEADLINE
 from retrieval.index import PassageIndex
 
@@ -20,6 +21,10 @@ class LibrarySentence:
     article_date: str | None
     row: int  # row in ``index.sentence_vectors``
     passage_id: str
+    # Its parse, made at ingest (None for a passage stored without parses).
+    parse: SentenceParse | None = field(default=None, compare=False, repr=False)
+    # The parses of the sentences before it in its passage (whom "she said" means).
+    before: tuple[SentenceParse, ...] = field(default=(), compare=False, repr=False)
 
 
 def library_sentences(index: PassageIndex) -> list[LibrarySentence]:
@@ -32,7 +37,9 @@ def library_sentences(index: PassageIndex) -> list[LibrarySentence]:
         article = index.articles[record.article_id]
         if article.duplicate_of is not None:
             continue
-        for number, text in enumerate(record.sentence_texts()):
+        texts = record.sentence_texts()
+        parses = record.sentence_parses or (None,) * len(texts)
+        for number, text in enumerate(texts):
             out.append(
                 LibrarySentence(
                     text=text,
@@ -40,6 +47,8 @@ def library_sentences(index: PassageIndex) -> list[LibrarySentence]:
                     article_date=article.date,
                     row=int(ptr[record.row]) + number,
                     passage_id=record.id,
+                    parse=parses[number],
+                    before=tuple(p for p in parses[:number] if p is not None),
                 )
             )
     return out

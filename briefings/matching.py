@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
 from briefings.catalogue import Catalogue, Issue
 from briefings.positions import Mention, Stance, StanceReader, aside_span, stance_issues
+from corpus.parsing import SentenceParse
 from corpus.passages import HEADLINE
 from retrieval.index import PassageIndex
 from retrieval.records import ArticleInfo
@@ -41,6 +42,9 @@ class SentenceRef:
     passage_row: int
     original_row: int  # the passage this one near-duplicates (dup_of), else passage_row
     order: tuple[int, int, int]  # paragraph, part, sentence: reading order in the article
+    # Its parse from the index, and the parses before it in its passage (whom "he" means).
+    parse: SentenceParse | None = field(default=None, compare=False, repr=False)
+    before: tuple[SentenceParse, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,21 @@ def _word_stems(word: str) -> tuple[str, ...]:
     return tuple(tokenize(word))
 
 
+def _ref(record, article: ArticleInfo, number: int, text: str, *, with_parse: bool) -> SentenceRef:
+    """A sentence of a passage record, with its parse when it is to be read."""
+    parses = record.sentence_parses if with_parse else None
+    return SentenceRef(
+        text=text,
+        article=article,
+        passage_id=record.id,
+        passage_row=record.row,
+        original_row=record.dup_of if record.dup_of >= 0 else record.row,
+        order=(record.paragraph, record.part, number),
+        parse=parses[number] if parses else None,
+        before=tuple(parses[:number]) if parses else (),
+    )
+
+
 def issue_text(issue: Issue) -> str:
     """What is embedded to recognise sentences about an issue by meaning."""
     return f"{issue.title}: {issue.description}"
@@ -134,18 +153,13 @@ class IssueMatcher:
                 continue  # a headline announces the story; briefings quote what it tells
             article = index.articles[record.article_id]
             for number, text in enumerate(record.sentence_texts()):
-                ref = SentenceRef(
-                    text=text,
-                    article=article,
-                    passage_id=record.id,
-                    passage_row=record.row,
-                    original_row=record.dup_of if record.dup_of >= 0 else record.row,
-                    order=(record.paragraph, record.part, number),
-                )
                 key = (text, article.date)
                 verdicts = earlier.get(key, self._verdicts.get(key))
+                row = int(ptr[record.row]) + number
+                if verdicts is None and not self._may_match(text, sims[row]):
+                    verdicts = ()
+                ref = _ref(record, article, number, text, with_parse=verdicts is None)
                 if verdicts is None:
-                    row = int(ptr[record.row]) + number
                     verdicts = tuple(
                         (item.issue_id, item.relevance, item.terms, item.stances)
                         for item in self.classify(ref, sims[row])
@@ -154,6 +168,12 @@ class IssueMatcher:
                 for issue_id, relevance, terms, stances in verdicts:
                     found[issue_id].append(IssueSentence(ref, issue_id, relevance, terms, stances))
         return found
+
+    def _may_match(self, text: str, sims: np.ndarray) -> bool:
+        """Could `classify` find the sentence about an issue (a cheap test first)?"""
+        return bool(len(sims) and float(sims.max()) >= MEANING_THRESHOLD) or bool(
+            self.terms.mentions(text)
+        )
 
     def classify(self, ref: SentenceRef, sims: np.ndarray) -> list[IssueSentence]:
         """The issues one sentence is about (usually none)."""
@@ -170,7 +190,7 @@ class IssueMatcher:
                 by_meaning = self.issue_ids[best]
         if not named and by_meaning is None:
             return []
-        stances = self.reader.stances(ref.text)
+        stances = self.reader.stances(ref.text, ref.parse, ref.before)
         aside = aside_span(ref.text)
         if aside:
             central = {m.issue_id for m in mentions if not aside[0] <= m.start < aside[1]}

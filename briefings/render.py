@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from briefings.briefing import Briefing, CitedSentence, IssueStatus, IssueUpdate
+from briefings.briefing import PROPOSED, Briefing, CitedSentence, IssueStatus, IssueUpdate
 from tradetalk.render import source_line
 
 STATUS_CHARS = 90
@@ -20,9 +20,30 @@ def _source_line(number: int, sentence: CitedSentence) -> str:
     return source_line(number, sentence.title, sentence.source, sentence.date, sentence.url)
 
 
+def not_curated_line(briefing: Briefing) -> str | None:
+    """What a briefing on an issue the library has not kept says of itself (None for one it
+    has): built on the spot, and how an admin keeps it."""
+    if briefing.curated:
+        return None
+    issue = briefing.issue
+    if briefing.kind == PROPOSED:
+        what = "A proposed issue, not yet accepted: built from the articles that discuss it."
+        keep = issue.id
+    else:
+        what = (
+            f"Not a curated issue: built on the spot from the articles that discuss "
+            f"“{issue.aliases[0] if issue.aliases else issue.title}”."
+        )
+        keep = issue.aliases[0] if issue.aliases else issue.title
+    return f'{what} An admin can keep it as an issue: tradetalk issue-add "{keep}".'
+
+
 def briefing_text(briefing: Briefing) -> str:
     issue = briefing.issue
     lines = [f"{issue.title} [{issue.id}]"]
+    note = not_curated_line(briefing)
+    if note:
+        lines.append(note)
     lines.append(issue.description)
     if not briefing.mentioned:
         lines.append("No article mentions this issue yet.")
@@ -89,6 +110,7 @@ def briefing_json(briefing: Briefing) -> dict[str, object]:
             "aliases": list(issue.aliases),
             "parties": list(issue.parties),
         },
+        "kind": briefing.kind,  # "curated", "proposed" or "on-demand"
         "mentioned": briefing.mentioned,
         "article_count": briefing.article_count,
         "where_it_stands": [sentence_json(s) for s in briefing.standing],

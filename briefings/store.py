@@ -46,10 +46,15 @@ _thread_lock = threading.Lock()
 class IssueStore:
     """The issues.toml of one data directory."""
 
-    def __init__(self, data_dir: Path, *, packaged: Path = PACKAGED_CATALOGUE) -> None:
+    def __init__(
+        self, data_dir: Path, *, packaged: Path = PACKAGED_CATALOGUE, with_packaged: bool = True
+    ) -> None:
+        """`with_packaged`: the library holds the bundled corpus, so the packaged catalogue
+        is part of its own (a change is checked against it); otherwise the file stands alone."""
         self.data_dir = data_dir
         self.path = data_dir / OVERRIDE_NAME
         self.packaged = packaged
+        self.with_packaged = with_packaged
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -165,8 +170,9 @@ class IssueStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             doc = self.document()
             yield doc
-            merged = merge_catalogues(_read_toml(self.packaged), doc.unwrap())
-            problems = catalogue_problems(merged)
+            base = _read_toml(self.packaged) if self.with_packaged else {"parties": {}, "issue": []}
+            merged = merge_catalogues(base, doc.unwrap())
+            problems = catalogue_problems(merged, require_entries=self.with_packaged)
             if problems:
                 raise CatalogueError(f"{self.path}: " + "; ".join(problems))
             atomic_write_text(self.path, tomlkit.dumps(doc))

@@ -58,14 +58,21 @@ def register_commands(
 
     @app.command("issue")
     def issue(
-        topic: Annotated[str, typer.Argument(help='An issue id or alias: "dairy", "ch 19".')],
+        topic: Annotated[
+            str,
+            typer.Argument(
+                help='An issue id or alias ("dairy", "ch 19"), a proposal, or any topic: '
+                '"prisoner releases".'
+            ),
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
         chart: Annotated[
             Path | None,
             typer.Option("--chart", help="Also write the timeline picture (PNG) to this file."),
         ] = None,
     ) -> None:
-        """Briefing on one negotiation issue: where it stands, positions, timeline."""
+        """Briefing on one negotiation issue, or on any topic the articles discuss: where it
+        stands, positions, timeline."""
         with failures():
             out.print(issue_command(engine(), topic, as_json, chart), markup=False)
 
@@ -83,10 +90,13 @@ def register_commands(
 
     @app.command("issue-add")
     def issue_add(
-        proposal_id: Annotated[str, typer.Argument(help="A proposal's id (issues --suggest).")],
+        proposal_id: Annotated[
+            str,
+            typer.Argument(help="A proposal's id (issues --suggest), or any topic to keep."),
+        ],
         title: Annotated[str | None, typer.Option("--title", help="Name it this.")] = None,
     ) -> None:
-        """Accept a proposed issue: it gets briefings, autocomplete and what's-new."""
+        """Keep a proposed issue, or a topic: it gets briefings, autocomplete and what's-new."""
         with failures():
             eng = engine()
             text = record(

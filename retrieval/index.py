@@ -551,6 +551,10 @@ class PassageIndex:
     def __len__(self) -> int:
         return self._count
 
+    def document_frequency(self, term: str) -> int:
+        """How many passages use `term` (a `tokenize` stem)."""
+        return self.lexical.document_frequency(term)
+
     @functools.cached_property
     def metadata_terms(self) -> frozenset[str]:
         """Stems of the outlets' names: "what did Bloomberg report?" names a source the

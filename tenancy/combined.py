@@ -75,6 +75,10 @@ class CombinedIndex:
     def __len__(self) -> int:
         return len(self.first) + len(self.second)
 
+    def document_frequency(self, term: str) -> int:
+        """How many passages of either library use `term` (a `tokenize` stem)."""
+        return self.first.document_frequency(term) + self.second.document_frequency(term)
+
     @property
     def manifest(self) -> Manifest:
         return self.first.manifest  # the model and dimension are the same in both

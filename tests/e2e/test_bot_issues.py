@@ -117,7 +117,7 @@ async def test_issue_culture_has_canada_seeking_to_preserve_an_exemption(
         "> Another point of contention is cultural industries, where Canada is seeking to "
         "preserve an exemption. [1]"
     )
-    assert shown["Positions: Canada"] == "• *seeking — quoted under Where it stands* [1]"
+    assert shown["Positions: Canada"] == "• *is seeking — quoted under Where it stands* [1]"
 
 
 async def test_an_issue_no_article_mentions_says_so(fake_discord: FakeDiscord, tradetalk) -> None:

@@ -130,3 +130,21 @@ def test_nothing_dated_draws_a_picture_that_says_so():
     image = pixels(timeline_png(briefing(undated)))
     assert colour_share(image, rgb(COLOURS[0])) == 0.0  # no dots
     assert (image.max(axis=2) > 200).mean() > 0.001  # the title and the note
+
+
+def test_letters_of_developments_days_apart_on_one_row_never_overlap():
+    """Five U.S. developments within a week of a year-long timeline: their letters (A–E) sit
+    a few pixels apart, so close ones go under their dots instead of on top of each other."""
+    close = [
+        TimelineEntry(f"2019-05-{day:02d}", "", cited(f"The U.S. moved on day {day}.",
+                      f"2019-05-{day:02d}", f"a{day}"), ("us",), 0.9)
+        for day in (10, 12, 13, 15, 17)
+    ]  # fmt: skip
+    entries = close + ENTRIES[1:]
+    figure = timeline_figure(briefing(entries))
+    renderer = figure.canvas.get_renderer()
+    letters = set(timeline_letters(briefing(entries)).values())
+    boxes = [t.get_window_extent(renderer) for t in figure.axes[0].texts if t.get_text() in letters]
+    assert len(boxes) == len(entries)
+    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
+    assert not overlapping
