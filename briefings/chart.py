@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import string
+import warnings
 from collections import defaultdict
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -186,7 +187,10 @@ def timeline_png(briefing: Briefing) -> bytes:
     """The picture as PNG bytes."""
     figure = timeline_figure(briefing)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
+    with warnings.catch_warnings():
+        # Its fallback interval is fine for our 2-4 ticks; the warning only reaches the console.
+        warnings.filterwarnings("ignore", "AutoDateLocator was unable", UserWarning)
+        figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
     return buffer.getvalue()
 
 
