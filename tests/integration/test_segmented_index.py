@@ -82,6 +82,8 @@ def _assert_same(segmented: Engine, single: Engine, encoder) -> None:
         assert _answer(segmented, question) == _answer(single, question), question
 
 
+# Embeds every fixture article one segment at a time: ~1 min alone, several on a loaded machine.
+@pytest.mark.timeout(900)
 def test_many_segments_answer_exactly_as_one(real_encoder, tmp_path: Path) -> None:
     engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=real_encoder)
     engine.open()
