@@ -378,7 +378,7 @@ def load(sets: list[str] | None = None) -> list[Asked]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
     from config.settings import Settings
-    from retrieval.encoder import load_encoder
+    from retrieval.encoder_loading import load_encoder
 
     chosen = [s for s in known_sets() if not sets or s.name in sets]
     encoder = load_encoder(backend="onnx", cache_dir=Settings().model_cache)

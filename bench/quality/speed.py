@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from corpus.articles import read_article
     from corpus.parsing import parse_one
     from corpus.passages import split_passages
-    from retrieval.encoder import load_encoder
+    from retrieval.encoder_loading import load_encoder
     from retrieval.search import prepare_query
     from retrieval.text import search_text
     from tradetalk.evaluate import load_questions
