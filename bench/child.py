@@ -208,6 +208,7 @@ def scale_ingest(args: argparse.Namespace) -> dict:
     from dataclasses import replace
 
     import retrieval.build as build_module
+    import retrieval.storage as storage_module
     import tradetalk.engine as engine_module
     from corpus.articles import read_article
     from corpus.passages import split_passages
@@ -246,8 +247,8 @@ def scale_ingest(args: argparse.Namespace) -> dict:
         _stopwatch(build_module, "_embed", phases),
         _stopwatch(build_module, "link_against", phases),
         _stopwatch(engine_module.Engine, "_publish_change", phases),
-        _stopwatch(engine_module.IndexStorage, "write_segment", phases),
-        _stopwatch(engine_module.IndexStorage, "publish_manifest", phases),
+        _stopwatch(storage_module.IndexStorage, "write_segment", phases),
+        _stopwatch(storage_module.IndexStorage, "publish_manifest", phases),
     ):
         for article in articles[: args.articles]:
             texts = texts_of(article)
